@@ -1,0 +1,1 @@
+"""SiteWatch plugin package: core (QGIS-free), qgisio, layers, processing, gui."""

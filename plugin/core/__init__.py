@@ -1,0 +1,1 @@
+"""QGIS-free analysis core: numpy and GDAL only."""

@@ -1,0 +1,1 @@
+"""Equipment core: catalogue, detections, engines, cross-date matching (QGIS-free)."""

@@ -1,0 +1,1 @@
+"""SiteWatch gui layer (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""SiteWatch layers layer (see DESIGN.md)."""

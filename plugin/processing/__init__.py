@@ -1,0 +1,1 @@
+"""SiteWatch processing layer (see DESIGN.md)."""

@@ -1,0 +1,34 @@
+"""The SiteWatch Processing provider (id `sitewatch`)."""
+from __future__ import annotations
+
+from qgis.core import QgsProcessingProvider
+from qgis.PyQt.QtGui import QIcon
+
+from ..resources import icon_path
+
+
+def _algorithm_classes() -> list:
+    """Every algorithm class the provider offers; one module per algorithm."""
+    classes = []
+    from .registry import ALGORITHMS
+
+    classes.extend(ALGORITHMS)
+    return classes
+
+
+class SiteWatchProvider(QgsProcessingProvider):
+    def id(self) -> str:  # noqa: A003 (QGIS API name)
+        return "sitewatch"
+
+    def name(self) -> str:
+        return "SiteWatch"
+
+    def longName(self) -> str:  # noqa: N802
+        return "SiteWatch: two-date site monitoring"
+
+    def icon(self) -> QIcon:
+        return QIcon(icon_path())
+
+    def loadAlgorithms(self) -> None:  # noqa: N802
+        for algorithm_class in _algorithm_classes():
+            self.addAlgorithm(algorithm_class())

@@ -1,0 +1,1 @@
+"""SiteWatch qgisio layer (see DESIGN.md)."""

@@ -1,0 +1,76 @@
+"""The plugin object QGIS creates: menu, toolbar button, dock panel and Processing provider."""
+from __future__ import annotations
+
+from typing import Optional
+
+from qgis.core import QgsApplication
+from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtGui import QIcon
+from qgis.PyQt.QtWidgets import QAction
+
+from .resources import icon_path
+
+MENU_NAME = "&SiteWatch"
+
+
+class SiteWatchPlugin:
+    """Registers everything in initProcessing/initGui and removes it one for one in unload."""
+
+    def __init__(self, iface):
+        self.iface = iface
+        self.provider = None
+        self.dock = None
+        self.toolbar = None
+        self.actions: list[QAction] = []
+        self.toggle_dock_action: Optional[QAction] = None
+
+    # Processing ---------------------------------------------------------
+    def initProcessing(self) -> None:  # noqa: N802 (QGIS API name)
+        from .processing.provider import SiteWatchProvider
+
+        if self.provider is None:
+            self.provider = SiteWatchProvider()
+            QgsApplication.processingRegistry().addProvider(self.provider)
+
+    # GUI ----------------------------------------------------------------
+    def initGui(self) -> None:  # noqa: N802 (QGIS API name)
+        from .gui.dock import SiteWatchDock
+
+        self.initProcessing()
+        self.dock = SiteWatchDock(self.iface)
+        self.dock.setObjectName("SiteWatchDock")
+        self.iface.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        self.dock.hide()
+
+        self.toggle_dock_action = self.dock.toggleViewAction()
+        self.toggle_dock_action.setIcon(QIcon(icon_path()))
+        self.toggle_dock_action.setText("SiteWatch panel")
+        self.toggle_dock_action.setToolTip("Show or hide the SiteWatch two-date analysis panel")
+        self.toggle_dock_action.setObjectName("SiteWatchTogglePanel")
+
+        self.toolbar = self.iface.addToolBar("SiteWatch")
+        self.toolbar.setObjectName("SiteWatchToolbar")
+        self.toolbar.addAction(self.toggle_dock_action)
+        self.iface.addPluginToRasterMenu(MENU_NAME, self.toggle_dock_action)
+        self.actions.append(self.toggle_dock_action)
+
+    def unload(self) -> None:
+        for action in self.actions:
+            self.iface.removePluginRasterMenu(MENU_NAME, action)
+        self.actions.clear()
+        self.toggle_dock_action = None
+        if self.toolbar is not None:
+            self.toolbar.clear()
+            self.iface.mainWindow().removeToolBar(self.toolbar)
+            self.toolbar.setParent(None)
+            self.toolbar.deleteLater()
+            self.toolbar = None
+        if self.dock is not None:
+            self.dock.shutdown()
+            self.iface.removeDockWidget(self.dock)
+            self.dock.setParent(None)
+            self.dock.deleteLater()
+            self.dock = None
+        if self.provider is not None:
+            QgsApplication.processingRegistry().removeProvider(self.provider)
+            self.provider = None

@@ -1,0 +1,1 @@
+"""SiteWatch store layer (see DESIGN.md)."""
