@@ -42,10 +42,10 @@ demo: setup
 	@$(PY) tools/demo.py
 
 eval: setup
-	@$(PY) tools/eval.py
+	@$(PY) tools/eval.py $(ARGS)
 
 bench: setup
-	@$(PY) tools/bench.py
+	@$(PY) tools/bench.py $(ARGS)
 
 lint: setup
 	@$(VENV)/bin/ruff check .

@@ -5,15 +5,7 @@ from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from ..resources import icon_path
-
-
-def _algorithm_classes() -> list:
-    """Every algorithm class the provider offers; one module per algorithm."""
-    classes = []
-    from .registry import ALGORITHMS
-
-    classes.extend(ALGORITHMS)
-    return classes
+from .registry import algorithm_classes
 
 
 class SiteWatchProvider(QgsProcessingProvider):
@@ -30,5 +22,5 @@ class SiteWatchProvider(QgsProcessingProvider):
         return QIcon(icon_path())
 
     def loadAlgorithms(self) -> None:  # noqa: N802
-        for algorithm_class in _algorithm_classes():
+        for algorithm_class in algorithm_classes():
             self.addAlgorithm(algorithm_class())

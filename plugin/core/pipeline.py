@@ -1,0 +1,313 @@
+"""The two-date site analysis: change detection, equipment per date, cross-date matching.
+
+The dock (through a QgsTask), the demo and batch scripts all call `run_analysis`; it writes
+one GeoPackage per analysis with every result layer, so a run can be reopened later.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from .errors import InputError
+from .progress import Progress
+
+LOG = logging.getLogger(__name__)
+
+GPKG_NAME = "analysis.gpkg"
+LAYER_REGIONS = "change_regions"
+LAYER_BEFORE = "detections_before"
+LAYER_AFTER = "detections_after"
+LAYER_COUNTS = "counts"
+
+
+@dataclass
+class ChangeOptions:
+    enabled: bool = True
+    method: str = ""  # empty: the core's default method
+    sensitivity: float = 0.5
+    min_area_m2: float = 50.0
+    coregister: bool = True
+    normalize: bool = True
+
+
+@dataclass
+class EquipmentOptions:
+    enabled: bool = True
+    engine: str = "exemplar"  # exemplar | learned | model
+    model_path: Optional[str] = None
+    exemplars_path: Optional[str] = None  # vector file: polygons with a `class` field
+    exemplars_layer: Optional[str] = None
+    classes: Optional[list[str]] = None
+    min_score: float = 0.3
+    max_distance_m: float = 20.0
+
+
+@dataclass
+class AnalysisParameters:
+    site_name: str
+    before_path: str
+    after_path: str
+    output_dir: str
+    before_date: str = ""  # ISO date, shown in layer names and summaries
+    after_date: str = ""
+    aoi_wkt: Optional[str] = None
+    aoi_crs_wkt: Optional[str] = None
+    change: ChangeOptions = field(default_factory=ChangeOptions)
+    equipment: EquipmentOptions = field(default_factory=EquipmentOptions)
+
+
+@dataclass
+class AnalysisResult:
+    params: AnalysisParameters
+    output_dir: str
+    gpkg_path: str
+    score_path: Optional[str] = None
+    mask_path: Optional[str] = None
+    change: object = None  # change.ChangeResult
+    detections_before: list = field(default_factory=list)
+    detections_after: list = field(default_factory=list)
+    match: object = None  # equipment.matching.MatchResult
+    summary_lines: list[str] = field(default_factory=list)
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        p = self.params
+        return f"SiteWatch: {p.site_name} {p.before_date} -> {p.after_date}".strip()
+
+
+def _exemplars(options: EquipmentOptions) -> Optional[list]:
+    if not options.exemplars_path:
+        return None
+    from .equipment.api import read_detections
+
+    return read_detections(options.exemplars_path, options.exemplars_layer)
+
+
+def _detect(raster: str, capture: str, params: AnalysisParameters, exemplars, progress: Progress) -> list:
+    from .equipment.api import DetectionParameters, detect_equipment
+
+    options = params.equipment
+    result = detect_equipment(
+        DetectionParameters(
+            raster=raster, engine=options.engine, model_path=options.model_path, exemplars=exemplars,
+            aoi_wkt=params.aoi_wkt, min_score=options.min_score, classes=options.classes, capture=capture,
+        ),
+        progress,
+    )
+    return result.detections
+
+
+def _shift_detections(detections: list, dx_m: float, dy_m: float) -> None:
+    """Move after-date detections onto the before grid by the co-registration shift."""
+    for det in detections:
+        det.cx += dx_m
+        det.cy += dy_m
+
+
+def _write_counts(gpkg: str, counts: list) -> None:
+    from osgeo import ogr
+
+    ds = ogr.Open(gpkg, 1) if Path(gpkg).exists() else ogr.GetDriverByName("GPKG").CreateDataSource(gpkg)
+    layer = ds.CreateLayer(LAYER_COUNTS, geom_type=ogr.wkbNone, options=["OVERWRITE=YES"])
+    layer.CreateField(ogr.FieldDefn("class", ogr.OFTString))
+    names = ("before", "after", "delta", "arrived", "departed", "stayed", "moved")
+    for name in names:
+        layer.CreateField(ogr.FieldDefn(name, ogr.OFTInteger))
+    for count in counts:
+        feature = ogr.Feature(layer.GetLayerDefn())
+        feature.SetField("class", count.class_name)
+        for name in names:
+            feature.SetField(name, int(getattr(count, name)))
+        layer.CreateFeature(feature)
+    ds = None
+
+
+def _copy_layer(src_path: str, src_layer: str, dst_path: str, dst_layer: str) -> None:
+    from osgeo import gdal
+
+    gdal.VectorTranslate(
+        dst_path, src_path, layers=[src_layer], layerName=dst_layer,
+        accessMode="append" if Path(dst_path).exists() else None, format="GPKG",
+    )
+
+
+def run_analysis(params: AnalysisParameters, progress: Optional[Progress] = None) -> AnalysisResult:
+    """Run the whole two-date analysis into params.output_dir (replaced only on success)."""
+    progress = progress or Progress()
+    for path in (params.before_path, params.after_path):
+        if not Path(path).exists() and "://" not in path and not path.startswith("/vsi"):
+            raise InputError(f"Capture not found: {path}")
+    final_dir = Path(params.output_dir)
+    work_dir = final_dir.with_name(final_dir.name + ".partial")
+    shutil.rmtree(work_dir, ignore_errors=True)
+    work_dir.mkdir(parents=True)
+    try:
+        result = _run(params, work_dir, progress)
+    except BaseException:
+        shutil.rmtree(work_dir, ignore_errors=True)
+        raise
+    if final_dir.exists():
+        shutil.rmtree(final_dir)
+    work_dir.rename(final_dir)
+    _relocate(result, work_dir, final_dir)
+    return result
+
+
+def _run(params: AnalysisParameters, work_dir: Path, progress: Progress) -> AnalysisResult:
+    gpkg = str(work_dir / GPKG_NAME)
+    result = AnalysisResult(params=params, output_dir=str(work_dir), gpkg_path=gpkg)
+    change_share = 0.45 if params.change.enabled and params.equipment.enabled else 1.0
+    dx_m = dy_m = 0.0
+    regions_wkt: Optional[list[str]] = None
+
+    if params.change.enabled:
+        from .change import ChangeParameters, detect_changes
+
+        started = time.perf_counter()
+        options = params.change
+        kwargs = dict(
+            before=params.before_path, after=params.after_path, output_dir=str(work_dir),
+            aoi_wkt=params.aoi_wkt, aoi_crs_wkt=params.aoi_crs_wkt, sensitivity=options.sensitivity,
+            min_area_m2=options.min_area_m2, coregister=options.coregister, normalize=options.normalize,
+        )
+        if options.method:
+            kwargs["method"] = options.method
+        change = detect_changes(ChangeParameters(**kwargs), progress.stage(0.0, change_share))
+        result.change = change
+        result.score_path, result.mask_path = change.score_path, change.mask_path
+        _copy_layer(change.regions_path, change.regions_layer, gpkg, LAYER_REGIONS)
+        regions_wkt = [region.wkt for region in change.regions]
+        if change.shift is not None:
+            dx_m, dy_m = change.shift.dx_m, change.shift.dy_m
+        result.timings_s["change"] = time.perf_counter() - started
+
+    if params.equipment.enabled:
+        from .equipment.api import write_detections
+        from .equipment.catalogue import load_catalogue
+        from .equipment.matching import match_detections
+
+        started = time.perf_counter()
+        exemplars = _exemplars(params.equipment)
+        span = 1.0 - change_share
+        before = _detect(params.before_path, params.before_date or "before", params, exemplars,
+                         progress.stage(change_share, change_share + span * 0.5))
+        after = _detect(params.after_path, params.after_date or "after", params, exemplars,
+                        progress.stage(change_share + span * 0.5, 0.98))
+        _shift_detections(after, dx_m, dy_m)
+        match = match_detections(before, after, max_distance_m=params.equipment.max_distance_m,
+                                 catalogue=load_catalogue(), change_regions_wkt=regions_wkt)
+        result.detections_before, result.detections_after, result.match = before, after, match
+        crs_wkt = _crs_wkt(params.before_path)
+        for layer, detections, side in ((LAYER_BEFORE, before, "before"), (LAYER_AFTER, after, "after")):
+            events = {id(getattr(e, side)): e for e in match.events if getattr(e, side) is not None}
+            write_detections(gpkg, layer, detections, crs_wkt, extra_fields={
+                "event": [events[id(d)].event if id(d) in events else "" for d in detections],
+                "in_change": [int(events[id(d)].in_change) if id(d) in events else 0 for d in detections],
+            })
+        _write_counts(gpkg, match.counts)
+        result.timings_s["equipment"] = time.perf_counter() - started
+
+    result.summary_lines = summary_lines(result)
+    (work_dir / "summary.txt").write_text("\n".join(result.summary_lines) + "\n", encoding="utf-8")
+    (work_dir / "parameters.json").write_text(json.dumps(asdict(params), indent=2), encoding="utf-8")
+    progress.report(1.0, "Done")
+    return result
+
+
+def _crs_wkt(path: str) -> str:
+    from osgeo import gdal
+
+    ds = gdal.Open(path)
+    return ds.GetProjection() if ds is not None else ""
+
+
+def _relocate(result: AnalysisResult, old: Path, new: Path) -> None:
+    """Point the result's paths at the final folder after the rename."""
+    def moved(path: Optional[str]) -> Optional[str]:
+        if not path:
+            return path
+        try:
+            return str(new / Path(path).relative_to(old))
+        except ValueError:
+            return path
+
+    result.output_dir = str(new)
+    result.gpkg_path = moved(result.gpkg_path)
+    result.score_path = moved(result.score_path)
+    result.mask_path = moved(result.mask_path)
+
+
+def summary_lines(result: AnalysisResult) -> list[str]:
+    """A short printed summary: change area, counts per class per date, events."""
+    lines = [result.title]
+    change = result.change
+    if change is not None:
+        lines.append(f"Change: {change.changed_area_m2:,.0f} m² in {change.n_regions} regions "
+                     f"(method {change.method})")
+        if change.shift is not None:
+            lines.append(f"Co-registration shift: {change.shift.dx_px:+.2f}, {change.shift.dy_px:+.2f} px "
+                         f"(confidence {change.shift.confidence:.2f})")
+    if result.match is not None:
+        lines.append("Equipment (before -> after):")
+        lines.extend("  " + line for line in result.match.summary_lines())
+    return lines
+
+
+# Throughput on one 2-core machine (megapixels per second), measured by `make bench`;
+# only used to tell the user roughly how long a run takes.
+CHANGE_MP_PER_S = 6.0
+ENGINE_MP_PER_S = {"exemplar": 4.0, "learned": 3.0, "model": 3.0}
+
+
+@dataclass
+class RunEstimate:
+    seconds: float
+    lines: list[str]
+
+
+def describe_run(params: AnalysisParameters) -> RunEstimate:
+    """What a run will do and roughly how long it takes, for the panel before Run."""
+    from osgeo import gdal
+
+    lines: list[str] = []
+    megapixels = 0.0
+    for label, path in (("Before", params.before_path), ("After", params.after_path)):
+        ds = gdal.Open(path)
+        if ds is None:
+            lines.append(f"{label}: cannot be read ({path})")
+            continue
+        gsd = abs(ds.GetGeoTransform()[1])
+        megapixels = max(megapixels, ds.RasterXSize * ds.RasterYSize / 1e6)
+        lines.append(f"{label}: {ds.RasterXSize} x {ds.RasterYSize} px, {ds.RasterCount} bands, {gsd:.2f} m/px")
+    seconds = 0.0
+    if params.change.enabled:
+        seconds += 2 * megapixels / CHANGE_MP_PER_S
+        lines.append(f"Change detection: method {params.change.method or 'default'}, "
+                     f"sensitivity {params.change.sensitivity:.2f}, minimum area {params.change.min_area_m2:g} m²")
+    if params.equipment.enabled:
+        options = params.equipment
+        seconds += 2 * megapixels / ENGINE_MP_PER_S.get(options.engine, 3.0)
+        lines.append(f"Equipment: {options.engine} engine, minimum score {options.min_score:.2f}")
+        if options.engine in ("learned", "model") and options.model_path:
+            lines.extend(_model_lines(options.model_path))
+    lines.append(f"Estimated time: about {max(1, round(seconds))} s")
+    return RunEstimate(seconds, lines)
+
+
+def _model_lines(model_path: str) -> list[str]:
+    try:
+        from .equipment.onnx_model import model_summary
+
+        summary = model_summary(model_path)
+    except Exception as exc:  # shown to the user as is; the run itself reports it properly
+        return [f"Model: {Path(model_path).name} cannot be used: {exc}"]
+    return [
+        f"Model: {Path(model_path).name}, classes {', '.join(summary.class_names.values()) if isinstance(summary.class_names, dict) else ', '.join(summary.class_names)}",
+        f"Model ground sample distance: {summary.gsd_m:.2f} m/px; execution provider: {', '.join(summary.providers)}",
+    ]
