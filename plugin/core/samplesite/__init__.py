@@ -1,0 +1,25 @@
+"""Synthetic two-date scene of Khmeimim air base with exact ground truth (numpy + GDAL only).
+
+    site = generate_sample_site(out_dir, size_px=4096, seed=7, progress=None)
+    site = load_sample_site(out_dir)          # re-open from out_dir/site.json
+
+Files: before.tif, after.tif (uint16 R, G, B, NIR; 0.5 m; EPSG:32636; tiled, DEFLATE; TIFFTAG_DATETIME,
+ACQUISITION_DATE), before.IMD / after.IMD (Maxar-style sidecars that GDAL's IMAGERY reader parses),
+truth_before.geojson / truth_after.geojson (one oriented box per object: id stable across dates,
+class, detector_class, length_m, width_m, heading_deg clockwise from north, event), change_mask.tif
+(1 = real change: footprints and shadows of departed, arrived and moved objects, the emptied
+air-defence site's launchers, the new building), cloud_mask.tif (cloud and its shadow on the after
+date), aoi.geojson and site.json (manifest: dates, sun, radiometry, misregistration, counts).
+
+Conventions: after.tif keeps before.tif's geotransform but its content is shifted by
+(dx, dy) = site.shift_px pixels (a ground point at before pixel (c, r) appears at after pixel
+(c + dx, r + dy)). truth_after boxes are where objects appear in after.tif (shift included;
+properties ground_cx/ground_cy give the before-grid position). change_mask is on the before
+(ground) grid, cloud_mask on the after.tif pixel grid. Rendering streams 512 px tiles, so memory
+stays bounded at any size; the same seed and size give identical pixels.
+"""
+from __future__ import annotations
+
+from .site import SampleSite, generate_sample_site, load_sample_site
+
+__all__ = ["SampleSite", "generate_sample_site", "load_sample_site"]
