@@ -44,7 +44,7 @@ class Catalogue:
     def category_label(self, class_id: str) -> str:
         """Human label of a class's category ('heavy transport'), or the id for unknown ones."""
         cls = self.classes.get(class_id)
-        if cls is None:
+        if cls is None or cls.category == "generic":  # generic classes name themselves
             return class_id
         return self.categories.get(cls.category, {}).get("label", cls.category)
 

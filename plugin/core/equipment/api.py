@@ -1,0 +1,107 @@
+"""Public entry of equipment detection: one parameters dataclass, one function, one result."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+from osgeo import ogr
+
+from ..errors import InputError
+from ..progress import Progress
+from ..raster import open_raster, raster_info
+from .detection import Detection
+from .engines import ENGINES, get_engine
+from .io import read_detections, write_detections  # noqa: F401  (public API re-exported)
+from .tiled import aoi_window
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass
+class DetectionParameters:
+    raster: str
+    engine: str = "exemplar"  # "exemplar" | "learned" | "model"
+    model_path: Optional[str] = None
+    exemplars: Optional[list[Detection]] = None  # example boxes in the raster's map coords
+    aoi_wkt: Optional[str] = None  # polygon in the raster's CRS
+    min_score: float = 0.3
+    classes: Optional[list[str]] = None  # keep only these classes (None = all)
+    capture: str = ""  # label stored on each detection (e.g. the date)
+    options: dict = field(default_factory=dict)  # engine-specific tuning knobs
+
+
+@dataclass
+class DetectionResult:
+    detections: list[Detection]
+    engine: str
+    raster: str
+    gsd_m: float
+    seconds: float
+    megapixels: float
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for d in self.detections:
+            out[d.class_name] = out.get(d.class_name, 0) + 1
+        return out
+
+
+def _validate(params: DetectionParameters) -> None:
+    if params.engine not in ENGINES:
+        raise InputError(f"Unknown detection engine '{params.engine}'. Known engines: {', '.join(ENGINES)}")
+    if not 0.0 <= float(params.min_score) <= 1.0:
+        raise InputError(f"The minimum score must be between 0 and 1 (got {params.min_score}).")
+    if params.engine == "model" and not params.model_path:
+        raise InputError("The 'model' engine needs an ONNX model file.")
+
+
+def _inside_aoi(detections: list[Detection], aoi_wkt: Optional[str]) -> list[Detection]:
+    if not aoi_wkt:
+        return detections
+    aoi = ogr.CreateGeometryFromWkt(aoi_wkt)
+    keep = []
+    for d in detections:
+        pt = ogr.Geometry(ogr.wkbPoint)
+        pt.AddPoint_2D(float(d.cx), float(d.cy))
+        if aoi.Contains(pt):
+            keep.append(d)
+    return keep
+
+
+def detect_equipment(params: DetectionParameters, progress: Optional[Progress] = None) -> DetectionResult:
+    """Detect equipment over params.raster (inside params.aoi_wkt) with the chosen engine."""
+    started = time.perf_counter()
+    _validate(params)
+    ds = open_raster(params.raster)
+    info = raster_info(ds)
+    window = aoi_window(ds, params.aoi_wkt)
+    ds = None
+    engine = get_engine(params.engine)
+    detections = engine.detect(params, progress.stage(0.0, 0.98) if progress else None)
+    detections = _inside_aoi(detections, params.aoi_wkt)
+    wanted = set(params.classes) if params.classes else None
+    kept = []
+    for d in detections:
+        if d.score < params.min_score or (wanted is not None and d.class_name not in wanted):
+            continue
+        d.engine = d.engine or engine.name
+        d.capture = params.capture
+        d.crs_wkt = info.crs_wkt
+        kept.append(d)
+    kept.sort(key=lambda d: -d.score)
+    for i, d in enumerate(kept):
+        d.id = i
+    if progress is not None:
+        progress.report(1.0, f"{len(kept)} object(s) detected")
+    seconds = time.perf_counter() - started
+    LOG.info("%s engine: %d detections in %.1f s", engine.name, len(kept), seconds)
+    return DetectionResult(detections=kept, engine=engine.name, raster=params.raster, gsd_m=info.gsd_m,
+                           seconds=seconds, megapixels=window.width * window.height / 1e6)
+
+
+def detections_array(detections: list[Detection]) -> np.ndarray:
+    """(N, 2) centres, a convenience for matching and plotting."""
+    return np.array([[d.cx, d.cy] for d in detections], dtype=float).reshape(-1, 2)

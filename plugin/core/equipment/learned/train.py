@@ -1,0 +1,410 @@
+"""Train the CenterNet-style detector on CPU within a time budget and export it to ONNX.
+
+Entry point: `train_detector(TrainingParameters, progress) -> TrainingResult`. The best model
+(by F1 on held-out images, IoU 0.5) is kept; the score threshold that gives that F1 is
+written into the model as `det_conf`.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from ...deps import require
+from ...errors import InputError
+from ...progress import Progress
+from ..datasets import AnnotatedImage, read_dataset
+from ..detection import Detection
+from .data import ScaledImage, augment_crop, build_targets, examples_to_images, load_scaled_images, photometric
+
+LOG = logging.getLogger(__name__)
+LEARNING_RATE = 3e-3
+F1_TOLERANCE = 0.02  # validation F1 given up for a lower (more robust) score threshold
+
+
+@dataclass
+class TrainingParameters:
+    """What to train on and how long. Give `examples`, `dataset`, or both."""
+
+    output_model: str
+    examples: Sequence[tuple[str, Sequence[Detection]]] = ()  # (raster, detections in its map CRS)
+    dataset: str = ""  # COCO .json, YOLO folder or DOTA folder
+    images: Sequence[str] = ()  # with a dataset: keep only these image files (paths or names)
+    classes: Optional[Sequence[str]] = None  # keep only these classes (None: every class found)
+    class_map: dict = field(default_factory=dict)  # rename classes before training {"Airplane": "aircraft"}
+    time_budget_min: float = 20.0
+    gsd_m: float = 1.0  # the model's working ground sample distance
+    image_gsd_m: Optional[float] = None  # GSD of images without georeferencing
+    tile_size: int = 640
+    crop_size: int = 256
+    batch_size: int = 12
+    threads: int = 2
+    seed: int = 0
+    validation_fraction: float = 0.12
+    width: int = 16
+
+
+@dataclass
+class TrainingResult:
+    model_path: str
+    class_names: list[str]
+    gsd_m: float
+    tile_size: int
+    steps: int
+    seconds: float
+    images_train: int
+    images_validation: int
+    objects: int
+    validation_f1: Optional[float]
+    det_conf: float
+    history: list[dict] = field(default_factory=list)
+    threads: int = 0
+
+
+def _gather(params: TrainingParameters) -> list[AnnotatedImage]:
+    images: list[AnnotatedImage] = []
+    if params.examples:
+        images.extend(examples_to_images(params.examples))
+    if params.dataset:
+        found = read_dataset(params.dataset)
+        if params.images:
+            wanted = {Path(p).name for p in params.images}
+            found = [im for im in found if Path(im.path).name in wanted]
+            if not found:
+                raise InputError(f"None of the selected images is annotated in the dataset {params.dataset}.")
+        images.extend(found)
+    if params.class_map:
+        for im in images:
+            for b in im.boxes:
+                b.class_name = params.class_map.get(b.class_name, b.class_name)
+    return images
+
+
+def _class_names(images: list[AnnotatedImage], wanted: Optional[Sequence[str]]) -> list[str]:
+    counts = Counter(b.class_name for im in images for b in im.boxes)
+    if not counts:
+        raise InputError("The training data holds no annotated object: draw or import examples first.")
+    if wanted:
+        missing = [c for c in wanted if c not in counts]
+        if missing:
+            raise InputError(
+                f"No training example of class {', '.join(missing)}; the data has: "
+                f"{', '.join(f'{k} ({v})' for k, v in sorted(counts.items()))}.")
+        return list(wanted)
+    return sorted(counts)
+
+
+class _Sampler:
+    """Random crops, half of them centred near an object of a uniformly drawn class."""
+
+    def __init__(self, images: list[ScaledImage], num_classes: int, crop: int, rng: np.random.Generator):
+        self.images, self.crop, self.rng, self.nc = images, crop, rng, num_classes
+        self.by_class: list[list[tuple[int, int]]] = [[] for _ in range(num_classes)]
+        for i, im in enumerate(images):
+            for j, c in enumerate(im.labels):
+                self.by_class[int(c)].append((i, j))
+        self.classes_present = [c for c in range(num_classes) if self.by_class[c]]
+
+    def sample(self, torch, stride: int, size_ref: float):
+        rng, crop = self.rng, self.crop
+        scale = math.exp(rng.uniform(math.log(0.8), math.log(1.25)))
+        src = int(round(crop * scale))
+        if rng.random() < 0.6 and self.classes_present:
+            c = self.classes_present[int(rng.integers(len(self.classes_present)))]
+            i, j = self.by_class[c][int(rng.integers(len(self.by_class[c])))]
+            im = self.images[i]
+            bx = im.boxes[j]
+            cx, cy = (bx[0] + bx[2]) / 2, (bx[1] + bx[3]) / 2
+            x0 = int(cx - rng.uniform(0.15, 0.85) * src)
+            y0 = int(cy - rng.uniform(0.15, 0.85) * src)
+        else:
+            im = self.images[int(rng.integers(len(self.images)))]
+            h, w = im.pixels.shape[:2]
+            x0 = int(rng.integers(min(0, w - src), max(1, w - src + 1)))
+            y0 = int(rng.integers(min(0, h - src), max(1, h - src + 1)))
+        pix = _crop(im.pixels, x0, y0, src)
+        boxes = im.boxes - np.array([x0, y0, x0, y0], np.float32)
+        keep = ((boxes[:, 2] > 0) & (boxes[:, 3] > 0) & (boxes[:, 0] < src) & (boxes[:, 1] < src))
+        boxes, labels = boxes[keep], im.labels[keep]
+        pix, boxes = augment_crop(rng, pix, boxes)
+        t = torch.from_numpy(pix.astype(np.float32).transpose(2, 0, 1) / 255.0)
+        if src != crop:
+            t = torch.nn.functional.interpolate(t[None], size=(crop, crop), mode="bilinear",
+                                                align_corners=False)[0]
+            boxes = boxes * (crop / src)
+        img = photometric(rng, t).numpy()
+        heat, reg, mask = build_targets(boxes, labels, crop, self.nc, stride, size_ref)
+        return img, heat, reg, mask
+
+
+def _crop(pixels: np.ndarray, x0: int, y0: int, size: int) -> np.ndarray:
+    h, w = pixels.shape[:2]
+    out = np.zeros((size, size, 3), np.uint8)
+    sx0, sy0 = max(0, x0), max(0, y0)
+    sx1, sy1 = min(w, x0 + size), min(h, y0 + size)
+    if sx1 > sx0 and sy1 > sy0:
+        out[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = pixels[sy0:sy1, sx0:sx1]
+    return out
+
+
+def _losses(torch, heat_logits, box, heat_t, reg_t, mask_t, class_weights):
+    """Class-weighted CenterNet focal loss on the heatmap; L1 on offsets and log sizes at centres."""
+    p = torch.sigmoid(heat_logits).clamp(1e-4, 1 - 1e-4)
+    pos = heat_t.eq(1.0).float()
+    neg_w = torch.pow(1 - heat_t, 4)
+    cw = class_weights.view(1, -1, 1, 1)
+    pos_loss = (torch.log(p) * torch.pow(1 - p, 2) * pos * cw).sum()
+    neg_loss = (torch.log(1 - p) * torch.pow(p, 2) * neg_w * (1 - pos)).sum()
+    num_pos = pos.sum().clamp(min=1.0)
+    focal = -(pos_loss + neg_loss) / num_pos
+    m = mask_t.unsqueeze(1)
+    off = torch.sigmoid(box[:, :2])
+    reg = (torch.abs(off - reg_t[:, :2]) * m).sum() + (torch.abs(box[:, 2:] - reg_t[:, 2:]) * m).sum()
+    reg = reg / (m.sum() * 2).clamp(min=1.0)
+    return focal, reg
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU matrix of xyxy boxes (n, 4) x (m, 4)."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)))
+    x0 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y0 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x1 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y1 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+
+
+def greedy_match(pred: np.ndarray, scores: np.ndarray, truth: np.ndarray, iou_min: float = 0.5) -> np.ndarray:
+    """Boolean per prediction: matched one-to-one to a truth box (best score first)."""
+    hit = np.zeros(len(pred), bool)
+    if len(pred) == 0 or len(truth) == 0:
+        return hit
+    iou = box_iou(pred, truth)
+    used = np.zeros(len(truth), bool)
+    for i in np.argsort(-scores):
+        cand = np.where(~used & (iou[i] >= iou_min))[0]
+        if len(cand):
+            j = cand[np.argmax(iou[i, cand])]
+            used[j] = True
+            hit[i] = True
+    return hit
+
+
+def nms_xyxy(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """Indices kept by greedy axis-aligned NMS, best score first."""
+    order = np.argsort(-scores)
+    keep = []
+    while len(order):
+        i = order[0]
+        keep.append(i)
+        if len(order) == 1:
+            break
+        iou = box_iou(boxes[i:i + 1], boxes[order[1:]])[0]
+        order = order[1:][iou <= iou_threshold]
+    return np.asarray(keep, dtype=np.int64)
+
+
+def decode_rows(rows: np.ndarray, min_score: float, iou_threshold: float = 0.5, max_candidates: int = 3000):
+    """YOLOv5-style rows (N, 5+nc) -> xyxy boxes, scores, class ids after threshold and NMS."""
+    cls = rows[:, 5:]
+    scores = rows[:, 4] * (cls.max(axis=1) if cls.shape[1] else 1.0)
+    sel = np.where(scores >= min_score)[0]
+    if len(sel) > max_candidates:
+        sel = sel[np.argsort(-scores[sel])[:max_candidates]]
+    rows, scores = rows[sel], scores[sel]
+    boxes = np.stack([rows[:, 0] - rows[:, 2] / 2, rows[:, 1] - rows[:, 3] / 2,
+                      rows[:, 0] + rows[:, 2] / 2, rows[:, 1] + rows[:, 3] / 2], axis=1)
+    labels = rows[:, 5:].argmax(axis=1) if rows.shape[1] > 5 else np.zeros(len(rows), np.int64)
+    keep = nms_xyxy(boxes, scores, iou_threshold)
+    return boxes[keep], scores[keep], labels[keep]
+
+
+def _predict_image(torch, decoder, pixels: np.ndarray) -> np.ndarray:
+    h, w = pixels.shape[:2]
+    ph, pw = -(-h // 32) * 32, -(-w // 32) * 32
+    x = np.zeros((1, 3, ph, pw), np.float32)
+    x[0, :, :h, :w] = pixels.transpose(2, 0, 1) / 255.0
+    with torch.no_grad():
+        rows = decoder(torch.from_numpy(x))[0].numpy()
+    return rows[rows[:, 4] >= 0.05]
+
+
+def evaluate_f1(torch, decoder, images: list[ScaledImage],
+                thresholds: Sequence[float] = tuple(np.arange(0.1, 0.8, 0.025)),
+                tolerance: float = F1_TOLERANCE) -> tuple[float, float]:
+    """(best F1 at IoU 0.5, same class; threshold): the lowest threshold whose F1 is within
+    `tolerance` of the best, since unseen sites tend to score lower than the validation images."""
+    tp = np.zeros(len(thresholds))
+    npred = np.zeros(len(thresholds))
+    ntruth = 0
+    for im in images:
+        rows = _predict_image(torch, decoder, im.pixels)
+        boxes, scores, labels = decode_rows(rows, min(thresholds))
+        ntruth += len(im.boxes)
+        for k, t in enumerate(thresholds):
+            sel = scores >= t
+            hit = np.zeros(int(sel.sum()), bool)
+            for c in np.unique(im.labels) if len(im.labels) else []:
+                pc = sel & (labels == c)
+                hit_c = greedy_match(boxes[pc], scores[pc], im.boxes[im.labels == c])
+                hit[np.where(labels[sel] == c)[0]] = hit_c
+            tp[k] += hit.sum()
+            npred[k] += sel.sum()
+    prec = tp / np.maximum(npred, 1)
+    rec = tp / max(ntruth, 1)
+    f1 = 2 * prec * rec / np.maximum(prec + rec, 1e-9)
+    best = float(f1.max())
+    k = int(np.argmax(f1 >= best - tolerance))
+    return best, float(thresholds[k])
+
+
+def effective_threads(requested: int) -> int:
+    """Threads for torch: at most `requested`, fewer when other processes already keep the cores
+    busy (oversubscribed OpenMP threads wait on each other and run many times slower)."""
+    requested = max(1, int(requested))
+    try:
+        busy = os.getloadavg()[0]
+    except (AttributeError, OSError):  # Windows has no load average
+        return requested
+    idle = (os.cpu_count() or 1) - busy
+    return max(1, min(requested, int(idle + 0.5)))
+
+
+def train_detector(params: TrainingParameters, progress: Optional[Progress] = None) -> TrainingResult:
+    """Train within `time_budget_min` minutes (loading and export included) and write the ONNX file."""
+    torch = require("torch")
+    require("onnx")
+    from .export import export_onnx
+    from .network import SIZE_REF_PX, STRIDE, CenterNetLite, DecodedDetector
+
+    progress = progress or Progress()
+    t_start = time.monotonic()
+    budget_s = max(10.0, params.time_budget_min * 60.0)
+    out_path = Path(params.output_model)
+    if out_path.suffix.lower() != ".onnx":
+        raise InputError(f"The output model must be an .onnx file, not {out_path.name}.")
+    if not out_path.parent.exists():
+        raise InputError(f"The output folder {out_path.parent} does not exist.")
+
+    annotated = _gather(params)
+    if not annotated:
+        raise InputError("No training image was given.")
+    class_names = _class_names(annotated, params.classes)
+    class_index = {c: i for i, c in enumerate(class_names)}
+    nc = len(class_names)
+
+    progress.report(0.0, "Loading training images")
+    load_progress = progress.stage(0.0, 0.08)
+    scaled: list[ScaledImage] = []
+    for k, im in enumerate(annotated):
+        scaled.extend(load_scaled_images(im, class_index, params.gsd_m, params.image_gsd_m))
+        load_progress.report((k + 1) / len(annotated), f"Loaded {Path(im.path).name}")
+    n_obj = sum(len(s.boxes) for s in scaled)
+    if n_obj == 0:
+        raise InputError("None of the training objects lies inside its image (check CRS and extents).")
+
+    rng = np.random.default_rng(params.seed)
+    torch.manual_seed(params.seed)
+    with_boxes = [i for i, s in enumerate(scaled) if len(s.boxes)]
+    n_val = int(round(len(with_boxes) * params.validation_fraction)) if len(with_boxes) >= 5 else 0
+    val_idx = set(rng.choice(with_boxes, size=n_val, replace=False).tolist()) if n_val else set()
+    train_set = [s for i, s in enumerate(scaled) if i not in val_idx]
+    val_set = [s for i, s in enumerate(scaled) if i in val_idx] or [s for s in scaled if len(s.boxes)]
+
+    counts = np.bincount(np.concatenate([s.labels for s in train_set]) if train_set else [], minlength=nc)
+    weights = np.sqrt(counts.sum() / np.maximum(counts, 1) / nc)
+    class_weights = torch.tensor(weights / weights.mean(), dtype=torch.float32)
+
+    old_threads = torch.get_num_threads()
+    threads = effective_threads(params.threads)
+    torch.set_num_threads(threads)
+    try:
+        net = CenterNetLite(nc, params.width)
+        decoder = DecodedDetector(net)
+        opt = torch.optim.AdamW(net.parameters(), lr=LEARNING_RATE, weight_decay=1e-4)
+        sampler = _Sampler(train_set, nc, params.crop_size, rng)
+        deadline = t_start + budget_s
+        export_cost = 6.0  # seconds; measured below as the run goes
+        eval_cost = 2.0 + 0.5 * sum(s.pixels.shape[0] * s.pixels.shape[1] for s in val_set) / 1e6
+        t_train0 = time.monotonic()
+        span = max(deadline - t_train0 - eval_cost - export_cost, 1.0)
+        eval_every = max(20.0, span / 5.0)
+        next_eval = t_train0 + eval_every
+        best_f1, best_conf, best_state = -1.0, 0.3, None
+        history: list[dict] = []
+        step = 0
+        step_cost = 0.0
+        run_loss = None
+        while True:
+            now = time.monotonic()
+            train_end = deadline - eval_cost - 1.5 * export_cost - step_cost
+            frac = (now - t_train0) / max(train_end - t_train0, 1.0)
+            if frac >= 1.0 or now >= train_end:
+                break
+            lr = LEARNING_RATE * min(1.0, (step + 1) / 30.0) * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * frac)))
+            for g in opt.param_groups:
+                g["lr"] = lr
+            net.train()
+            batch = [sampler.sample(torch, STRIDE, SIZE_REF_PX) for _ in range(params.batch_size)]
+            x, heat_t, reg_t, mask_t = (torch.from_numpy(np.stack(v)) for v in zip(*batch))
+            heat_logits, box = net(x)
+            focal, reg = _losses(torch, heat_logits, box, heat_t, reg_t, mask_t, class_weights)
+            loss = focal + reg
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            step += 1
+            if step > 1:  # the first step pays for warm-up; later ones give the cost of one more
+                cost = time.monotonic() - now
+                step_cost = cost if step == 2 else 0.8 * step_cost + 0.2 * cost
+            run_loss = float(loss) if run_loss is None else 0.95 * run_loss + 0.05 * float(loss)
+            progress.report(0.08 + 0.88 * min(frac, 1.0), f"Training: step {step}, loss {run_loss:.3f}")
+            last = time.monotonic() + step_cost >= deadline - eval_cost - 1.5 * export_cost - step_cost
+            if time.monotonic() >= next_eval or last:
+                t_eval = time.monotonic()
+                net.eval()
+                f1, conf = evaluate_f1(torch, decoder, val_set)
+                eval_cost = max(eval_cost * 0.5, time.monotonic() - t_eval)
+                history.append({"step": step, "seconds": round(time.monotonic() - t_start, 1),
+                                "loss": round(run_loss, 4), "val_f1": round(f1, 4), "conf": round(conf, 2)})
+                LOG.info("step %d loss %.3f validation F1 %.3f at %.2f", step, run_loss, f1, conf)
+                if f1 >= best_f1:
+                    best_f1, best_conf = f1, conf
+                    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+                next_eval = time.monotonic() + eval_every
+                if last:
+                    break
+        if best_state is None or step == 0:
+            net.eval()
+            best_f1, best_conf = evaluate_f1(torch, decoder, val_set)
+        else:
+            net.load_state_dict(best_state)
+        net.eval()
+        progress.report(0.97, "Writing the ONNX model")
+        sizes = np.concatenate([np.maximum(s.boxes[:, 2] - s.boxes[:, 0], s.boxes[:, 3] - s.boxes[:, 1])
+                                for s in scaled if len(s.boxes)])
+        seconds = time.monotonic() - t_start
+        export_onnx(decoder, out_path, class_names=class_names, gsd_m=params.gsd_m, tile_size=params.tile_size,
+                    det_conf=best_conf, max_object_px=float(np.percentile(sizes, 99)),
+                    training_info={"images": len(train_set), "validation_images": len(val_set) if val_idx else 0,
+                                   "objects": int(n_obj), "steps": step, "threads": threads, "seconds": round(seconds, 1),
+                                   "validation_f1": round(best_f1, 4)})
+    finally:
+        torch.set_num_threads(old_threads)
+    progress.report(1.0, "Model written")
+    return TrainingResult(
+        model_path=str(out_path), class_names=class_names, gsd_m=params.gsd_m, tile_size=params.tile_size,
+        steps=step, seconds=time.monotonic() - t_start, images_train=len(train_set),
+        images_validation=len(val_idx), objects=int(n_obj), validation_f1=best_f1 if val_idx else None,
+        det_conf=best_conf, history=history, threads=threads)

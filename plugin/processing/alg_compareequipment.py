@@ -1,0 +1,143 @@
+"""Processing algorithm sitewatch:compareequipment: what arrived, departed, stayed, moved."""
+from __future__ import annotations
+
+from qgis.core import (
+    QgsFeature,
+    QgsFeatureSink,
+    QgsField,
+    QgsFields,
+    QgsProcessing,
+    QgsProcessingAlgorithm,
+    QgsProcessingException,
+    QgsProcessingMultiStepFeedback,
+    QgsProcessingParameterDistance,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFeatureSource,
+    QgsWkbTypes,
+)
+from qgis.PyQt.QtCore import QVariant
+
+from ..core.equipment.matching import match_detections
+from ..core.errors import SiteWatchError
+from ..qgisio.detections import detection_fields, detection_to_feature, features_to_detections
+
+COUNT_FIELDS = ("before", "after", "delta", "arrived", "departed", "stayed", "moved")
+
+
+class CompareEquipmentAlgorithm(QgsProcessingAlgorithm):
+    BEFORE = "BEFORE"
+    AFTER = "AFTER"
+    MAX_DISTANCE = "MAX_DISTANCE"
+    STAY_TOLERANCE = "STAY_TOLERANCE"
+    CHANGE_REGIONS = "CHANGE_REGIONS"
+    OUTPUT = "OUTPUT"
+    OUTPUT_COUNTS = "OUTPUT_COUNTS"
+
+    def name(self) -> str:
+        return "compareequipment"
+
+    def displayName(self) -> str:  # noqa: N802
+        return "Compare equipment between dates"
+
+    def group(self) -> str:
+        return "Equipment"
+
+    def groupId(self) -> str:  # noqa: N802
+        return "equipment"
+
+    def shortHelpString(self) -> str:  # noqa: N802
+        return ("Matches the detections of two captures one to one (same kind of object, nearest overall) and "
+                "labels each object stayed, moved, arrived or departed; counts per class go to a table.")
+
+    def createInstance(self) -> "CompareEquipmentAlgorithm":  # noqa: N802
+        return CompareEquipmentAlgorithm()
+
+    def initAlgorithm(self, config=None) -> None:  # noqa: N802
+        before = QgsProcessingParameterFeatureSource(self.BEFORE, "Detections, earlier capture",
+                                                     [QgsProcessing.TypeVectorPolygon])
+        after = QgsProcessingParameterFeatureSource(self.AFTER, "Detections, later capture",
+                                                    [QgsProcessing.TypeVectorPolygon])
+        max_dist = QgsProcessingParameterDistance(self.MAX_DISTANCE, "Maximum distance for a match",
+                                                  defaultValue=20.0, parentParameterName=self.BEFORE, minValue=0.01)
+        stay = QgsProcessingParameterDistance(self.STAY_TOLERANCE, "Stay tolerance", defaultValue=3.0,
+                                              parentParameterName=self.BEFORE, minValue=0.0)
+        stay.setFlags(stay.flags() | QgsProcessingParameterDistance.FlagAdvanced)
+        regions = QgsProcessingParameterFeatureSource(self.CHANGE_REGIONS, "Change regions",
+                                                      [QgsProcessing.TypeVectorPolygon], optional=True)
+        out = QgsProcessingParameterFeatureSink(self.OUTPUT, "Equipment events", QgsProcessing.TypeVectorPolygon)
+        counts = QgsProcessingParameterFeatureSink(self.OUTPUT_COUNTS, "Equipment counts", QgsProcessing.TypeVector)
+        helps = {
+            before: "Boxes found on the earlier capture (class field 'class').",
+            after: "Boxes found on the later capture; reprojected to the earlier layer's CRS.",
+            max_dist: "Objects farther apart than this (metres) are never the same object.",
+            stay: "A matched object that moved less than this (metres) is 'stayed', else 'moved'.",
+            regions: "Polygons of detected change: events inside get in_change = 1.",
+            out: "One box per event (after's box, before's for departures), field 'event'.",
+            counts: "One row per class: before, after, delta, arrived, departed, stayed, moved.",
+        }
+        for param, help_text in helps.items():
+            param.setHelp(help_text)
+            self.addParameter(param)
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        steps = QgsProcessingMultiStepFeedback(3, feedback)
+        before_src = self.parameterAsSource(parameters, self.BEFORE, context)
+        after_src = self.parameterAsSource(parameters, self.AFTER, context)
+        if before_src is None or after_src is None:
+            raise QgsProcessingException("Both detection layers (BEFORE and AFTER) are needed.")
+        crs = before_src.sourceCrs()
+        if crs.isValid() and crs.isGeographic():
+            raise QgsProcessingException("The detection layers are in a geographic CRS (degrees); reproject "
+                                         "them to a projected CRS in metres (e.g. UTM) to compare distances.")
+        regions_src = self.parameterAsSource(parameters, self.CHANGE_REGIONS, context)
+        try:
+            before = features_to_detections(before_src, crs, project=context.project())
+            after = features_to_detections(after_src, crs, project=context.project())
+            steps.setCurrentStep(1)
+            if steps.isCanceled():
+                return {}
+            regions = None
+            if regions_src is not None:
+                from qgis.core import QgsCoordinateTransform, QgsGeometry
+
+                xform = QgsCoordinateTransform(regions_src.sourceCrs(), crs, context.project())
+                regions = []
+                for f in regions_src.getFeatures():
+                    g = QgsGeometry(f.geometry())
+                    g.transform(xform)
+                    regions.append(g.asWkt())
+            result = match_detections(before, after,
+                                      max_distance_m=self.parameterAsDouble(parameters, self.MAX_DISTANCE, context),
+                                      stay_tolerance_m=self.parameterAsDouble(parameters, self.STAY_TOLERANCE,
+                                                                              context),
+                                      change_regions_wkt=regions)
+        except SiteWatchError as exc:
+            raise QgsProcessingException(str(exc)) from exc
+        steps.setCurrentStep(2)
+        fields = detection_fields([("event", QVariant.String), ("distance_m", QVariant.Double),
+                                   ("in_change", QVariant.Int)])
+        sink, dest = self.parameterAsSink(parameters, self.OUTPUT, context, fields, QgsWkbTypes.Polygon, crs)
+        if sink is None:
+            raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
+        for e in result.events:
+            sink.addFeature(detection_to_feature(e.detection, fields, {
+                "event": e.event, "distance_m": e.distance_m, "in_change": int(e.in_change)}),
+                QgsFeatureSink.FastInsert)
+        count_fields = QgsFields()
+        count_fields.append(QgsField("class", QVariant.String))
+        count_fields.append(QgsField("label", QVariant.String))
+        for name in COUNT_FIELDS:
+            count_fields.append(QgsField(name, QVariant.Int))
+        csink, cdest = self.parameterAsSink(parameters, self.OUTPUT_COUNTS, context, count_fields,
+                                            QgsWkbTypes.NoGeometry)
+        if csink is None:
+            raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT_COUNTS))
+        for c in result.counts:
+            feat = QgsFeature(count_fields)
+            feat.setAttributes([c.class_name, result.labels.get(c.class_name, c.class_name)]
+                               + [int(getattr(c, n)) for n in COUNT_FIELDS])
+            csink.addFeature(feat, QgsFeatureSink.FastInsert)
+        for line in result.summary_lines():
+            feedback.pushInfo(line)
+        steps.setCurrentStep(3)
+        return {self.OUTPUT: dest, self.OUTPUT_COUNTS: cdest}

@@ -1,0 +1,106 @@
+"""QGIS <-> core conversion of detections: vector features to Detections and back."""
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+import numpy as np
+from qgis.core import (
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
+    QgsFeature,
+    QgsFeatureSource,
+    QgsField,
+    QgsFields,
+    QgsGeometry,
+    QgsProject,
+    QgsWkbTypes,
+)
+from qgis.PyQt.QtCore import QVariant
+
+from ..core.equipment.detection import Detection
+from ..core.equipment.io import detection_from_polygon
+from ..core.errors import InputError
+
+DETECTION_FIELD_TYPES = (("class", QVariant.String), ("score", QVariant.Double), ("engine", QVariant.String),
+                         ("length_m", QVariant.Double), ("width_m", QVariant.Double),
+                         ("heading_deg", QVariant.Double), ("capture", QVariant.String))
+
+
+def _transform(source_crs: QgsCoordinateReferenceSystem, target_crs: Optional[QgsCoordinateReferenceSystem],
+               context_project: Optional[QgsProject] = None) -> Optional[QgsCoordinateTransform]:
+    if target_crs is None or not target_crs.isValid() or not source_crs.isValid() or source_crs == target_crs:
+        return None
+    return QgsCoordinateTransform(source_crs, target_crs, context_project or QgsProject.instance())
+
+
+def _points(geom: QgsGeometry) -> np.ndarray:
+    pts = [(v.x(), v.y()) for v in geom.vertices()]
+    return np.array(pts, dtype=float).reshape(-1, 2)
+
+
+def features_to_detections(source: QgsFeatureSource, target_crs: Optional[QgsCoordinateReferenceSystem] = None,
+                           class_field: str = "class", project: Optional[QgsProject] = None) -> list[Detection]:
+    """Polygon features (a layer or a Processing feature source) -> Detections in target_crs.
+
+    Features with length_m/width_m/heading_deg fields keep them (layers SiteWatch wrote); other
+    polygons become the minimum-area rectangle around them. Without `class_field` the class is
+    'object'.
+    """
+    crs = source.sourceCrs()
+    xform = _transform(crs, target_crs, project)
+    out_crs = target_crs if xform is not None else crs
+    crs_wkt = out_crs.toWkt() if out_crs is not None and out_crs.isValid() else ""
+    names = source.fields().names()
+    if QgsWkbTypes.geometryType(source.wkbType()) != QgsWkbTypes.GeometryType.PolygonGeometry:
+        raise InputError(f"'{source.sourceName()}' must be a polygon layer (boxes drawn around objects).")
+    out: list[Detection] = []
+    for feat in source.getFeatures():
+        geom = QgsGeometry(feat.geometry())
+        if geom.isNull() or geom.isEmpty():
+            continue
+        if xform is not None:
+            geom.transform(xform)
+        values = {n: _plain(feat[n]) for n in names}
+        out.append(detection_from_polygon(_points(geom), values, class_field, crs_wkt, feat.id()))
+    return out
+
+
+def _plain(value):
+    """QVariant NULLs -> None; other values unchanged."""
+    if isinstance(value, QVariant) and value.isNull():
+        return None
+    return None if value is None or str(value) == "NULL" else value
+
+
+def detection_fields(extra: Iterable[tuple[str, QVariant.Type]] = ()) -> QgsFields:
+    fields = QgsFields()
+    for name, vtype in (*DETECTION_FIELD_TYPES, *extra):
+        fields.append(QgsField(name, vtype))
+    return fields
+
+
+def detection_to_feature(det: Detection, fields: QgsFields, extra: Optional[dict] = None) -> QgsFeature:
+    feat = QgsFeature(fields)
+    feat.setGeometry(QgsGeometry.fromWkt(det.wkt()))
+    values = {"class": det.class_name, "score": float(det.score), "engine": det.engine,
+              "length_m": round(float(det.length_m), 3), "width_m": round(float(det.width_m), 3),
+              "heading_deg": round(float(det.heading_deg), 2), "capture": det.capture or ""}
+    values.update(extra or {})
+    for name, value in values.items():
+        idx = fields.indexOf(name)
+        if idx >= 0:
+            feat.setAttribute(idx, value)
+    return feat
+
+
+def aoi_wkt_in_crs(source: QgsFeatureSource, target_crs: QgsCoordinateReferenceSystem,
+                   project: Optional[QgsProject] = None) -> Optional[str]:
+    """The union of a polygon source's features as WKT in target_crs (None when no features)."""
+    geoms = [QgsGeometry(f.geometry()) for f in source.getFeatures() if not f.geometry().isNull()]
+    if not geoms:
+        return None
+    union = QgsGeometry.unaryUnion(geoms)
+    xform = _transform(source.sourceCrs(), target_crs, project)
+    if xform is not None:
+        union.transform(xform)
+    return union.asWkt()

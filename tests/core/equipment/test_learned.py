@@ -1,0 +1,174 @@
+"""Learned engine: a short training on easy synthetic aircraft, then detection with the ONNX model."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from osgeo import gdal, osr
+
+from sitewatch.plugin.core.equipment.detection import Detection
+from sitewatch.plugin.core.equipment.geometry import polygon_iou
+from sitewatch.plugin.core.errors import Cancelled, InputError
+from sitewatch.plugin.core.progress import Progress
+
+gdal.UseExceptions()
+SIZE = 256
+GSD = 1.0
+
+
+def synthetic_scene(path: Path, rng: np.random.Generator, n: int = 7) -> list[Detection]:
+    """A 256 px GeoTIFF (1 m pixels) with `n` bright cross-shaped aircraft; their boxes as Detections."""
+    x = np.linspace(0, 6 * np.pi, SIZE)
+    img = 70 + 12 * np.sin(x[None, :] * rng.uniform(0.5, 1.5)) * np.cos(x[:, None] * rng.uniform(0.5, 1.5))
+    img = img + rng.normal(0, 6, (SIZE, SIZE))
+    boxes: list[tuple[int, int, int, int]] = []
+    while len(boxes) < n:
+        length = int(rng.integers(14, 24))
+        span = int(length * rng.uniform(0.8, 1.0))
+        cx, cy = rng.integers(20, SIZE - 20, size=2)
+        vertical = rng.random() < 0.5
+        w, h = (span, length) if vertical else (length, span)
+        box = (int(cx - w // 2), int(cy - h // 2), int(cx - w // 2 + w), int(cy - h // 2 + h))
+        if any(not (box[2] + 4 < b[0] or b[2] + 4 < box[0] or box[3] + 4 < b[1] or b[3] + 4 < box[1])
+               for b in boxes):
+            continue
+        boxes.append(box)
+        tone = rng.uniform(190, 235)
+        x0, y0, x1, y1 = box
+        if vertical:  # fuselage along y, wings across at 40 % from the nose
+            img[y0:y1, cx - 1:cx + 2] = tone
+            wy = y0 + int(0.4 * h)
+            img[wy - 1:wy + 2, x0:x1] = tone
+            img[y1 - 3:y1, cx - w // 4:cx + w // 4] = tone
+        else:
+            img[cy - 1:cy + 2, x0:x1] = tone
+            wx = x0 + int(0.4 * w)
+            img[y0:y1, wx - 1:wx + 2] = tone
+            img[cy - h // 4:cy + h // 4, x1 - 3:x1] = tone
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), SIZE, SIZE, 3, gdal.GDT_Byte)
+    ds.SetGeoTransform((500000.0, GSD, 0, 4000000.0, 0, -GSD))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32633)
+    ds.SetProjection(srs.ExportToWkt())
+    pix = np.clip(img, 0, 255).astype(np.uint8)
+    for b in range(3):
+        ds.GetRasterBand(b + 1).WriteArray(pix)
+    ds = None
+    dets = []
+    for x0, y0, x1, y1 in boxes:
+        corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], float)
+        mx = 500000.0 + corners[:, 0] * GSD
+        my = 4000000.0 - corners[:, 1] * GSD
+        dets.append(Detection.from_corners(np.column_stack([mx, my]), class_name="aircraft", score=1.0,
+                                           engine="user"))
+    return dets
+
+
+def test_training_input_errors(tmp_path):
+    from sitewatch.plugin.core.equipment.learned.train import TrainingParameters, train_detector
+
+    pytest.importorskip("torch", reason="training needs torch")
+    pytest.importorskip("onnx", reason="training writes ONNX")
+    rng = np.random.default_rng(1)
+    raster = tmp_path / "a.tif"
+    dets = synthetic_scene(raster, rng, 3)
+    out = str(tmp_path / "m.onnx")
+    with pytest.raises(InputError, match="no annotated object"):
+        train_detector(TrainingParameters(output_model=out, examples=[(str(raster), [])]))
+    with pytest.raises(InputError, match="No training example of class tank"):
+        train_detector(TrainingParameters(output_model=out, examples=[(str(raster), dets)], classes=["tank"]))
+    with pytest.raises(InputError, match=".onnx"):
+        train_detector(TrainingParameters(output_model=str(tmp_path / "m.pt"), examples=[(str(raster), dets)]))
+    with pytest.raises(InputError, match="No training image"):
+        train_detector(TrainingParameters(output_model=out))
+    calls = []
+
+    def cancel(fraction: float, message: str) -> bool:
+        calls.append(message)
+        return len(calls) < 3
+
+    with pytest.raises(Cancelled):
+        train_detector(TrainingParameters(output_model=out, examples=[(str(raster), dets)], tile_size=128,
+                                          crop_size=128, time_budget_min=0.2), Progress(cancel))
+    assert not Path(out).exists()
+
+
+def test_train_then_detect(tmp_path):
+    pytest.importorskip("torch", reason="training needs torch")
+    pytest.importorskip("onnx", reason="training writes ONNX")
+    pytest.importorskip("onnxruntime", reason="detection runs the ONNX model")
+    from sitewatch.plugin.core.equipment.api import DetectionParameters, detect_equipment
+    from sitewatch.plugin.core.equipment.learned.train import TrainingParameters, train_detector
+    from sitewatch.plugin.core.equipment.onnx_model import model_summary
+
+    rng = np.random.default_rng(0)
+    examples = []
+    for i in range(6):
+        path = tmp_path / f"train{i}.tif"
+        examples.append((str(path), synthetic_scene(path, rng)))
+    model = tmp_path / "aircraft.onnx"
+    fractions = []
+    result = train_detector(
+        TrainingParameters(output_model=str(model), examples=examples, time_budget_min=0.5, gsd_m=GSD,
+                           tile_size=128, crop_size=128, batch_size=8),
+        Progress(lambda f, m: fractions.append(f)))
+    assert model.is_file() and result.class_names == ["aircraft"] and result.steps > 5
+    assert result.seconds < 45 and fractions[-1] == 1.0 and fractions == sorted(fractions)
+
+    import onnx
+
+    meta = {p.key: json.loads(p.value) for p in onnx.load(str(model)).metadata_props}
+    assert meta["model_type"] == "Detector" and meta["class_names"] == {"0": "aircraft"}
+    assert meta["resolution"] == 100.0 and meta["tile_size"] == 128
+    assert meta["det_type"] == "YOLO_v5_or_v7_default" and 0 < meta["tiles_overlap"] <= 40
+    summary = model_summary(model)
+    assert summary.input_shape == [1, 3, 128, 128] and summary.gsd_m == pytest.approx(1.0)
+
+    found = truth = 0
+    for i in range(2):
+        path = tmp_path / f"test{i}.tif"
+        gt = synthetic_scene(path, rng)
+        dets = detect_equipment(DetectionParameters(raster=str(path), engine="learned", model_path=str(model),
+                                                    min_score=0.0)).detections
+        assert all(d.engine == "learned" and d.class_name == "aircraft" for d in dets)
+        truth += len(gt)
+        found += sum(any(polygon_iou(g.polygon, d.polygon) >= 0.5 for d in dets) for g in gt)
+        assert len(dets) <= 2 * len(gt)
+    assert found / truth >= 0.7, f"recall {found}/{truth}, {result}, {len(dets)} detections"
+
+
+def test_examples_to_pixels_and_chips(tmp_path):
+    from sitewatch.plugin.core.equipment.datasets import AnnotatedImage, LabelBox
+    from sitewatch.plugin.core.equipment.learned.data import examples_to_images, load_scaled_images
+
+    rng = np.random.default_rng(2)
+    raster = tmp_path / "a.tif"
+    dets = synthetic_scene(raster, rng, 3)
+    (image,) = examples_to_images([(str(raster), dets)])
+    d = dets[0]
+    b = image.boxes[0]
+    assert ((b.x0 + b.x1) / 2, (b.y0 + b.y1) / 2) == (pytest.approx(d.cx - 500000.0),
+                                                        pytest.approx(4000000.0 - d.cy))
+    # at 2 m the 256 px image is 128 px and boxes halve
+    (scaled,) = load_scaled_images(image, {"aircraft": 0}, 2.0)
+    assert scaled.pixels.shape == (128, 128, 3) and len(scaled.boxes) == 3
+    assert scaled.boxes[0][0] == pytest.approx(b.x0 / 2)
+    # a large image with two far-apart boxes is read as two chips, not whole
+    big = tmp_path / "big.tif"
+    ds = gdal.GetDriverByName("GTiff").Create(str(big), 8000, 8000, 1, gdal.GDT_UInt16)
+    ds.SetGeoTransform((0, 0.5, 0, 0, 0, -0.5))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32633)
+    ds.SetProjection(srs.ExportToWkt())
+    ds.GetRasterBand(1).Fill(1000)
+    ds = None
+    boxes = [LabelBox(100, 100, 140, 130, "aircraft"), LabelBox(7000, 7000, 7040, 7030, "aircraft")]
+    chips = load_scaled_images(AnnotatedImage(str(big), boxes), {"aircraft": 0}, 1.0)
+    assert len(chips) == 2 and all(c.pixels.shape == (768, 768, 3) for c in chips)
+    assert all(len(c.boxes) == 1 for c in chips) and chips[0].pixels.dtype == np.uint8
+    with pytest.raises(InputError, match="no georeferencing"):
+        plain = tmp_path / "plain.tif"
+        gdal.GetDriverByName("GTiff").Create(str(plain), 64, 64, 3, gdal.GDT_Byte)
+        load_scaled_images(AnnotatedImage(str(plain), boxes), {"aircraft": 0}, 1.0)
