@@ -1,0 +1,114 @@
+"""Neighbourhood operations in plain numpy (blocks carry a halo, so edges use 'reflect')."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _uniform_filter():
+    """scipy's C running mean when scipy is installed (optional: same result, faster)."""
+    from ..deps import is_available
+
+    if is_available("scipy"):
+        from scipy.ndimage import uniform_filter
+
+        return uniform_filter
+    return None
+
+
+_UNIFORM = _uniform_filter()
+
+
+def box_mean(image: np.ndarray, radius: int) -> np.ndarray:
+    """Mean over a (2r+1)^2 square window (last two axes), edges mirrored."""
+    if radius <= 0:
+        return image.astype(np.float32, copy=False)
+    if _UNIFORM is not None:
+        size = [1] * (image.ndim - 2) + [2 * radius + 1, 2 * radius + 1]
+        return _UNIFORM(image.astype(np.float32, copy=False), size=size, mode="reflect")
+    return box_mean_numpy(image, radius)
+
+
+def box_mean_numpy(image: np.ndarray, radius: int) -> np.ndarray:
+    """Integral-image box mean (the path without scipy)."""
+    pad = [(0, 0)] * (image.ndim - 2) + [(radius + 1, radius), (radius + 1, radius)]
+    padded = np.pad(image.astype(np.float64, copy=False), pad, mode="symmetric")
+    padded[..., 0, :] = 0.0
+    padded[..., :, 0] = 0.0
+    integral = padded.cumsum(axis=-1).cumsum(axis=-2)
+    k = 2 * radius + 1
+    total = integral[..., k:, k:] - integral[..., :-k, k:] - integral[..., k:, :-k] + integral[..., :-k, :-k]
+    return (total / (k * k)).astype(np.float32)
+
+
+def box_sum_int(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Count of true pixels in a (2r+1)^2 window (zero padding)."""
+    padded = np.zeros((mask.shape[0] + 2 * radius + 1, mask.shape[1] + 2 * radius + 1), np.int32)
+    padded[radius + 1:radius + 1 + mask.shape[0], radius + 1:radius + 1 + mask.shape[1]] = mask
+    integral = padded.cumsum(axis=1).cumsum(axis=0)
+    k = 2 * radius + 1
+    return integral[k:, k:] - integral[:-k, k:] - integral[k:, :-k] + integral[:-k, :-k]
+
+
+def binary_open_close(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Opening then closing with a square of side 2r+1: removes specks, fills pinholes
+    (outside the array counts as unchanged)."""
+    if radius <= 0:
+        return mask
+    if _UNIFORM is not None:
+        from scipy.ndimage import maximum_filter, minimum_filter
+
+        k = 2 * radius + 1
+        m = mask.astype(np.uint8)
+        opened = maximum_filter(minimum_filter(m, k, mode="constant", cval=0), k, mode="constant", cval=0)
+        return minimum_filter(maximum_filter(opened, k, mode="constant", cval=0), k, mode="constant", cval=0) > 0
+    full = (2 * radius + 1) ** 2
+    opened = box_sum_int(box_sum_int(mask, radius) == full, radius) > 0
+    closed = box_sum_int(box_sum_int(opened, radius) > 0, radius) == full
+    return closed
+
+
+def sobel(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Horizontal and vertical Sobel derivatives of a 2-D array (edge-replicated)."""
+    p = np.pad(image.astype(np.float32, copy=False), 1, mode="edge")
+    gx = (p[:-2, 2:] + 2 * p[1:-1, 2:] + p[2:, 2:]) - (p[:-2, :-2] + 2 * p[1:-1, :-2] + p[2:, :-2])
+    gy = (p[2:, :-2] + 2 * p[2:, 1:-1] + p[2:, 2:]) - (p[:-2, :-2] + 2 * p[:-2, 1:-1] + p[:-2, 2:])
+    return gx / 8.0, gy / 8.0
+
+
+def bilinear_sample(image: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Sample bands (b, h, w) at fractional positions xs/ys (same 2-D shape), clamped to the edge."""
+    h, w = image.shape[-2:]
+    xs = np.clip(xs, 0, w - 1.001)
+    ys = np.clip(ys, 0, h - 1.001)
+    x0 = np.floor(xs).astype(np.intp)
+    y0 = np.floor(ys).astype(np.intp)
+    fx = (xs - x0).astype(np.float32)
+    fy = (ys - y0).astype(np.float32)
+    out = np.empty((image.shape[0],) + xs.shape, np.float32)
+    for b in range(image.shape[0]):
+        band = image[b]
+        top = band[y0, x0] * (1 - fx) + band[y0, x0 + 1] * fx
+        bottom = band[y0 + 1, x0] * (1 - fx) + band[y0 + 1, x0 + 1] * fx
+        out[b] = top * (1 - fy) + bottom * fy
+    return out
+
+
+def shift_subpixel(image: np.ndarray, dx: float, dy: float, margin: int = 0) -> np.ndarray:
+    """Sample bands at (x + dx, y + dy) for a constant shift. With margin m >= |shift| + 1 the
+    input carries m extra pixels on each side and the output is the inner part (no padding)."""
+    ix, iy = int(np.floor(dx)), int(np.floor(dy))
+    fx, fy = np.float32(dx - ix), np.float32(dy - iy)
+    h, w = image.shape[-2] - 2 * margin, image.shape[-1] - 2 * margin
+    m = margin
+    if m < max(abs(ix), abs(iy)) + 1:
+        m = max(abs(ix), abs(iy)) + 2
+        image = np.pad(image, [(0, 0), (m - margin, m - margin), (m - margin, m - margin)], mode="edge")
+    y, x = m + iy, m + ix
+    top = image[:, y:y + h, x:x + w] * (1 - fx)
+    top += image[:, y:y + h, x + 1:x + 1 + w] * fx
+    bottom = image[:, y + 1:y + 1 + h, x:x + w] * (1 - fx)
+    bottom += image[:, y + 1:y + 1 + h, x + 1:x + 1 + w] * fx
+    top *= 1 - fy
+    bottom *= fy
+    top += bottom
+    return top.astype(np.float32, copy=False)

@@ -1,0 +1,44 @@
+"""Relative radiometric normalisation: IR-MAD no-change pixels, per-band orthogonal regression."""
+from __future__ import annotations
+
+import numpy as np
+
+from .irmad import fit_irmad
+from .model import BandFit, NormalisationFit
+from .stats import orthogonal_regression
+
+NO_CHANGE_PROBABILITY = 0.9
+MAX_FIT_PIXELS = 100_000
+
+
+def fit_normalisation(before: np.ndarray, after: np.ndarray, band_pairs: list[tuple[int, int]]) -> NormalisationFit:
+    """before, after: (n, p) valid sample pixels. Fit before ~= gain * after + offset per band."""
+    n = len(before)
+    if n < 100:
+        return NormalisationFit(applied=False, n_sample=n)
+    if n > MAX_FIT_PIXELS:  # a regular subsample is plenty for a p x p eigenproblem
+        step = int(np.ceil(n / MAX_FIT_PIXELS))
+        before, after = before[::step], after[::step]
+        n = len(before)
+    model = fit_irmad(before, after)
+    p_nc = model.no_change_probability(before.T, after.T)
+    keep = p_nc > NO_CHANGE_PROBABILITY
+    if keep.sum() < max(50, 0.01 * n):
+        keep = p_nc >= np.quantile(p_nc, 0.5)
+    bands = []
+    for i, (bb, ba) in enumerate(band_pairs):
+        gain, offset, r, rmse = orthogonal_regression(after[keep, i], before[keep, i])
+        if not np.isfinite(gain) or gain <= 0:
+            gain, offset = 1.0, 0.0
+        bands.append(BandFit(bb, ba, gain, offset, r, rmse))
+    return NormalisationFit(applied=True, n_no_change=int(keep.sum()), n_sample=n, bands=bands)
+
+
+def apply_normalisation(after: np.ndarray, fit: NormalisationFit) -> np.ndarray:
+    """after: (p, h, w) -> radiometry of the before capture."""
+    if not fit.applied:
+        return after
+    out = np.empty_like(after, dtype=np.float32)
+    for i, band in enumerate(fit.bands):
+        out[i] = after[i] * np.float32(band.gain) + np.float32(band.offset)
+    return out

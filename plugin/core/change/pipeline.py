@@ -1,0 +1,302 @@
+"""detect_changes and coregister: align -> co-register -> normalise -> score -> mask -> regions.
+
+Every pass streams block by block; statistics come from sample tiles spread over the grid."""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import shutil
+import tempfile
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from typing import Optional
+
+import numpy as np
+from osgeo import gdal
+
+from ..errors import EmptyRaster, InputError
+from ..progress import Progress
+from .coregistration import ShiftModel, estimate_shift
+from .grid import AlignedPair, align_pair, check_not_empty, open_source
+from .methods import ChangeMethod, Tile, make_method
+from .model import ChangeParameters, ChangeResult, CoregistrationResult, NormalisationFit, Shift
+from .normalisation import apply_normalisation, fit_normalisation
+from .outputs import OverviewWriter, blocks, build_overviews, create_raster, metres_per_unit, publish, remove_quietly, temp_name
+from .regions import MASK_NODATA, SCORE_NODATA, clean_mask, polygonise
+
+LOG = logging.getLogger(__name__)
+
+SAMPLE_TILE = 256
+SAMPLE_TILES = 24
+SCORE_THREADS = 2
+STRIP_COLUMNS = 8192  # strips are read in chunks of at most this width (bounded memory)
+
+
+def _read_pair(pair: AlignedPair, shift: ShiftModel, x: int, y: int, w: int, h: int, halo: int):
+    before, vb = pair.before.read(x - halo, y - halo, w + 2 * halo, h + 2 * halo)
+    after, va = shift.read(pair.after, x - halo, y - halo, w + 2 * halo, h + 2 * halo)
+    valid = vb & va
+    aoi = pair.aoi(x - halo, y - halo, w + 2 * halo, h + 2 * halo)
+    if aoi is not None:
+        valid &= aoi
+    return before, after, valid
+
+
+def _fill_invalid(bands: np.ndarray, valid: np.ndarray, fill: np.ndarray) -> None:
+    if not valid.all():
+        bands[:, ~valid] = fill[:, None]
+
+
+def sample_tiles(pair: AlignedPair, shift: ShiftModel, halo: int, n_tiles: int = SAMPLE_TILES) -> list[Tile]:
+    """Tiles spread regularly over the grid (whole grid when small)."""
+    g = pair.grid
+    tw, th = min(SAMPLE_TILE, g.width), min(SAMPLE_TILE, g.height)
+    nx = max(1, min(math.ceil(g.width / tw), int(math.sqrt(n_tiles * g.width / g.height)) or 1))
+    ny = max(1, min(math.ceil(g.height / th), n_tiles // nx or 1))
+    tiles = []
+    for y in np.linspace(0, g.height - th, ny).astype(int):
+        for x in np.linspace(0, g.width - tw, nx).astype(int):
+            before, after, valid = _read_pair(pair, shift, int(x), int(y), tw, th, halo)
+            tile = Tile(before, after, valid, halo)
+            if tile.core(valid).sum() > 0:
+                tiles.append(tile)
+    return tiles
+
+
+def _outputs(params: ChangeParameters) -> tuple[str, str, str]:
+    def pick(explicit, default):
+        if explicit:
+            return explicit
+        if not params.output_dir:
+            raise InputError("Give an output folder or explicit output paths for the change outputs.")
+        return os.path.join(params.output_dir, default)
+
+    paths = (pick(params.score_path, "change_score.tif"), pick(params.mask_path, "change_mask.tif"),
+             pick(params.regions_path, "change_regions.gpkg"))
+    for p in paths:
+        os.makedirs(os.path.dirname(os.path.abspath(p)), exist_ok=True)
+    return paths
+
+
+def _validate(params: ChangeParameters) -> ChangeMethod:
+    if not 0.0 <= float(params.sensitivity) <= 1.0:
+        raise InputError(f"Sensitivity must be between 0 and 1 (got {params.sensitivity}).")
+    if params.min_area_m2 < 0:
+        raise InputError(f"The minimum area cannot be negative (got {params.min_area_m2} m2).")
+    return make_method(params.method)
+
+
+CACHE_BYTES = 128 * 1024 * 1024  # GDAL's block cache defaults to 5 % of RAM: cap it for bounded memory
+
+
+class _GdalSettings:
+    """Caps GDAL's block cache and enables its threads during a run; restores the caller's settings."""
+
+    def __enter__(self):
+        self.previous = gdal.GetCacheMax()
+        self.threads = gdal.GetConfigOption("GDAL_NUM_THREADS")
+        if self.previous > CACHE_BYTES:
+            gdal.SetCacheMax(CACHE_BYTES)
+        if self.threads is None:  # parallel (de)compression of GeoTIFF blocks and overviews
+            gdal.SetConfigOption("GDAL_NUM_THREADS", "ALL_CPUS")
+        return self
+
+    def __exit__(self, *exc):
+        gdal.SetCacheMax(self.previous)
+        gdal.SetConfigOption("GDAL_NUM_THREADS", self.threads)
+        return False
+
+
+def detect_changes(params: ChangeParameters, progress: Optional[Progress] = None) -> ChangeResult:
+    """Run the whole change detection; outputs appear only when everything succeeded."""
+    with _GdalSettings():
+        return _detect_changes(params, progress)
+
+
+def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = None) -> ChangeResult:
+    progress = progress or Progress()
+    method = _validate(params)
+    score_path, mask_path, regions_path = _outputs(params)
+    temps = {k: temp_name(p) for k, p in (("score", score_path), ("mask", mask_path), ("regions", regions_path))}
+    work = tempfile.mkdtemp(prefix=".sitewatch-", dir=os.path.dirname(os.path.abspath(mask_path)))
+    pair = None
+    try:
+        progress.report(0.0, "Aligning the two captures")
+        pair = align_pair(params.before, params.after, params.aoi_wkt, params.aoi_crs_wkt, params.band_map,
+                          params.resolution, params.cloud_mask_before, params.cloud_mask_after,
+                          params.pixel_size_m, temp_dir=work)
+        check_not_empty(pair)
+        grid = pair.grid
+        progress.report(0.03, f"Common grid {grid.width} x {grid.height} px at {grid.pixel_width:g}")
+        shift, shift_model = Shift(), ShiftModel()
+        if params.coregister:
+            shift, shift_model = estimate_shift(pair, params.max_shift_px, params.local_shift, progress.stage(0.03, 0.12))
+            progress.report(0.12, f"Shift {shift.dx_px:+.2f}, {shift.dy_px:+.2f} px (confidence {shift.confidence:.2f})")
+
+        tiles = sample_tiles(pair, shift_model, method.halo)
+        pixels_b = np.concatenate([t.core(t.before)[:, t.core(t.valid)] for t in tiles], axis=1) if tiles else None
+        if pixels_b is None or pixels_b.shape[1] < 16:
+            raise EmptyRaster(f"{pair.before_name} and {pair.after_name} have no valid pixels in common "
+                              f"(nodata, clouds or the area of interest cover everything).")
+        fill = pixels_b.mean(1).astype(np.float32)
+        norm = NormalisationFit()
+        if params.normalize:
+            progress.report(0.14, "Fitting the radiometric normalisation")
+            pixels_a = np.concatenate([t.core(t.after)[:, t.core(t.valid)] for t in tiles], axis=1)
+            norm = fit_normalisation(pixels_b.T, pixels_a.T, pair.band_pairs)
+        for t in tiles:
+            t.after = apply_normalisation(t.after, norm)
+            _fill_invalid(t.before, t.valid, fill)
+            _fill_invalid(t.after, t.valid, fill)
+        progress.report(0.17, "Fitting the change model")
+        method.fit(tiles)
+        del tiles
+
+        # score pass: each input read once per strip of blocks (large reads, native type),
+        # blocks scored on a small pool, score + raw mask + score overviews written in order
+        threshold = float(min(max(1.0 - params.sensitivity, 0.0), 1.0))
+        score_ds = create_raster(temps["score"], grid, 1, gdal.GDT_Float32, SCORE_NODATA, predictor=3)
+        raw_path = os.path.join(work, "raw_mask.tif")
+        raw_ds = create_raster(raw_path, grid, 1, gdal.GDT_Byte, MASK_NODATA, compress=False)
+        block_size = max(32, int(params.block_size) + int(params.block_size) % 2)  # even: 2x decimation aligns
+        overviews = OverviewWriter(score_ds, SCORE_NODATA, block_size)
+        h = method.halo
+        m = 0 if shift_model.is_zero else shift_model.margin
+        chunk_w = max(block_size, (STRIP_COLUMNS // block_size) * block_size)
+        chunks = list(blocks(grid.width, grid.height, chunk_w, block_size))
+        n_blocks = sum(math.ceil(w / block_size) for _, _, w, _ in chunks)
+        stage = progress.stage(0.2, 0.8)
+
+        def compute(x, y, w, hh, before, vb, raw_after, va_raw, aoi):
+            after, va = shift_model.resample(raw_after, va_raw, x - h, y - h, w + 2 * h, hh + 2 * h)
+            valid = vb & va
+            if aoi is not None:
+                valid &= aoi
+            core_valid = valid[h:h + hh, h:h + w]
+            if not core_valid.any():
+                return np.full((hh, w), SCORE_NODATA, np.float32), np.full((hh, w), MASK_NODATA, np.uint8)
+            before = before.astype(np.float32)  # a copy: invalid pixels are filled in place
+            after = apply_normalisation(after.astype(np.float32, copy=after is not raw_after), norm)
+            _fill_invalid(before, valid, fill)
+            _fill_invalid(after, valid, fill)
+            score = method.score(before, after, valid)[h:h + hh, h:h + w]
+            mask = np.where(core_valid, (score > threshold).astype(np.uint8), MASK_NODATA).astype(np.uint8)
+            return np.where(core_valid, np.clip(score, 0, 1), SCORE_NODATA).astype(np.float32), mask
+
+        def write(item):
+            (x, y), future = item
+            score, mask = future.result()
+            score_ds.GetRasterBand(1).WriteArray(score, x, y)
+            raw_ds.GetRasterBand(1).WriteArray(mask, x, y)
+            overviews.add(score, x, y)
+
+        # GDAL reads and writes stay on this thread; numpy/scipy scoring (GIL released) runs
+        # on a small pool, at most `workers` blocks ahead (bounded memory: two strips alive)
+        workers = max(1, min(SCORE_THREADS, os.cpu_count() or 1))
+        pending: deque = deque()
+        done = 0
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for cx, cy, cw, ch in chunks:
+                ww, wh = cw + 2 * h, ch + 2 * h
+                strip_b, vb_s = pair.before.read(cx - h, cy - h, ww, wh, native=True)
+                strip_a, va_s = pair.after.read(cx - h - m, cy - h - m, ww + 2 * m, wh + 2 * m, native=True)
+                aoi_s = pair.aoi(cx - h, cy - h, ww, wh)
+                for x in range(cx, cx + cw, block_size):
+                    stage.report(done / n_blocks, "Scoring changes")
+                    done += 1
+                    w = min(block_size, cx + cw - x)
+                    sx = x - cx
+                    args = (strip_b[:, :, sx:sx + w + 2 * h], vb_s[:, sx:sx + w + 2 * h],
+                            strip_a[:, :, sx:sx + w + 2 * h + 2 * m], va_s[:, sx:sx + w + 2 * h + 2 * m],
+                            None if aoi_s is None else aoi_s[:, sx:sx + w + 2 * h])
+                    pending.append(((x, cy), pool.submit(compute, x, cy, w, ch, *args)))
+                    while len(pending) > workers:
+                        write(pending.popleft())
+                del strip_b, strip_a, vb_s, va_s, aoi_s, args
+            while pending:
+                write(pending.popleft())
+        overviews.finish()
+        score_ds = raw_ds = overviews = None
+        pair.close()
+
+        # mask clean-up in ground units, overviews, regions
+        mpu = metres_per_unit(grid)
+        pixel_m = grid.pixel_width * mpu
+        radius_m = params.cleanup_radius_m if params.cleanup_radius_m is not None else pixel_m
+        radius_px = int(round(radius_m / pixel_m)) if radius_m > 0 else 0
+        min_area_px = int(math.ceil(params.min_area_m2 / (grid.pixel_area * mpu * mpu))) if params.min_area_m2 > 0 else 0
+        changed_path = os.path.join(work, "changed.tif")
+        clean_mask(raw_path, temps["mask"], grid, radius_px, min_area_px, block_size, progress.stage(0.8, 0.9),
+                   changed_path)
+        regions, n_regions, area = polygonise(changed_path, temps["score"], temps["regions"], "change_regions", grid,
+                                              mpu, progress.stage(0.9, 0.99), changed_only=True)
+        for key, final in (("score", score_path), ("mask", mask_path), ("regions", regions_path)):
+            publish(temps[key], final)
+        progress.report(1.0, f"{n_regions} change regions, {area:.0f} m2 changed")
+        return ChangeResult(
+            score_path=score_path, mask_path=mask_path, regions_path=regions_path, method=params.method,
+            threshold=threshold, raw_threshold=float(method.raw_threshold), changed_area_m2=area,
+            n_regions=n_regions, regions=regions, shift=shift, normalisation=norm, grid=grid,
+            band_pairs=list(pair.band_pairs),
+        )
+    except BaseException:
+        remove_quietly(*temps.values())
+        raise
+    finally:
+        if pair is not None:
+            pair.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def coregister(input_path: str, reference_path: str, output_path: Optional[str], progress: Optional[Progress] = None,
+               max_shift_px: float = 32.0, local: bool = True) -> CoregistrationResult:
+    """Estimate the shift of input vs reference; when output_path is given, write the input
+    resampled onto the reference grid with the shift removed (all input bands)."""
+    with _GdalSettings():
+        return _coregister(input_path, reference_path, output_path, progress, max_shift_px, local)
+
+
+def _coregister(input_path, reference_path, output_path, progress, max_shift_px, local) -> CoregistrationResult:
+    progress = progress or Progress()
+    ref = open_source(reference_path, "reference")
+    inp = open_source(input_path, "input")
+    band_map = [(ref.data_bands[min(k, len(ref.data_bands) - 1)], b) for k, b in enumerate(inp.data_bands)]
+    dtype = inp.ds.GetRasterBand(inp.data_bands[0]).DataType
+    nodata = inp.ds.GetRasterBand(inp.data_bands[0]).GetNoDataValue()
+    ref = inp = None
+    pair = align_pair(reference_path, input_path, band_map=band_map, resolution="before", reference_grid=True)
+    temp = temp_name(output_path) if output_path else None
+    try:
+        check_not_empty(pair)
+        shift, model = estimate_shift(pair, max_shift_px, local, progress.stage(0.0, 0.3))
+        if output_path:
+            fill = 0.0 if nodata is None else nodata
+            ds = create_raster(temp, pair.grid, len(band_map), dtype, fill)
+            info = np.iinfo(gdal_array_type(dtype)) if np.issubdtype(gdal_array_type(dtype), np.integer) else None
+            windows = list(blocks(pair.grid.width, pair.grid.height, 512))
+            for i, (x, y, w, h) in enumerate(windows):
+                progress.report(0.3 + 0.65 * i / len(windows), "Writing the co-registered raster")
+                data, valid = model.read(pair.after, x, y, w, h)
+                if info is not None:
+                    data = np.clip(np.round(data), info.min, info.max)
+                data[:, ~valid] = fill
+                for b in range(len(band_map)):
+                    ds.GetRasterBand(b + 1).WriteArray(data[b].astype(gdal_array_type(dtype)), x, y)
+            ds = None
+            progress.report(0.95, "Building overviews")
+            build_overviews(temp)
+            publish(temp, output_path)
+        progress.report(1.0, f"Shift {shift.dx_px:+.2f}, {shift.dy_px:+.2f} px")
+        return CoregistrationResult(output_path, shift, pair.grid)
+    except BaseException:
+        remove_quietly(temp)
+        raise
+    finally:
+        pair.close()
+
+
+def gdal_array_type(data_type: int):
+    from osgeo import gdal_array
+
+    return gdal_array.GDALTypeCodeToNumericTypeCode(data_type)

@@ -1,0 +1,248 @@
+"""Change regions: clean the mask in ground units, polygonise, describe each region."""
+from __future__ import annotations
+
+import math
+import os
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from typing import Optional
+
+import numpy as np
+from osgeo import gdal, ogr
+
+from ..progress import Progress
+from .filters import binary_open_close
+from .model import ChangeRegion, GridInfo
+from .outputs import blocks, create_raster, srs_of, vector_layer
+
+MASK_NODATA = 255
+SCORE_NODATA = -1.0
+
+
+CLEAN_THREADS = 2
+STRIP_COLUMNS = 8192  # strips of rows, at most this wide (bounded memory)
+
+
+def clean_mask(raw_path: str, out_path: str, grid: GridInfo, radius_px: int, min_area_px: int,
+               block_size: int, progress: Progress, changed_path: Optional[str] = None) -> int:
+    """Opening + closing (square, radius_px) strip by strip with a halo (on a small thread
+    pool), then GDAL's sieve removes regions (and holes) smaller than min_area_px.
+
+    Writes the final mask (0/1, nodata 255) to out_path and, when changed_path is given, an
+    uncompressed 0/1 raster of the changed pixels only (what polygonise reads). Returns the
+    number of changed pixels."""
+    src = gdal.Open(raw_path)
+    band = src.GetRasterBand(1)
+    work_path = raw_path + ".clean.tif"
+    dst = create_raster(work_path, grid, 1, gdal.GDT_Byte, MASK_NODATA, compress=False)
+    out_band = dst.GetRasterBand(1)
+    halo = 4 * radius_px + 1  # opening then closing: each output pixel sees 4r around it
+    strips = list(blocks(grid.width, grid.height, min(grid.width, STRIP_COLUMNS), max(block_size, 256)))
+
+    def clean(arr: np.ndarray) -> np.ndarray:
+        valid = arr != MASK_NODATA
+        cleaned = binary_open_close(arr == 1, radius_px) if radius_px > 0 else arr == 1
+        return np.where(valid, cleaned.astype(np.uint8), MASK_NODATA).astype(np.uint8)
+
+    pending: deque = deque()
+
+    def write(item) -> None:
+        (x, y, w, h, x0, y0), future = item
+        out_band.WriteArray(future.result()[y - y0:y - y0 + h, x - x0:x - x0 + w], x, y)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(CLEAN_THREADS, os.cpu_count() or 1))) as pool:
+        for i, (x, y, w, h) in enumerate(strips):
+            progress.report(0.6 * i / len(strips), "Cleaning the change mask")
+            x0, y0 = max(x - halo, 0), max(y - halo, 0)
+            x1, y1 = min(x + w + halo, grid.width), min(y + h + halo, grid.height)
+            arr = band.ReadAsArray(x0, y0, x1 - x0, y1 - y0)
+            pending.append(((x, y, w, h, x0, y0), pool.submit(clean, arr)))
+            while len(pending) > CLEAN_THREADS:
+                write(pending.popleft())
+        while pending:
+            write(pending.popleft())
+    src = band = None
+    if min_area_px > 1:
+        progress.report(0.6, "Removing regions below the minimum area")
+        gdal.SieveFilter(out_band, out_band.GetMaskBand(), out_band, int(min_area_px), 8)
+    out_band.FlushCache()
+    # final mask (compressed) and the changed-only raster in one streamed pass
+    final = create_raster(out_path, grid, 1, gdal.GDT_Byte, MASK_NODATA)
+    changed = create_raster(changed_path, grid, 1, gdal.GDT_Byte, None, compress=False) if changed_path else None
+    n_changed = 0
+    for i, (x, y, w, h) in enumerate(strips):
+        progress.report(0.85 + 0.15 * i / len(strips), "Writing the change mask")
+        arr = out_band.ReadAsArray(x, y, w, h)
+        final.GetRasterBand(1).WriteArray(arr, x, y)
+        is_changed = arr == 1
+        n_changed += int(np.count_nonzero(is_changed))
+        if changed is not None:
+            changed.GetRasterBand(1).WriteArray(is_changed.view(np.uint8), x, y)
+    final = changed = out_band = dst = None
+    gdal.Unlink(work_path)
+    progress.report(1.0, "Mask cleaned")
+    return n_changed
+
+
+def oriented_box(points: np.ndarray) -> tuple[float, float]:
+    """Length and width of the minimum-area rectangle around points (rotating calipers on the hull)."""
+    if len(points) < 3:
+        return 0.0, 0.0
+    best = None
+    for i in range(len(points)):
+        edge = points[(i + 1) % len(points)] - points[i]
+        norm = math.hypot(*edge)
+        if norm == 0:
+            continue
+        u = edge / norm
+        v = np.array([-u[1], u[0]])
+        pu, pv = points @ u, points @ v
+        a, b = pu.max() - pu.min(), pv.max() - pv.min()
+        if best is None or a * b < best[0]:
+            best = (a * b, max(a, b), min(a, b))
+    return (best[1], best[2]) if best else (0.0, 0.0)
+
+
+def _score_stats(score_ds: gdal.Dataset, geom: ogr.Geometry, grid: GridInfo, srs) -> tuple[float, float]:
+    gt = grid.geotransform
+    minx, maxx, miny, maxy = geom.GetEnvelope()
+    x0 = max(int(math.floor((minx - gt[0]) / gt[1])), 0)
+    x1 = min(int(math.ceil((maxx - gt[0]) / gt[1])), grid.width)
+    y0 = max(int(math.floor((maxy - gt[3]) / gt[5])), 0)
+    y1 = min(int(math.ceil((miny - gt[3]) / gt[5])), grid.height)
+    w, h = max(x1 - x0, 1), max(y1 - y0, 1)
+    scale = max(1.0, math.sqrt(w * h / 4_000_000))  # huge regions: read decimated (bounded memory)
+    bw, bh = max(int(w / scale), 1), max(int(h / scale), 1)
+    scores = score_ds.GetRasterBand(1).ReadAsArray(x0, y0, w, h, buf_xsize=bw, buf_ysize=bh)
+    mem = gdal.GetDriverByName("MEM").Create("", bw, bh, 1, gdal.GDT_Byte)
+    mem.SetGeoTransform((gt[0] + x0 * gt[1], gt[1] * w / bw, 0.0, gt[3] + y0 * gt[5], 0.0, gt[5] * h / bh))
+    if srs is not None:
+        mem.SetSpatialRef(srs)
+    layer_ds = ogr.GetDriverByName("Memory").CreateDataSource("r")
+    layer = layer_ds.CreateLayer("r", srs=srs)
+    feature = ogr.Feature(layer.GetLayerDefn())
+    feature.SetGeometry(geom)
+    layer.CreateFeature(feature)
+    gdal.PushErrorHandler("CPLQuietErrorHandler")  # no CRS on either side: nothing to transform
+    try:
+        gdal.RasterizeLayer(mem, [1], layer, burn_values=[1])
+    finally:
+        gdal.PopErrorHandler()
+    inside = (mem.ReadAsArray() > 0) & (scores >= 0)
+    if not inside.any():
+        inside = scores >= 0
+    if not inside.any():
+        return 0.0, 0.0
+    values = scores[inside]
+    return float(values.mean()), float(values.max())
+
+
+def _zonal_scores(layer: ogr.Layer, score_ds: gdal.Dataset, grid: GridInfo, srs, label_path: str
+                  ) -> dict[int, tuple[float, float]]:
+    """Mean and max score of every polygon of layer: the polygons are burnt as labels into a
+    scratch raster, then label and score strips are reduced with bincount (no per-region reads)."""
+    fids = [f.GetFID() for f in layer]
+    layer.ResetReading()
+    if not fids:
+        return {}
+    layer.CreateField(ogr.FieldDefn("label", ogr.OFTInteger))
+    for i, feature in enumerate(layer, start=1):
+        feature.SetField("label", i)
+        layer.SetFeature(feature)
+    layer.ResetReading()
+    labels = gdal.GetDriverByName("GTiff").Create(label_path, grid.width, grid.height, 1, gdal.GDT_Int32,
+                                                  ["TILED=YES", "SPARSE_OK=YES", "BIGTIFF=IF_SAFER"])
+    labels.SetGeoTransform(grid.geotransform)
+    if srs is not None:
+        labels.SetSpatialRef(srs)
+    gdal.PushErrorHandler("CPLQuietErrorHandler")  # no CRS on either side: nothing to transform
+    try:
+        gdal.RasterizeLayer(labels, [1], layer, options=["ATTRIBUTE=label"])
+    finally:
+        gdal.PopErrorHandler()
+    n = len(fids) + 1
+    sums, counts, maxes = np.zeros(n), np.zeros(n), np.full(n, -np.inf)
+    label_band, score_band = labels.GetRasterBand(1), score_ds.GetRasterBand(1)
+    for x, y, w, h in blocks(grid.width, grid.height, min(grid.width, STRIP_COLUMNS), 512):
+        lab = label_band.ReadAsArray(x, y, w, h)
+        keep = lab > 0
+        if not keep.any():
+            continue
+        score = score_band.ReadAsArray(x, y, w, h)
+        keep &= score >= 0
+        lab, score = lab[keep], score[keep].astype(np.float64)
+        sums += np.bincount(lab, score, n)
+        counts += np.bincount(lab, minlength=n)
+        np.maximum.at(maxes, lab, score)
+    labels = label_band = None
+    gdal.Unlink(label_path)
+    return {fid: (float(sums[i] / counts[i]), float(maxes[i])) for i, fid in enumerate(fids, start=1) if counts[i]}
+
+
+REGION_FIELDS = [("area_m2", ogr.OFTReal), ("mean_score", ogr.OFTReal), ("max_score", ogr.OFTReal),
+                 ("length_m", ogr.OFTReal), ("width_m", ogr.OFTReal), ("compactness", ogr.OFTReal),
+                 ("centroid_x", ogr.OFTReal), ("centroid_y", ogr.OFTReal)]
+
+
+def polygonise(mask_path: str, score_path: str, out_path: str, layer_name: str, grid: GridInfo,
+               metres_per_unit: float, progress: Progress, keep_in_memory: int = 100_000,
+               changed_only: bool = False) -> tuple[list[ChangeRegion], int, float]:
+    """Polygons of mask == 1 with their attributes, written to a GeoPackage layer
+    (changed_only: mask_path holds 0/1 changed pixels without nodata, as clean_mask writes).
+
+    Returns (regions kept in memory (up to keep_in_memory), region count, changed area m2)."""
+    srs = srs_of(grid)
+    mask_ds = gdal.Open(mask_path)
+    score_ds = gdal.Open(score_path)
+    band = mask_ds.GetRasterBand(1)
+    # a 0/1 raster of changed pixels is its own mask: only changed regions are traced
+    mask_band = band if changed_only else band.GetMaskBand()
+    mem = ogr.GetDriverByName("Memory").CreateDataSource("polys")
+    tmp_layer = mem.CreateLayer("polys", srs=srs, geom_type=ogr.wkbPolygon)
+    tmp_layer.CreateField(ogr.FieldDefn("value", ogr.OFTInteger))
+    progress.report(0.0, "Polygonising change regions")
+    gdal.Polygonize(band, mask_band, tmp_layer, 0, ["8CONNECTED=8"])
+    tmp_layer.SetAttributeFilter("value = 1")
+    total = max(tmp_layer.GetFeatureCount(), 1)
+    zonal = {}
+    if changed_only:  # every region's score statistics in one streamed pass over a label raster
+        progress.report(0.3, "Measuring change regions")
+        zonal = _zonal_scores(tmp_layer, score_ds, grid, srs, os.path.splitext(mask_path)[0] + ".labels.tif")
+    out_ds, layer = vector_layer(out_path, layer_name, grid, REGION_FIELDS)
+    defn = layer.GetLayerDefn()
+    regions: list[ChangeRegion] = []
+    count, area_total = 0, 0.0
+    m2 = metres_per_unit ** 2
+    layer.StartTransaction()
+    for feature in tmp_layer:
+        geom = feature.GetGeometryRef().Clone()
+        area = geom.GetArea() * m2
+        perimeter = geom.Boundary().Length() * metres_per_unit
+        hull = geom.ConvexHull()
+        ring = hull.GetGeometryRef(0) if hull.GetGeometryCount() else None
+        pts = np.array(ring.GetPoints(), np.float64)[:-1, :2] if ring is not None and ring.GetPointCount() > 3 else np.zeros((0, 2))
+        length, width = oriented_box(pts)
+        stats = zonal.get(feature.GetFID())
+        mean_score, max_score = stats if stats else _score_stats(score_ds, geom, grid, srs)
+        centroid = geom.Centroid()
+        region = ChangeRegion(
+            wkt=geom.ExportToWkt(), area_m2=area, mean_score=mean_score, max_score=max_score,
+            length_m=length * metres_per_unit, width_m=width * metres_per_unit,
+            compactness=float(4 * math.pi * area / perimeter ** 2) if perimeter > 0 else 0.0,
+            centroid_x=centroid.GetX(), centroid_y=centroid.GetY(),
+        )
+        out = ogr.Feature(defn)
+        out.SetGeometry(geom)
+        for name, _ in REGION_FIELDS:
+            out.SetField(name, float(getattr(region, name)))
+        layer.CreateFeature(out)
+        count += 1
+        area_total += area
+        if len(regions) < keep_in_memory:
+            regions.append(region)
+        if count % 200 == 0:
+            progress.report(0.4 + 0.6 * count / total, f"Describing change regions ({count})")
+    layer.CommitTransaction()
+    del layer, out_ds  # closes the GeoPackage
+    progress.report(1.0, f"{count} change regions")
+    return regions, count, area_total

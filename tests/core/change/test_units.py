@@ -1,0 +1,107 @@
+"""Unit tests of the numerical pieces: statistics, IR-MAD, normalisation, phase correlation, boxes."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from change_helpers import shifted, textured
+
+
+def test_chi_square_functions_match_tables():
+    from sitewatch.plugin.core.change.stats import chi2_ppf, chi2_sf
+
+    assert chi2_ppf(0.99, 3) == pytest.approx(11.345, abs=1e-2)
+    assert chi2_ppf(0.95, 4) == pytest.approx(9.488, abs=1e-2)
+    assert float(chi2_sf(np.array(5.991), 2)) == pytest.approx(0.05, abs=1e-3)
+    assert float(chi2_sf(np.array(3.841), 1)) == pytest.approx(0.05, abs=1e-3)
+
+
+def test_otsu_splits_two_modes():
+    from sitewatch.plugin.core.change.stats import otsu_threshold
+
+    rng = np.random.default_rng(0)
+    values = np.concatenate([rng.normal(0, 1, 9000), rng.normal(8, 1, 1000)])
+    assert 2.5 < otsu_threshold(values) < 5.5
+
+
+def test_orthogonal_regression_and_normalisation_recover_gain():
+    from sitewatch.plugin.core.change.normalisation import fit_normalisation
+
+    rng = np.random.default_rng(1)
+    truth = rng.normal(100, 20, (20000, 3))
+    before = truth + rng.normal(0, 1, truth.shape)
+    after = truth * 1.3 + 15 + rng.normal(0, 1, truth.shape)
+    after[:2000] += rng.normal(0, 60, (2000, 3))  # changed pixels must not bias the fit
+    fit = fit_normalisation(before, after, [(1, 1), (2, 2), (3, 3)])
+    for band in fit.bands:
+        assert band.gain == pytest.approx(1 / 1.3, rel=0.02)
+        assert band.offset == pytest.approx(-15 / 1.3, abs=2.0)
+    assert fit.n_no_change < 20000
+
+
+def test_irmad_flags_changed_pixels():
+    from sitewatch.plugin.core.change.irmad import fit_irmad
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(0, 1, (5000, 3))
+    y = x @ np.array([[0.9, 0.1, 0], [0, 1.1, 0.1], [0.1, 0, 0.8]]) + rng.normal(0, 0.1, (5000, 3))
+    y[:250] = rng.normal(0, 1, (250, 3))
+    model = fit_irmad(x, y)
+    p = model.no_change_probability(x.T, y.T)
+    z = model.chi_square(x.T, y.T)
+    # changed pixels are certain changes; unchanged ones an order of magnitude more probable
+    assert np.mean(p[:250] < 1e-6) > 0.95
+    assert np.median(z[:250]) > 100 * np.median(z[250:])
+    assert np.mean(p[250:] > 1e-3) > 0.6
+
+
+@pytest.mark.parametrize("dx,dy", [(2.3, -1.7), (-5.6, 7.25), (0.0, 0.0)])
+def test_phase_correlation_subpixel_under_contrast_change(dx, dy):
+    from sitewatch.plugin.core.change.coregistration import _structure_image, find_peak, phase_correlation
+
+    base = textured(320, 4)[:1]
+    ref = base[0, 32:288, 32:288]
+    mov = shifted(base, dx, dy)[0, 32:288, 32:288] * 0.4 + 50
+    valid = np.ones(ref.shape, bool)
+    surface, _ = phase_correlation(_structure_image(ref[None], valid), _structure_image(mov[None], valid))
+    peak, _ = find_peak(surface, 32)
+    assert peak.dx == pytest.approx(dx, abs=0.15) and peak.dy == pytest.approx(dy, abs=0.15)
+    assert peak.confidence > 0.5
+
+
+def test_oriented_box_of_a_rotated_rectangle():
+    from sitewatch.plugin.core.change.regions import oriented_box
+
+    a = math.radians(30)
+    u, v = np.array([math.cos(a), math.sin(a)]), np.array([-math.sin(a), math.cos(a)])
+    pts = np.array([0 * u, 20 * u, 20 * u + 8 * v, 8 * v])
+    length, width = oriented_box(pts)
+    assert length == pytest.approx(20) and width == pytest.approx(8)
+
+
+def test_box_mean_and_morphology():
+    from sitewatch.plugin.core.change.filters import binary_open_close, box_mean
+
+    img = np.arange(100, dtype=np.float32).reshape(10, 10)
+    assert box_mean(img, 1)[5, 5] == pytest.approx(img[4:7, 4:7].mean())
+    mask = np.zeros((20, 20), bool)
+    mask[5:12, 5:12] = True
+    mask[8, 8] = False  # pinhole
+    mask[1, 18] = True  # speck
+    out = binary_open_close(mask, 1)
+    assert out[8, 8] and not out[1, 18] and out[5:12, 5:12].all()
+
+
+def test_numpy_fallbacks_match_the_scipy_path(monkeypatch):
+    from sitewatch.plugin.core.change import filters
+
+    rng = np.random.default_rng(3)
+    img = rng.normal(size=(2, 61, 47)).astype(np.float32)
+    mask = filters.box_mean_numpy(img[:1], 3)[0] > 0.1
+    fast = (filters.box_mean(img, 4), filters.binary_open_close(mask, 2))
+    monkeypatch.setattr(filters, "_UNIFORM", None)
+    slow = (filters.box_mean(img, 4), filters.binary_open_close(mask, 2))
+    np.testing.assert_allclose(fast[0], slow[0], atol=1e-5)
+    assert (fast[1] == slow[1]).all() and slow[1].any()

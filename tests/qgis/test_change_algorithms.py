@@ -1,0 +1,105 @@
+"""The Toolbox algorithms sitewatch:coregister and sitewatch:detectchanges run end to end."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core" / "change"))
+from change_helpers import shifted, textured, write_raster  # noqa: E402
+
+
+@pytest.fixture
+def provider(qgis_processing):
+    from qgis.core import QgsApplication
+
+    from sitewatch.plugin.processing.provider import SiteWatchProvider
+
+    registry = QgsApplication.processingRegistry()
+    added = None
+    if registry.providerById("sitewatch") is None:
+        added = SiteWatchProvider()
+        registry.addProvider(added)
+    yield registry.providerById("sitewatch")
+    if added is not None:
+        registry.removeProvider(added)
+
+
+def _run(alg_id, params):
+    from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingFeedback, QgsProject
+
+    alg = QgsApplication.processingRegistry().createAlgorithmById(alg_id)
+    assert alg is not None, alg_id
+    context = QgsProcessingContext()
+    context.setProject(QgsProject.instance())
+    feedback = QgsProcessingFeedback()
+    ok, message = alg.checkParameterValues(params, context)
+    assert ok, message
+    results, success = alg.run(params, context, feedback)
+    assert success
+    return results
+
+
+def test_coregister_algorithm(provider, tmp_path):
+    base = textured(320, 8)
+    ref = write_raster(tmp_path / "ref.tif", base[:, :256, :256])
+    moved = write_raster(tmp_path / "moved.tif", shifted(base, 2.0, -1.0)[:, :256, :256] * 0.8 + 20)
+    out = str(tmp_path / "aligned.tif")
+    results = _run("sitewatch:coregister", {"INPUT": moved, "REFERENCE": ref, "OUTPUT": out})
+    assert set(results) == {"OUTPUT", "DX_PX", "DY_PX", "DX_M", "DY_M", "CONFIDENCE"}
+    assert results["OUTPUT"] == out and Path(out).exists()
+    assert results["DX_PX"] == pytest.approx(2.0, abs=0.2)
+    assert results["DY_PX"] == pytest.approx(-1.0, abs=0.2)
+    assert results["DX_M"] == pytest.approx(1.0, abs=0.1)
+    assert results["DY_M"] == pytest.approx(0.5, abs=0.1)
+    assert 0.3 < results["CONFIDENCE"] <= 1.0
+
+
+def test_detectchanges_algorithm_with_aoi(provider, tmp_path):
+    from qgis.core import QgsFeature, QgsGeometry, QgsVectorLayer
+
+    before = textured(256, 9)
+    after = before.copy()
+    after[:, 100:124, 60:100] = 240.0  # inside the AOI
+    after[:, 10:30, 200:240] = 240.0  # outside
+    b = write_raster(tmp_path / "before.tif", before)
+    a = write_raster(tmp_path / "after.tif", after)
+    aoi = QgsVectorLayer("Polygon?crs=EPSG:32633", "aoi", "memory")
+    feature = QgsFeature()
+    feature.setGeometry(QgsGeometry.fromWkt(
+        "POLYGON ((500010 3999920, 500070 3999920, 500070 3999970, 500010 3999970, 500010 3999920))"))
+    aoi.dataProvider().addFeatures([feature])
+    params = {
+        "BEFORE": b, "AFTER": a, "AOI": aoi, "METHOD": 0, "SENSITIVITY": 0.5, "MIN_AREA": 50.0,
+        "COREGISTER": False, "NORMALIZE": True,
+        "OUTPUT_SCORE": str(tmp_path / "score.tif"), "OUTPUT_MASK": str(tmp_path / "mask.tif"),
+        "OUTPUT_REGIONS": str(tmp_path / "regions.gpkg"),
+    }
+    results = _run("sitewatch:detectchanges", params)
+    assert results == {
+        "OUTPUT_SCORE": str(tmp_path / "score.tif"),
+        "OUTPUT_MASK": str(tmp_path / "mask.tif"),
+        "OUTPUT_REGIONS": f"{tmp_path / 'regions.gpkg'}|layername=change_regions",
+        "N_REGIONS": 1,
+        "CHANGED_AREA_M2": pytest.approx(240, rel=0.35),
+    }
+    layer = QgsVectorLayer(results["OUTPUT_REGIONS"], "regions", "ogr")
+    assert layer.isValid() and layer.featureCount() == 1
+    assert "area_m2" in layer.fields().names()
+
+
+def test_detectchanges_reports_bad_input(provider, tmp_path):
+    from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback
+
+    img = textured(64, 1)
+    b = write_raster(tmp_path / "north.tif", img)
+    a = write_raster(tmp_path / "south.tif", img, geotransform=(600000.0, 0.5, 0, 3000000.0, 0, -0.5))
+    alg = QgsApplication.processingRegistry().createAlgorithmById("sitewatch:detectchanges")
+    params = {"BEFORE": b, "AFTER": a, "OUTPUT_SCORE": str(tmp_path / "s.tif"),
+              "OUTPUT_MASK": str(tmp_path / "m.tif"), "OUTPUT_REGIONS": str(tmp_path / "r.gpkg")}
+    context = QgsProcessingContext()
+    assert alg.checkParameterValues(params, context)[0]
+    with pytest.raises(QgsProcessingException, match="share no area"):
+        alg.processAlgorithm(params, context, QgsProcessingFeedback())
+    assert not (tmp_path / "s.tif").exists() and not (tmp_path / "r.gpkg").exists()

@@ -1,0 +1,132 @@
+"""Change detection speed and memory: the default pipeline on a generated 8192 x 8192 4-band
+uint16 pair vs gdal_translate copying one input (target <= 3x), peak RSS (target < 1 GiB),
+and OTB's MultivariateAlterationDetector when installed (target: ours >= 4x faster, <= 1/3
+of its peak memory). SITEWATCH_BENCH_SIZE overrides the size; SITEWATCH_BENCH_DATA names a
+folder with before.tif/after.tif to reuse instead of generating."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+TOOLS = Path(__file__).resolve().parent
+sys.path.insert(0, str(TOOLS))
+import pkgpath  # noqa: E402,F401
+
+from osgeo import gdal, osr  # noqa: E402
+
+SIZE = int(os.environ.get("SITEWATCH_BENCH_SIZE", "8192"))
+
+
+def make_pair(folder: Path, size: int) -> tuple[str, str]:
+    """Sample-site generator when available, else a streamed synthetic pair (texture, new
+    buildings, illumination change, 0.7 px shift), written block by block."""
+    try:
+        from sitewatch.plugin.core.samplesite import generate_sample_site
+
+        site = generate_sample_site(str(folder / "site"), size, 3)
+        return str(site.before), str(site.after)
+    except ImportError:
+        pass
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32633)
+    paths = []
+    for name in ("before", "after"):
+        path = str(folder / f"{name}.tif")
+        ds = gdal.GetDriverByName("GTiff").Create(path, size, size, 4, gdal.GDT_UInt16, ["TILED=YES"])
+        ds.SetGeoTransform((500000.0, 0.5, 0, 4000000.0, 0, -0.5))
+        ds.SetProjection(srs.ExportToWkt())
+        paths.append((path, ds))
+    block = 1024
+    for y in range(0, size, block):
+        for x in range(0, size, block):
+            rng = np.random.default_rng(y * size + x)
+            yy, xx = np.mgrid[y:y + block, x:x + block].astype(np.float32)
+            base = 800 + 200 * np.sin(xx / 37.0) * np.cos(yy / 53.0) + rng.normal(0, 20, (block, block))
+            after_img = base.copy()
+            for _ in range(3):  # new buildings
+                cy, cx = rng.integers(20, block - 60, 2)
+                after_img[cy:cy + 40, cx:cx + 30] = 1800
+            after_img = np.roll(after_img, 1, axis=1) * 1.2 + 50
+            for (_path, ds), img in zip(paths, (base, after_img)):
+                for b in range(4):
+                    ds.GetRasterBand(b + 1).WriteArray(np.clip(img * (1 + 0.1 * b), 0, 65535).astype(np.uint16), x, y)
+    for _, ds in paths:
+        ds.FlushCache()
+    paths = [p for p, _ in paths]
+    return paths[0], paths[1]
+
+
+def timed(cmd: list[str]) -> tuple[float, float, int]:
+    """Wall seconds and peak RSS (MiB) of a child process (its stderr shown on failure)."""
+    start = time.perf_counter()
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        elapsed = time.perf_counter() - start
+        if proc.returncode:
+            err.seek(0)
+            print(err.read().decode(errors="replace")[-3000:])
+    return elapsed, usage.ru_maxrss / 1024.0, proc.returncode
+
+
+def main() -> int:
+    gdal.UseExceptions()
+    with tempfile.TemporaryDirectory(prefix="sitewatch-bench-change-", dir=os.environ.get("TMPDIR")) as tmp:
+        folder = Path(tmp)
+        reuse = os.environ.get("SITEWATCH_BENCH_DATA")  # a folder holding before.tif/after.tif
+        if reuse and not (Path(reuse) / "before.tif").exists():  # generate once, reuse afterwards
+            print(f"Generating a {SIZE} x {SIZE} 4-band uint16 pair into {reuse} ...", flush=True)
+            generated = make_pair(Path(reuse), SIZE)
+            for name, path in zip(("before.tif", "after.tif"), generated):
+                if Path(path) != Path(reuse) / name:
+                    os.replace(path, Path(reuse) / name)
+        if reuse:
+            before, after = str(Path(reuse) / "before.tif"), str(Path(reuse) / "after.tif")
+            print(f"Using {before} and {after}")
+        else:
+            print(f"Generating a {SIZE} x {SIZE} 4-band uint16 pair ...", flush=True)
+            before, after = make_pair(folder, SIZE)
+        print("load average before timing: %.2f %.2f %.2f (%d CPUs)" % (*os.getloadavg(), os.cpu_count() or 1))
+        t_copy, rss_copy, rc = timed(["gdal_translate", "-q", "-co", "TILED=YES", before, str(folder / "copy.tif")])
+        if rc:
+            print("gdal_translate failed")
+            return 1
+        script = (
+            f"import sys; sys.path.insert(0, {str(TOOLS)!r}); import pkgpath\n"
+            "from sitewatch.plugin.core.change import ChangeParameters, detect_changes\n"
+            f"r = detect_changes(ChangeParameters({before!r}, {after!r}, {str(folder / 'out')!r}))\n"
+            "print(r.n_regions, r.shift)\n"
+        )
+        t_ours, rss_ours, rc = timed([sys.executable, "-c", script])
+        if rc:
+            print("the change pipeline failed")
+            return 1
+        ratio = t_ours / t_copy
+        print(f"gdal_translate copy of one input: {t_copy:.1f} s")
+        print(f"default pipeline: {t_ours:.1f} s ({ratio:.1f}x the copy; target <= 3x), "
+              f"peak RSS {rss_ours:.0f} MiB (target < 1024)")
+        print("load average after our run: %.2f %.2f %.2f" % os.getloadavg())
+        otb = shutil.which("otbcli_MultivariateAlterationDetector")
+        if otb:
+            t_otb, rss_otb, rc = timed([otb, "-in1", before, "-in2", after, "-out", str(folder / "mad.tif")])
+            if rc == 0:
+                print(f"OTB MultivariateAlterationDetector: {t_otb:.1f} s, peak RSS {rss_otb:.0f} MiB; "
+                      f"ours is {t_otb / t_ours:.1f}x faster (target >= 4x) with "
+                      f"{rss_ours / rss_otb:.2f} of its memory (target <= 0.33)")
+            else:
+                print("OTB MultivariateAlterationDetector failed; no comparison")
+        else:
+            print("OTB MultivariateAlterationDetector not installed (Debian: apt-get install otb-bin); no comparison")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
