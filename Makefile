@@ -1,5 +1,6 @@
 # SiteWatch: `make demo` and `make test` do all set-up on Debian 12 (as root).
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 SYSPY := /usr/bin/python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -32,7 +33,8 @@ system-packages:
 $(STAMP): requirements-dev.txt
 	@echo "Creating $(VENV) with pinned dev requirements..."
 	@$(SYSPY) -m venv --system-site-packages $(VENV)
-	@$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	@$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt 2>&1 \
+	  | { grep -v '^WARNING: Location' || true; }
 	@touch $(STAMP)
 
 test: setup

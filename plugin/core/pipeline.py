@@ -261,8 +261,8 @@ def summary_lines(result: AnalysisResult) -> list[str]:
 
 # Throughput on one 2-core machine (megapixels per second), measured by `make bench`;
 # only used to tell the user roughly how long a run takes.
-CHANGE_MP_PER_S = 6.0
-ENGINE_MP_PER_S = {"exemplar": 4.0, "learned": 3.0, "model": 3.0}
+CHANGE_MP_PER_S = 1.0  # per pair of captures
+ENGINE_MP_PER_S = {"exemplar": 0.35, "learned": 5.0, "model": 3.0}  # per capture; exemplar: with 3 examples
 
 
 @dataclass
@@ -287,17 +287,27 @@ def describe_run(params: AnalysisParameters) -> RunEstimate:
         lines.append(f"{label}: {ds.RasterXSize} x {ds.RasterYSize} px, {ds.RasterCount} bands, {gsd:.2f} m/px")
     seconds = 0.0
     if params.change.enabled:
-        seconds += 2 * megapixels / CHANGE_MP_PER_S
+        seconds += megapixels / CHANGE_MP_PER_S
         lines.append(f"Change detection: method {params.change.method or 'default'}, "
                      f"sensitivity {params.change.sensitivity:.2f}, minimum area {params.change.min_area_m2:g} m²")
     if params.equipment.enabled:
         options = params.equipment
-        seconds += 2 * megapixels / ENGINE_MP_PER_S.get(options.engine, 3.0)
+        per_capture = megapixels / ENGINE_MP_PER_S.get(options.engine, 3.0)
+        if options.engine == "exemplar":
+            per_capture *= max(1, _count_features(options.exemplars_path)) / 3.0
+        seconds += 2 * per_capture
         lines.append(f"Equipment: {options.engine} engine, minimum score {options.min_score:.2f}")
         if options.engine in ("learned", "model") and options.model_path:
             lines.extend(_model_lines(options.model_path))
     lines.append(f"Estimated time: about {max(1, round(seconds))} s")
     return RunEstimate(seconds, lines)
+
+
+def _count_features(path: Optional[str]) -> int:
+    from osgeo import ogr
+
+    ds = ogr.Open(path) if path else None
+    return ds.GetLayer(0).GetFeatureCount() if ds is not None and ds.GetLayerCount() else 0
 
 
 def _model_lines(model_path: str) -> list[str]:
@@ -308,6 +318,7 @@ def _model_lines(model_path: str) -> list[str]:
     except Exception as exc:  # shown to the user as is; the run itself reports it properly
         return [f"Model: {Path(model_path).name} cannot be used: {exc}"]
     return [
-        f"Model: {Path(model_path).name}, classes {', '.join(summary.class_names.values()) if isinstance(summary.class_names, dict) else ', '.join(summary.class_names)}",
-        f"Model ground sample distance: {summary.gsd_m:.2f} m/px; execution provider: {', '.join(summary.providers)}",
+        f"Model: {Path(model_path).name}, classes {', '.join(summary.class_names)}",
+        f"Model ground sample distance: {summary.gsd_m or 0:.2f} m/px; runs on {summary.device} "
+        f"({', '.join(summary.providers)})",
     ]

@@ -1,0 +1,100 @@
+"""The two-date analysis on a tiny generated sample site: outputs, counts, cancel, bad input."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from osgeo import gdal, ogr
+
+from sitewatch.plugin.core.errors import Cancelled, InputError
+from sitewatch.plugin.core.pipeline import (
+    LAYER_AFTER, LAYER_BEFORE, LAYER_COUNTS, LAYER_REGIONS, AnalysisParameters, EquipmentOptions, describe_run,
+    run_analysis,
+)
+from sitewatch.plugin.core.progress import Progress
+
+
+@pytest.fixture(scope="module")
+def tiny_site(tmp_path_factory):
+    from sitewatch.plugin.core.samplesite import generate_sample_site
+
+    return generate_sample_site(tmp_path_factory.mktemp("site"), size_px=768, seed=3)
+
+
+def _exemplars(site, tmp_path: Path) -> str:
+    truth = json.loads(Path(site.truth_before).read_text())
+    seen, keep = set(), []
+    for feature in truth["features"]:
+        if feature["properties"]["class"] not in seen:
+            seen.add(feature["properties"]["class"])
+            keep.append({"type": "Feature", "geometry": feature["geometry"],
+                         "properties": {"class": feature["properties"]["class"]}})
+    truth["features"] = keep
+    path = tmp_path / "exemplars.geojson"
+    path.write_text(json.dumps(truth))
+    return str(path)
+
+
+def _params(site, out: Path, exemplars: str) -> AnalysisParameters:
+    return AnalysisParameters(
+        site_name="tiny", before_path=str(site.before), after_path=str(site.after), output_dir=str(out),
+        before_date="2024-12-09", after_date="2024-12-13",
+        equipment=EquipmentOptions(engine="exemplar", exemplars_path=exemplars),
+    )
+
+
+def test_run_writes_every_layer_and_counts_add_up(tiny_site, tmp_path):
+    out = tmp_path / "analysis"
+    result = run_analysis(_params(tiny_site, out, _exemplars(tiny_site, tmp_path)))
+    assert Path(result.gpkg_path) == out / "analysis.gpkg" and out.is_dir()
+    assert not (tmp_path / "analysis.partial").exists()
+    ds = ogr.Open(result.gpkg_path)
+    names = {ds.GetLayer(i).GetName() for i in range(ds.GetLayerCount())}
+    assert {LAYER_REGIONS, LAYER_BEFORE, LAYER_AFTER, LAYER_COUNTS} <= names
+    assert ds.GetLayerByName(LAYER_REGIONS).GetFeatureCount() == result.change.n_regions > 0
+    score = gdal.Open(result.score_path)
+    assert score.GetRasterBand(1).DataType == gdal.GDT_Float32
+    counts = {f.GetField("class"): f for f in ds.GetLayerByName(LAYER_COUNTS)}
+    assert counts, "no equipment counted"
+    total = dict.fromkeys(("before", "after", "stayed", "moved", "arrived", "departed"), 0)
+    for feature in counts.values():
+        assert feature.GetField("delta") == feature.GetField("after") - feature.GetField("before")
+        # a pair whose fine classes differ (su24 -> su34) counts under its after class
+        assert feature.GetField("after") == feature.GetField("stayed") + feature.GetField("moved") + feature.GetField("arrived")
+        for key in total:
+            total[key] += feature.GetField(key)
+    assert total["before"] == total["stayed"] + total["moved"] + total["departed"]
+    n_before = ds.GetLayerByName(LAYER_BEFORE).GetFeatureCount()
+    assert total["before"] == n_before == len(result.detections_before)
+    events = {f.GetField("event") for f in ds.GetLayerByName(LAYER_AFTER)}
+    assert events <= {"stayed", "moved", "arrived"} and events
+    assert any("->" in line for line in result.summary_lines)
+    assert (out / "summary.txt").read_text().startswith("SiteWatch: tiny 2024-12-09 -> 2024-12-13")
+
+
+def test_cancel_leaves_no_output(tiny_site, tmp_path):
+    out = tmp_path / "cancelled"
+    calls = []
+
+    def cancel_after_a_few(fraction, message):
+        calls.append(fraction)
+        return len(calls) < 3
+
+    with pytest.raises(Cancelled):
+        run_analysis(_params(tiny_site, out, _exemplars(tiny_site, tmp_path)), Progress(cancel_after_a_few))
+    assert not out.exists() and not (tmp_path / "cancelled.partial").exists()
+
+
+def test_missing_capture_is_reported(tiny_site, tmp_path):
+    params = _params(tiny_site, tmp_path / "x", _exemplars(tiny_site, tmp_path))
+    params.after_path = str(tmp_path / "nope.tif")
+    with pytest.raises(InputError, match="nope.tif"):
+        run_analysis(params)
+
+
+def test_describe_run_names_engine_and_estimate(tiny_site, tmp_path):
+    estimate = describe_run(_params(tiny_site, tmp_path / "x", _exemplars(tiny_site, tmp_path)))
+    text = "\n".join(estimate.lines)
+    assert "768 x 768 px" in text and "exemplar engine" in text and "Estimated time" in text
+    assert estimate.seconds > 0

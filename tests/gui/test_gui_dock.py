@@ -1,0 +1,269 @@
+"""The dock panel: sites, capture pickers, dates, persistence, tooltips, results table."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from qgis.core import (
+    QgsCoordinateReferenceSystem,
+    QgsFeature,
+    QgsGeometry,
+    QgsPointXY,
+    QgsProject,
+    QgsRasterLayer,
+    QgsVectorLayer,
+)
+from qgis.PyQt.QtWidgets import (
+    QAbstractButton,
+    QAbstractSpinBox,
+    QComboBox,
+    QListWidget,
+    QProgressBar,
+    QSlider,
+    QTableWidget,
+)
+
+from analysis_fixtures import capture_pair, site_wkt, write_analysis, write_capture
+
+CRS = QgsCoordinateReferenceSystem("EPSG:32636")
+
+
+@pytest.fixture()
+def dock(qgis_app, qgis_iface, qgis_new_project, tmp_path):
+    from sitewatch.plugin.gui.dock import SiteWatchDock
+
+    QgsProject.instance().setFileName(str(tmp_path / "project.qgz"))  # workspaces go beside it
+    panel = SiteWatchDock(qgis_iface)
+    qgis_iface.messageBar().clear_messages()
+    yield panel
+    panel.shutdown()
+    panel.deleteLater()
+    qgis_app.processEvents()
+
+
+def _add_raster(path: Path, name: str | None = None) -> QgsRasterLayer:
+    layer = QgsRasterLayer(str(path), name or path.stem)
+    assert layer.isValid()
+    QgsProject.instance().addMapLayer(layer)
+    return layer
+
+
+def _refresh(dock, qgis_app):
+    dock._refresh_timer.stop()
+    dock.refresh_captures()
+    qgis_app.processEvents()
+
+
+def test_every_control_explains_itself(dock):
+    from qgis.gui import QgsFileWidget
+    from qgis.PyQt.QtWidgets import QAbstractItemView, QLineEdit, QWidget
+
+    kinds = (QAbstractButton, QComboBox, QAbstractSpinBox, QSlider, QTableWidget, QListWidget, QProgressBar)
+    checked, missing = 0, []
+    for widget in dock.findChildren(QWidget):
+        if not isinstance(widget, kinds):
+            continue
+        # Qt's own parts (dock title buttons, group-box collapse arrows, clear buttons in line
+        # edits, the table's corner button) are not SiteWatch controls
+        if widget.objectName().startswith("qt_") or widget.objectName() == "collapseButton":
+            continue
+        if isinstance(widget.parent(), (QLineEdit, QgsFileWidget, QAbstractItemView)):
+            continue
+        checked += 1
+        if not widget.toolTip().strip():
+            missing.append(f"{type(widget).__name__} {widget.objectName()!r}")
+    assert checked >= 20
+    assert missing == []
+
+
+def test_without_a_site_the_panel_says_what_to_do(dock):
+    assert dock.site is None
+    assert not dock.run_button.isEnabled()
+    assert "site" in dock.plan_label.text().lower()
+    assert not dock.cancel_button.isEnabled()
+
+
+def test_site_lists_covering_captures_by_date(dock, qgis_app, tmp_path):
+    before, after = capture_pair(tmp_path / "captures")
+    undated = write_capture(tmp_path / "captures" / "scan.tif", 3)
+    far = write_capture(tmp_path / "captures" / "elsewhere_2024-02-02.tif", 4, origin=(700000.0, 3800000.0))
+    for path in (after, undated, far, before):
+        _add_raster(path)
+    site = dock.create_site("Base", QgsGeometry.fromWkt(site_wkt()), CRS)
+    _refresh(dock, qgis_app)
+    assert site.name == "Base" and Path(site.workspace_path).is_file()
+    assert dock.site_selector.current_name() == "Base"
+    names = [c.name for c in dock.capture_picker.captures]
+    assert names == ["base_before", "base_after", "scan"]  # by date, undated last, far one left out
+    first = dock.capture_picker.captures[0]
+    assert first.date.iso_date == "2024-01-05" and first.gsd_m == pytest.approx(0.5) and first.coverage == pytest.approx(1.0)
+    label = dock.capture_picker.before_combo.currentText()
+    assert "2024-01-05" in label and "0.50 m" in label and "100% of site" in label
+    assert dock.capture_picker.before().name == "base_before"
+    assert dock.capture_picker.after().name == "base_after"
+    # the default engine needs example boxes: the panel says so and waits
+    assert not dock.run_button.isEnabled()
+    assert "example boxes" in dock.plan_label.text()
+    dock.equipment_options.setChecked(False)
+    assert dock.run_button.isEnabled()
+    assert "Estimated time" in dock.plan_label.text()
+
+    dock.capture_picker.swap()
+    assert dock.capture_picker.before().name == "base_after"
+    assert "swap" in dock.capture_picker.hint_label.text().lower()
+    dock.capture_picker.swap()
+    assert dock.capture_picker.before().name == "base_before"
+
+
+def test_entered_date_is_remembered_on_layer_and_workspace(dock, qgis_app, tmp_path):
+    from sitewatch.plugin.qgisio.captures import DATE_PROPERTY
+
+    before, _after = capture_pair(tmp_path / "captures")
+    undated = write_capture(tmp_path / "captures" / "scan.tif", 3)
+    _add_raster(before)
+    scan = _add_raster(undated)
+    dock.create_site("Base", QgsGeometry.fromWkt(site_wkt()), CRS)
+    _refresh(dock, qgis_app)
+    assert [c.date_text for c in dock.capture_picker.captures] == ["2024-01-05", "no date"]
+    dock.set_capture_date(scan.id(), "2023-12-01")
+    assert scan.customProperty(DATE_PROPERTY) == "2023-12-01"
+    assert dock.site.workspace().capture_dates() == {str(undated): "2023-12-01"}
+    caps = dock.capture_picker.captures
+    assert [c.name for c in caps] == ["scan", "base_before"]
+    assert caps[0].date.source == "entered by user"
+
+
+def test_sites_come_back_with_the_project(dock, qgis_app, tmp_path):
+    dock.create_site("North", QgsGeometry.fromWkt(site_wkt()), CRS)
+    dock.create_site("South", QgsGeometry.fromWkt(site_wkt(20.0)), CRS)
+    dock.site_selector.combo.setCurrentIndex(0)
+    project = QgsProject.instance()
+    path = tmp_path / "saved.qgz"
+    assert project.write(str(path))
+    project.clear()
+    qgis_app.processEvents()
+    assert dock.sites == [] and dock.site is None
+    assert project.read(str(path))
+    qgis_app.processEvents()
+    assert [s.name for s in dock.sites] == ["North", "South"]
+    assert dock.site is not None and dock.site.name == "North"
+
+
+def test_site_from_selected_polygon(dock, qgis_iface, monkeypatch):
+    from qgis.PyQt.QtWidgets import QInputDialog
+
+    layer = QgsVectorLayer("Polygon?crs=EPSG:32636&field=name:string", "areas", "memory")
+    feat = QgsFeature(layer.fields())
+    feat.setGeometry(QgsGeometry.fromWkt(site_wkt()))
+    feat["name"] = "Hangars"
+    layer.dataProvider().addFeatures([feat])
+    QgsProject.instance().addMapLayer(layer)
+    layer.selectAll()
+    qgis_iface.setActiveLayer(layer)
+    asked = []
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: (asked.append(k.get("text")) or ("Hangars", True)))
+    dock.site_from_selection()
+    assert asked == ["Hangars"]
+    assert dock.site is not None and dock.site.name == "Hangars"
+    assert QgsGeometry.fromWkt(dock.site.polygon_wkt).area() == pytest.approx(90.0 * 90.0)
+
+
+def test_site_from_selection_without_selection_warns(dock, qgis_iface):
+    from qgis.core import Qgis
+
+    layer = QgsVectorLayer("Polygon?crs=EPSG:32636", "areas", "memory")
+    QgsProject.instance().addMapLayer(layer)
+    qgis_iface.setActiveLayer(layer)
+    dock.site_from_selection()
+    assert dock.site is None
+    assert any("Select" in m for m in qgis_iface.messageBar().get_messages(Qgis.MessageLevel.Warning))
+
+
+def test_draw_site_with_the_map_tool(dock, qgis_iface, monkeypatch):
+    from qgis.PyQt.QtWidgets import QInputDialog
+
+    canvas = qgis_iface.mapCanvas()
+    canvas.setDestinationCrs(CRS)
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("Drawn", True))
+    dock.start_drawing()
+    tool = canvas.mapTool()
+    assert tool is dock.map_tool and dock.site_selector.draw_button.isChecked()
+    for x, y in ((500010, 3799910), (500090, 3799910), (500090, 3799990), (500010, 3799990)):
+        tool.add_point(QgsPointXY(x, y))
+    assert tool.finish()
+    assert dock.site.name == "Drawn"
+    assert QgsGeometry.fromWkt(dock.site.polygon_wkt).area() == pytest.approx(6400.0)
+    assert dock.site_band.asGeometry().area() == pytest.approx(6400.0)  # the site's outline on the map
+    canvas.setExtent(QgsGeometry.fromWkt("POLYGON((0 0,10 0,10 10,0 10,0 0))").boundingBox())
+    dock.site_selector.zoom_button.click()
+    assert canvas.extent().contains(QgsGeometry.fromWkt(dock.site.polygon_wkt).boundingBox())
+    assert canvas.extent().width() < 500
+    assert not dock.site_selector.draw_button.isChecked()
+
+
+def test_results_table_and_zoom(dock, qgis_iface, tmp_path):
+    from sitewatch.plugin.layers.analysis_layers import ROLE_DETECTIONS_AFTER, ROLE_DETECTIONS_BEFORE, AnalysisOutputs, group_layers
+
+    gpkg, score = write_analysis(tmp_path / "run")
+    before, after = capture_pair(tmp_path / "captures")
+    canvas = qgis_iface.mapCanvas()
+    canvas.setDestinationCrs(CRS)
+    canvas.resize(400, 400)
+    outputs = AnalysisOutputs("SiteWatch: Base A -> B", str(gpkg), str(score), str(before), str(after), "A", "B")
+    dock.show_analysis(outputs, ["Summary line"])
+    table = dock.results_table.table
+    rows = [table.item(r, 0).text() for r in range(table.rowCount())]
+    assert rows == ["aircraft", "vehicle", "All classes", "Change regions: 2, 136 m²"]
+    assert [table.item(1, c).text() for c in range(8)] == ["vehicle", "1", "2", "+1", "1", "0", "0", "1"]
+    assert dock.results_table.summary_label.text() == "Summary line"
+
+    layers = group_layers(dock.current_group())
+    dock.results_table.click_row(1)  # vehicle: one box before, two after
+    extent = canvas.extent()
+    assert layers[ROLE_DETECTIONS_BEFORE].selectedFeatureCount() == 1
+    assert layers[ROLE_DETECTIONS_AFTER].selectedFeatureCount() == 2
+    for f in layers[ROLE_DETECTIONS_AFTER].selectedFeatures():
+        assert extent.contains(f.geometry().boundingBox())
+    assert min(extent.width(), extent.height()) < 70.0  # zoomed in on the vehicles, not the whole site
+    dock.results_table.click_row(1, 4)  # the 'arrived' cell
+    assert layers[ROLE_DETECTIONS_AFTER].selectedFeatureCount() == 1
+    assert layers[ROLE_DETECTIONS_BEFORE].selectedFeatureCount() == 0
+
+    dock.compare.show_date("before")
+    group = dock.current_group()
+    vis = {n.name(): n.itemVisibilityChecked() for n in group.findLayers()}
+    assert vis["Before A"] and not vis["After B"]
+    dock.compare.set_flicker(True)
+    assert dock.compare.timer.isActive()
+    dock.compare.toggle()
+    vis = {n.name(): n.itemVisibilityChecked() for n in group.findLayers()}
+    assert vis["After B"] and not vis["Before A"]
+    dock.compare.set_flicker(False)
+    assert not dock.compare.timer.isActive()
+
+
+def test_date_dialog_gives_iso_dates(qgis_app):
+    from datetime import datetime, timezone
+
+    from sitewatch.plugin.gui.date_dialog import CaptureDateDialog
+
+    dialog = CaptureDateDialog("scan", datetime(2023, 12, 1, tzinfo=timezone.utc))
+    assert dialog.iso() == "2023-12-01"
+    dialog = CaptureDateDialog("scan", datetime(2023, 12, 1, 8, 30, tzinfo=timezone.utc))
+    assert dialog.iso() == "2023-12-01T08:30:00Z"
+
+
+def test_date_button_sets_the_date(dock, qgis_app, tmp_path, monkeypatch):
+    from qgis.PyQt.QtWidgets import QDialog
+
+    from sitewatch.plugin.gui.date_dialog import CaptureDateDialog
+
+    undated = write_capture(tmp_path / "scan.tif", 3)
+    scan = _add_raster(undated)
+    dock.create_site("Base", QgsGeometry.fromWkt(site_wkt()), CRS)
+    _refresh(dock, qgis_app)
+    monkeypatch.setattr(CaptureDateDialog, "exec", lambda self: QDialog.DialogCode.Accepted)
+    monkeypatch.setattr(CaptureDateDialog, "iso", lambda self: "2022-02-02")
+    dock.capture_picker.before_date_button.click()
+    assert dock.capture_picker.captures[0].date_text == "2022-02-02"
+    assert scan.customProperty("sitewatch/capture_date") == "2022-02-02"
