@@ -94,7 +94,7 @@ def main() -> int:
         else:
             print(f"Generating a {SIZE} x {SIZE} 4-band uint16 pair ...", flush=True)
             before, after = make_pair(folder, SIZE)
-        print("load average before timing: %.2f %.2f %.2f (%d CPUs)" % (*os.getloadavg(), os.cpu_count() or 1))
+        print("load average before timing: {:.2f} {:.2f} {:.2f} ({} CPUs)".format(*os.getloadavg(), os.cpu_count() or 1))
         t_copy, rss_copy, rc = timed(["gdal_translate", "-q", "-co", "TILED=YES", before, str(folder / "copy.tif")])
         if rc:
             print("gdal_translate failed")
@@ -113,7 +113,7 @@ def main() -> int:
         print(f"gdal_translate copy of one input: {t_copy:.1f} s")
         print(f"default pipeline: {t_ours:.1f} s ({ratio:.1f}x the copy; target <= 3x), "
               f"peak RSS {rss_ours:.0f} MiB (target < 1024)")
-        print("load average after our run: %.2f %.2f %.2f" % os.getloadavg())
+        print("load average after our run: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
         otb = shutil.which("otbcli_MultivariateAlterationDetector")
         if otb:
             t_otb, rss_otb, rc = timed([otb, "-in1", before, "-in2", after, "-out", str(folder / "mad.tif")])

@@ -57,6 +57,8 @@ class AnalysisParameters:
     after_date: str = ""
     aoi_wkt: Optional[str] = None
     aoi_crs_wkt: Optional[str] = None
+    before_cloud_mask: Optional[str] = None  # vendor cloud masks (non-zero = cloud), when the products have them
+    after_cloud_mask: Optional[str] = None
     change: ChangeOptions = field(default_factory=ChangeOptions)
     equipment: EquipmentOptions = field(default_factory=EquipmentOptions)
 
@@ -104,10 +106,10 @@ def _detect(raster: str, capture: str, params: AnalysisParameters, exemplars, pr
 
 
 def _shift_detections(detections: list, dx_m: float, dy_m: float) -> None:
-    """Move after-date detections onto the before grid by the co-registration shift."""
+    """Move after-date detections onto the before grid: undo the measured displacement."""
     for det in detections:
-        det.cx += dx_m
-        det.cy += dy_m
+        det.cx -= dx_m
+        det.cy -= dy_m
 
 
 def _write_counts(gpkg: str, counts: list) -> None:
@@ -175,6 +177,7 @@ def _run(params: AnalysisParameters, work_dir: Path, progress: Progress) -> Anal
             before=params.before_path, after=params.after_path, output_dir=str(work_dir),
             aoi_wkt=params.aoi_wkt, aoi_crs_wkt=params.aoi_crs_wkt, sensitivity=options.sensitivity,
             min_area_m2=options.min_area_m2, coregister=options.coregister, normalize=options.normalize,
+            cloud_mask_before=params.before_cloud_mask, cloud_mask_after=params.after_cloud_mask,
         )
         if options.method:
             kwargs["method"] = options.method
@@ -319,6 +322,6 @@ def _model_lines(model_path: str) -> list[str]:
         return [f"Model: {Path(model_path).name} cannot be used: {exc}"]
     return [
         f"Model: {Path(model_path).name}, classes {', '.join(summary.class_names)}",
-        f"Model ground sample distance: {summary.gsd_m or 0:.2f} m/px; runs on {summary.device} "
+        f"Model ground sample distance: {summary.gsd_m or 0:.2f} m/px; execution provider: {summary.device} "
         f"({', '.join(summary.providers)})",
     ]

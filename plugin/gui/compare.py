@@ -1,14 +1,17 @@
 """Flicker / swipe between the two dates of the shown analysis."""
 from __future__ import annotations
 
-from qgis.PyQt.QtCore import QTimer, pyqtSignal
-from qgis.PyQt.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QPushButton, QSpinBox, QWidget
+from qgis.PyQt.QtCore import Qt, QTimer, pyqtSignal
+from qgis.PyQt.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QWidget
+
+SWIPE_OFF = 100  # slider value: the line at the right edge, After everywhere
 
 
 class CompareControl(QWidget):
-    """Before / After buttons and a Flicker toggle that alternates them on a timer."""
+    """Before / After buttons, a Flicker toggle that alternates them on a timer, and a swipe slider."""
 
     showRequested = pyqtSignal(str)  # "before" | "after"
+    swipeRequested = pyqtSignal(float)  # line position 0..1 across the map; 1.0 = swipe off
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -41,19 +44,46 @@ class CompareControl(QWidget):
         layout.addWidget(self.after_button)
         layout.addWidget(self.flicker_button)
         layout.addWidget(self.interval_spin)
-        layout.addStretch(1)
+        self.swipe_slider = QSlider(Qt.Orientation.Horizontal, self)
+        self.swipe_slider.setRange(0, SWIPE_OFF)
+        self.swipe_slider.setValue(SWIPE_OFF)
+        self.swipe_slider.setMinimumWidth(80)
+        self.swipe_slider.setToolTip(
+            "Swipe: drag to the left to show After left of a line on the map and Before right of it. "
+            "At the right end the map shows After only; the Before / After buttons end the swipe."
+        )
+        layout.addWidget(self.swipe_slider, 1)
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.toggle)
         self.before_button.clicked.connect(lambda _c=False: self.show_date("before"))
         self.after_button.clicked.connect(lambda _c=False: self.show_date("after"))
         self.flicker_button.toggled.connect(self.set_flicker)
         self.interval_spin.valueChanged.connect(self.timer.setInterval)
+        self.swipe_slider.valueChanged.connect(self._on_swipe)
+
+    @property
+    def swipe_position(self) -> float:
+        """Where the swipe line is across the map (0 left edge .. 1 right edge = no swipe)."""
+        return self.swipe_slider.value() / SWIPE_OFF
+
+    def _on_swipe(self, value: int) -> None:
+        if value < SWIPE_OFF:
+            self.set_flicker(False)
+            self.after_button.setChecked(True)  # After is the map under the swipe
+        self.swipeRequested.emit(value / SWIPE_OFF)
+
+    def reset_swipe(self) -> None:
+        """Put the slider back at the right end (no swipe) without asking for anything."""
+        self.swipe_slider.blockSignals(True)
+        self.swipe_slider.setValue(SWIPE_OFF)
+        self.swipe_slider.blockSignals(False)
 
     @property
     def shown(self) -> str:
         return "before" if self.before_button.isChecked() else "after"
 
     def show_date(self, which: str) -> None:
+        self.reset_swipe()
         (self.before_button if which == "before" else self.after_button).setChecked(True)
         self.showRequested.emit(which)
 

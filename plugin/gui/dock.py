@@ -38,6 +38,7 @@ from qgis.PyQt.QtWidgets import (
 
 from ..layers.analysis_layers import (
     GROUP_PROPERTY,
+    ROLE_BEFORE_CAPTURE,
     ROLE_DETECTIONS_AFTER,
     ROLE_DETECTIONS_BEFORE,
     ROLE_REGIONS,
@@ -57,6 +58,7 @@ from .map_tools import PolygonMapTool
 from .options import ChangeOptionsWidget, EquipmentOptionsWidget, model_summary_or_none
 from .results import REGIONS_ROW_KEY, HistoryList, ResultsTable
 from .site_selector import SiteSelector
+from .swipe import SwipeItem
 
 MESSAGE_TITLE = "SiteWatch"
 
@@ -73,6 +75,7 @@ class SiteWatchDock(QgsDockWidget):
         self._threshold = 0.5
         self._site_area_text = ""
         self._previous_tool = None
+        self.swipe_item: Optional[SwipeItem] = None
         self._build()
         self.site_band = self._make_site_band()
         self._connect()
@@ -189,6 +192,7 @@ class SiteWatchDock(QgsDockWidget):
             (project.cleared, self._on_project_cleared),
             (project.layersAdded, self._schedule_refresh),
             (project.layersRemoved, self._schedule_refresh),
+            (project.layersWillBeRemoved, self._on_layers_will_be_removed),
         ]
 
     def _connect(self) -> None:
@@ -212,6 +216,7 @@ class SiteWatchDock(QgsDockWidget):
         self.results_table.zoomRequested.connect(self.zoom_to_objects)
         self.history.openRequested.connect(self.open_analysis)
         self.compare.showRequested.connect(self.show_date)
+        self.compare.swipeRequested.connect(self.swipe)
 
     def shutdown(self) -> None:
         """Disconnect from the project and canvas, stop timers and any running task."""
@@ -226,6 +231,7 @@ class SiteWatchDock(QgsDockWidget):
             pass
         self._refresh_timer.stop()
         self.compare.stop()
+        self.end_swipe()
         self._stop_drawing()
         if self.site_band is not None:
             self.site_band.reset()
@@ -257,6 +263,7 @@ class SiteWatchDock(QgsDockWidget):
 
     def _on_project_cleared(self) -> None:
         self.compare.stop()
+        self.end_swipe()
         self.sites = []
         self.site = None
         self._show_site_outline()
@@ -628,6 +635,7 @@ class SiteWatchDock(QgsDockWidget):
     def show_analysis(self, outputs: AnalysisOutputs, summary: list[str], threshold: Optional[float] = None) -> None:
         """Add the analysis's layers (one group) and list its counts."""
         self.compare.stop()
+        self.end_swipe()
         if threshold is None:
             threshold = getattr(self, "_threshold", None) or self.change_options.sensitivity
         group = add_analysis_layers(outputs, float(threshold))
@@ -673,6 +681,7 @@ class SiteWatchDock(QgsDockWidget):
 
     def clear_results(self) -> None:
         self.compare.stop()
+        self.end_swipe()
         self.shown_group_title = ""
         self.results_table.clear()
 
@@ -709,9 +718,38 @@ class SiteWatchDock(QgsDockWidget):
         self.show_analysis(AnalysisOutputs.from_record(record), record.summary, record.threshold)
 
     def show_date(self, which: str) -> None:
+        self.end_swipe()
         group = self.current_group()
         if group is not None:
             set_capture_visible(group, which)
+
+    def swipe(self, position: float) -> None:
+        """After left of a line at `position` (0..1 across the map), Before right of it; 1 ends the swipe."""
+        group = self.current_group()
+        layers = group_layers(group) if group is not None else {}
+        if position >= 1.0 or ROLE_BEFORE_CAPTURE not in layers:
+            self.end_swipe()
+            return
+        if self.swipe_item is None:
+            set_capture_visible(group, "after")
+            ids = [layers[role].id() for role in (ROLE_DETECTIONS_BEFORE, ROLE_BEFORE_CAPTURE) if role in layers]
+            self.swipe_item = SwipeItem(self.iface.mapCanvas(), ids, position)
+        else:
+            self.swipe_item.set_position(position)
+
+    def end_swipe(self) -> None:
+        """Remove the swipe from the map and put the slider back (After everywhere)."""
+        if self.swipe_item is not None:
+            self.swipe_item.remove()
+            self.swipe_item = None
+        self.compare.reset_swipe()
+
+    def _on_layers_will_be_removed(self, layers) -> None:
+        if self.swipe_item is None:
+            return
+        ids = {item if isinstance(item, str) else item.id() for item in layers}
+        if ids & set(self.swipe_item.layer_ids):
+            self.end_swipe()
 
     def zoom_to_objects(self, key, event) -> None:
         """Zoom the canvas to the objects of a class (or all, or the change regions)."""

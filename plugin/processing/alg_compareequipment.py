@@ -19,6 +19,7 @@ from qgis.PyQt.QtCore import QVariant
 
 from ..core.equipment.matching import match_detections
 from ..core.errors import SiteWatchError
+from ..layers.postprocess import style_output_on_completion
 from ..qgisio.detections import detection_fields, detection_to_feature, features_to_detections
 
 COUNT_FIELDS = ("before", "after", "delta", "arrived", "departed", "stayed", "moved")
@@ -139,5 +140,6 @@ class CompareEquipmentAlgorithm(QgsProcessingAlgorithm):
             csink.addFeature(feat, QgsFeatureSink.FastInsert)
         for line in result.summary_lines():
             feedback.pushInfo(line)
+        style_output_on_completion(context, dest, "detections.qml")
         steps.setCurrentStep(3)
         return {self.OUTPUT: dest, self.OUTPUT_COUNTS: cdest}

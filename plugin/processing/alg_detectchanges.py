@@ -18,6 +18,7 @@ from qgis.core import (
 
 from ..core.change import METHODS, ChangeParameters, detect_changes
 from ..core.errors import SiteWatchError
+from ..layers.postprocess import style_output_on_completion
 from ..qgisio.vectors import aoi_wkt_from_source
 from .alg_coregister import feedback_progress
 
@@ -137,6 +138,8 @@ class DetectChangesAlgorithm(QgsProcessingAlgorithm):
                               f"offset {band.offset:.2f}, r {band.correlation:.3f}")
         feedback.pushInfo(f"{result.n_regions} change regions, {result.changed_area_m2:.0f} m² changed "
                           f"(method {result.method}, threshold {result.threshold:.2f})")
+        style_output_on_completion(context, params.score_path, "change_score.qml", threshold=result.threshold)
+        style_output_on_completion(context, params.regions_path, "change_regions.qml")
         return {
             self.OUTPUT_SCORE: result.score_path,
             self.OUTPUT_MASK: result.mask_path,

@@ -20,6 +20,7 @@ from qgis.core import (
 from ..core.equipment.api import DetectionParameters, detect_equipment
 from ..core.errors import SiteWatchError
 from ..core.progress import Progress
+from ..layers.postprocess import style_output_on_completion
 from ..qgisio.detections import aoi_wkt_in_crs, detection_fields, detection_to_feature, features_to_detections
 
 ENGINES = ["exemplar", "learned", "model"]
@@ -133,5 +134,6 @@ class DetectEquipmentAlgorithm(QgsProcessingAlgorithm):
             sink.addFeature(detection_to_feature(det, fields), QgsFeatureSink.FastInsert)
         feedback.pushInfo(f"{len(result.detections)} object(s) found by the {engine} engine in "
                           f"{result.seconds:.1f} s ({result.megapixels:.1f} MP).")
+        style_output_on_completion(context, dest_id, "detections_plain.qml")
         steps.setCurrentStep(3)
         return {self.OUTPUT: dest_id}

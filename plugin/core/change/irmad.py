@@ -28,11 +28,25 @@ class MadModel:
     def chi_square(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Chi-square statistic per pixel; x, y are (p, n) or (p, h, w)."""
         shape = x.shape[1:]
-        xs = x.reshape(self.bands, -1).astype(np.float64)
-        ys = y.reshape(self.bands, -1).astype(np.float64)
-        mad = self.a.T @ (xs - self.mean_x[:, None]) - self.b.T @ (ys - self.mean_y[:, None])
-        mad -= self.centre[:, None]
-        z = (mad ** 2 / self.variances[:, None]).sum(0)
+        p = self.bands
+        xs = [band.astype(np.float64).reshape(-1) for band in x.reshape(p, -1)]
+        ys = [band.astype(np.float64).reshape(-1) for band in y.reshape(p, -1)]
+        # p x p projections written out as multiply-adds: no BLAS call, so scoring threads
+        # never wake (and fight over) a BLAS thread pool for these tiny matrices
+        const = self.a.T @ self.mean_x - self.b.T @ self.mean_y + self.centre
+        z = np.zeros(xs[0].shape, np.float64)
+        mad = np.empty_like(z)
+        term = np.empty_like(z)
+        for k in range(p):
+            mad.fill(-const[k])
+            for i in range(p):
+                np.multiply(xs[i], self.a[i, k], out=term)
+                mad += term
+                np.multiply(ys[i], self.b[i, k], out=term)
+                mad -= term
+            np.multiply(mad, mad, out=mad)
+            mad /= self.variances[k]
+            z += mad
         return z.reshape(shape).astype(np.float32)
 
     def no_change_probability(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:

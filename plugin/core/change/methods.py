@@ -191,6 +191,10 @@ class StructureContext(ChangeMethod):
     GUIDE_EPS = 0.01
     FUSE_IRMAD = True  # geometric mean with the IR-MAD score (see the class notes)
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.spectral: Optional[IRMAD] = None
+
     def _cues(self, before, after) -> list[np.ndarray]:
         """Context cues on a 2x-decimated grid (4x less work), the fine cue at full resolution."""
         sb, sa = self.standardise(before), self.standardise(after)
@@ -238,10 +242,6 @@ class StructureContext(ChangeMethod):
         if cues[4] is not None:
             out = _guided_filter(cues[4], out, self.GUIDE_R, self.GUIDE_EPS)
         return out
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.spectral: Optional[IRMAD] = None
 
     def fit(self, tiles):
         self.fit_standardisation(tiles)

@@ -31,6 +31,7 @@ SAMPLE_TILE = 256
 SAMPLE_TILES = 24
 SCORE_THREADS = 2
 STRIP_COLUMNS = 8192  # strips are read in chunks of at most this width (bounded memory)
+BLOCK_WIDTH_FACTOR = 1  # scored blocks are block_size rows x BLOCK_WIDTH_FACTOR * block_size columns
 
 
 def _read_pair(pair: AlignedPair, shift: ShiftModel, x: int, y: int, w: int, h: int, halo: int):
@@ -163,9 +164,10 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
         overviews = OverviewWriter(score_ds, SCORE_NODATA, block_size)
         h = method.halo
         m = 0 if shift_model.is_zero else shift_model.margin
-        chunk_w = max(block_size, (STRIP_COLUMNS // block_size) * block_size)
+        block_w = BLOCK_WIDTH_FACTOR * block_size  # wide blocks: less halo recomputed per pixel
+        chunk_w = max(block_w, (STRIP_COLUMNS // block_w) * block_w)
         chunks = list(blocks(grid.width, grid.height, chunk_w, block_size))
-        n_blocks = sum(math.ceil(w / block_size) for _, _, w, _ in chunks)
+        n_blocks = sum(math.ceil(w / block_w) for _, _, w, _ in chunks)
         stage = progress.stage(0.2, 0.8)
 
         def compute(x, y, w, hh, before, vb, raw_after, va_raw, aoi):
@@ -202,10 +204,10 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
                 strip_b, vb_s = pair.before.read(cx - h, cy - h, ww, wh, native=True)
                 strip_a, va_s = pair.after.read(cx - h - m, cy - h - m, ww + 2 * m, wh + 2 * m, native=True)
                 aoi_s = pair.aoi(cx - h, cy - h, ww, wh)
-                for x in range(cx, cx + cw, block_size):
+                for x in range(cx, cx + cw, block_w):
                     stage.report(done / n_blocks, "Scoring changes")
                     done += 1
-                    w = min(block_size, cx + cw - x)
+                    w = min(block_w, cx + cw - x)
                     sx = x - cx
                     args = (strip_b[:, :, sx:sx + w + 2 * h], vb_s[:, sx:sx + w + 2 * h],
                             strip_a[:, :, sx:sx + w + 2 * h + 2 * m], va_s[:, sx:sx + w + 2 * h + 2 * m],

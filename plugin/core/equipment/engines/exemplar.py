@@ -42,6 +42,9 @@ DEFAULTS = {
     "background_samples": 1200,
     "nms_iou": 0.3,
     "verify": True,  # rescore candidates with the whitened-HOG classifier
+    "refine_floor": 0.1,  # whitened cosine above which a candidate's heading and size are refined
+    "coarse_min_pixels": 12,  # stage 1 runs decimated while the exemplar's short side keeps this many pixels
+    "coarse_factor_max": 2,  # largest stage-1 decimation of the working grid
 }
 
 
@@ -56,13 +59,27 @@ class _Template:
     centre: tuple  # exemplar centre (x, y) in `grey`
     lda: Optional["_Lda"] = None
     scales: tuple = (1.0,)  # sizes tried relative to the exemplar
+    factor: int = 1  # stage-1 decimation of the working grid (kernels are at that grid)
 
 
 def _features(array: np.ndarray) -> np.ndarray:
     """(C, H, W) bands -> (2, H, W): grey level and gradient magnitude."""
-    grey = array.mean(axis=0, dtype=np.float32)
+    return _grey_features(array.mean(axis=0, dtype=np.float32))
+
+
+def _grey_features(grey: np.ndarray) -> np.ndarray:
+    """(H, W) grey -> (2, H, W): grey level and gradient magnitude."""
+    grey = grey.astype(np.float32, copy=False)
     gy, gx = np.gradient(grey)
-    return np.stack([grey, np.hypot(gx, gy)]).astype(np.float32)
+    return np.stack([grey, np.hypot(gx, gy)]).astype(np.float32, copy=False)
+
+
+def _decimate(img: np.ndarray, f: int) -> np.ndarray:
+    """(H, W) -> (H // f, W // f) block means (trailing rows/columns dropped)."""
+    if f <= 1:
+        return img
+    h, w = (img.shape[0] // f) * f, (img.shape[1] // f) * f
+    return img[:h, :w].reshape(h // f, f, w // f, f).mean(axis=(1, 3), dtype=np.float32)
 
 
 def _box_mean(img: np.ndarray, d: int) -> np.ndarray:
@@ -101,6 +118,24 @@ def _rotate(img: np.ndarray, angle_deg: float, size: int, centre: tuple[float, f
     out = (img[:, y0, x0] * (1 - fx) * (1 - fy) + img[:, y0, x0 + 1] * fx * (1 - fy)
            + img[:, y0 + 1, x0] * (1 - fx) * fy + img[:, y0 + 1, x0 + 1] * fx * fy)
     return out.astype(np.float32)
+
+
+def _rotated_kernels(feat: np.ndarray, size: int, centre: tuple, step: float) -> tuple[np.ndarray, np.ndarray]:
+    """(C, H, W) normalised features -> ((n_angles, C, size, size) zero-mean unit-spread disk kernels
+    rotated every `step` degrees about centre, angles)."""
+    o = np.arange(size) - (size - 1) / 2.0
+    mask = (o[None, :] ** 2 + o[:, None] ** 2) <= ((size - 1) / 2.0 + 0.5) ** 2
+    angles = np.arange(0.0, 360.0, step)
+    kernels = np.zeros((len(angles), feat.shape[0], size, size), dtype=np.float32)
+    for k, a in enumerate(angles):
+        rot = _rotate(feat, a, size, centre)
+        for c in range(rot.shape[0]):
+            v = rot[c][mask]
+            sd = float(v.std())
+            if sd < 1e-6:
+                continue
+            kernels[k, c][mask] = (v - v.mean()) / sd / (mask.sum() * rot.shape[0])
+    return kernels, angles
 
 
 def _fft():
@@ -160,26 +195,47 @@ _CELLS = 4  # cells per side
 _BINS = 8  # unsigned orientation bins
 _CONTEXT = 1.3  # canonical patch side / object's longer side
 _COS_FLOOR = 0.25  # whitened cosine mapped to score 0 (background patches score about 0 to 0.3)
+_OY, _OX = np.meshgrid(np.arange(_P, dtype=np.float32) - (_P - 1) / 2.0,
+                       np.arange(_P, dtype=np.float32) - (_P - 1) / 2.0, indexing="ij")
+_CHUNK = 512  # patches per batch in verification (cache-sized)
 
 
 def _sample(grey: np.ndarray, xs, ys, angles_deg, sides) -> np.ndarray:
-    """(N, P, P) patches centred at (xs, ys), un-rotated by angles, side `sides` pixels, bilinear."""
+    """(N, P, P) patches centred at (xs, ys), un-rotated by angles, side `sides` pixels, bilinear
+    (positions beyond the edge take the edge value)."""
     xs, ys = np.asarray(xs, np.float32), np.asarray(ys, np.float32)
     t = np.radians(np.asarray(angles_deg, np.float32))
     step = np.asarray(sides, np.float32) / _P
-    o = (np.arange(_P, dtype=np.float32) - (_P - 1) / 2.0)
-    oy, ox = np.meshgrid(o, o, indexing="ij")
     ct, st = (np.cos(t) * step)[:, None, None], (np.sin(t) * step)[:, None, None]
-    sx = ox[None] * ct - oy[None] * st + xs[:, None, None]
-    sy = ox[None] * st + oy[None] * ct + ys[:, None, None]
+    sx = _OX * ct
+    sx -= _OY * st
+    sx += xs[:, None, None]
+    sy = _OX * st
+    sy += _OY * ct
+    sy += ys[:, None, None]
     h, w = grey.shape
-    x0 = np.clip(np.floor(sx).astype(np.int32), 0, w - 2)
-    y0 = np.clip(np.floor(sy).astype(np.int32), 0, h - 2)
-    fx, fy = np.clip(sx - x0, 0, 1), np.clip(sy - y0, 0, 1)
-    grey = grey.astype(np.float32, copy=False)
-    top = grey[y0, x0] + (grey[y0, x0 + 1] - grey[y0, x0]) * fx
-    bottom = grey[y0 + 1, x0] + (grey[y0 + 1, x0 + 1] - grey[y0 + 1, x0]) * fx
-    return top + (bottom - top) * fy
+    np.clip(sx, 0, w - 1.001, out=sx)
+    np.clip(sy, 0, h - 1.001, out=sy)
+    x0, y0 = sx.astype(np.int32), sy.astype(np.int32)
+    sx -= x0  # fractions
+    sy -= y0
+    idx = y0.astype(np.intp)
+    idx *= w
+    idx += x0
+    g = grey.astype(np.float32, copy=False).ravel()
+    top, right = g.take(idx), g.take(idx + 1)
+    right -= top
+    right *= sx
+    top += right
+    idx += w
+    bottom, right = g.take(idx), g.take(idx + 1)
+    right -= bottom
+    right *= sx
+    bottom += right
+    bottom -= top
+    bottom *= sy
+    top += bottom
+    return top
 
 
 def _hog(patches: np.ndarray) -> np.ndarray:
@@ -263,8 +319,8 @@ def _verify(grey, lda: _Lda, xs, ys, angles, sizes, side, angle_offsets, size_fa
     gx = np.broadcast_to(np.asarray(xs, np.float32)[:, None, None], ga.shape)
     gy = np.broadcast_to(np.asarray(ys, np.float32)[:, None, None], ga.shape)
     z = np.empty(ga.size, dtype=np.float32)
-    for k in range(0, ga.size, 2048):  # bounded memory
-        sl = slice(k, k + 2048)
+    for k in range(0, ga.size, _CHUNK):  # bounded memory
+        sl = slice(k, k + _CHUNK)
         z[sl] = lda.score(_hog(_sample(grey, gx.ravel()[sl], gy.ravel()[sl], ga.ravel()[sl],
                                        side * gs.ravel()[sl])))
     z = z.reshape(n, -1)
@@ -294,7 +350,9 @@ class ExemplarEngine:
         # Working scale: about work_gsd_m, but keep min_pixels across the smallest exemplar.
         min_side = min(b.width for b in boxes)
         scale = min(1.0, max(info.gsd_m / float(opts["work_gsd_m"]), float(opts["min_pixels"]) / min_side))
-        templates = [self._template(ds, b, scale, float(opts["angle_step_deg"])) for b in boxes]
+        fmax, fmin_px = int(opts["coarse_factor_max"]), float(opts["coarse_min_pixels"])
+        templates = [self._template(ds, b, scale, float(opts["angle_step_deg"]),
+                                    max(1, min(fmax, int(b.width * scale / fmin_px)))) for b in boxes]
         for tpl, d in zip(templates, params.exemplars):
             tpl.scales = _allowed_scales(d, opts["scales"])
         largest = max(t.size for t in templates)
@@ -315,8 +373,9 @@ class ExemplarEngine:
         return boxes_to_detections(found, gt, self.name, info.crs_wkt, params.capture)
 
     @staticmethod
-    def _template(ds, box: PixelBox, scale: float, step: float) -> _Template:
-        """Rotated, normalised, disk-masked templates of the patch under an exemplar box."""
+    def _template(ds, box: PixelBox, scale: float, step: float, factor: int = 1) -> _Template:
+        """Rotated, normalised, disk-masked templates of the patch under an exemplar box; the kernels
+        are on the working grid decimated by `factor` (stage 1), the grey patch on the working grid."""
         size = max(5, int(math.ceil(max(box.length, box.width) * scale)) | 1)
         read = int(math.ceil(3.0 * size / scale)) + 4
         # clamped to the raster: samples beyond its edge repeat the border
@@ -326,21 +385,13 @@ class ExemplarEngine:
         patch = read_tile(ds, tile, out_scale=scale)
         sx, sy = patch.shape[2] / tile.width, patch.shape[1] / tile.height
         centre = ((box.cx - xa) * sx - 0.5, (box.cy - ya) * sy - 0.5)
+        grey = patch.mean(axis=0, dtype=np.float32)
+        ksize = max(5, int(math.ceil(size / factor)) | 1)
+        kcentre = ((centre[0] + 0.5) / factor - 0.5, (centre[1] + 0.5) / factor - 0.5)
         # Normalise features as tiles will be (local window of the template size).
-        feat = _local_normalise(_features(patch), size)
-        o = np.arange(size) - (size - 1) / 2.0
-        mask = (o[None, :] ** 2 + o[:, None] ** 2) <= ((size - 1) / 2.0 + 0.5) ** 2
-        angles = np.arange(0.0, 360.0, step)
-        kernels = np.zeros((len(angles), feat.shape[0], size, size), dtype=np.float32)
-        for k, a in enumerate(angles):
-            rot = _rotate(feat, a, size, centre)
-            for c in range(rot.shape[0]):
-                v = rot[c][mask]
-                sd = float(v.std())
-                if sd < 1e-6:
-                    continue
-                kernels[k, c][mask] = (v - v.mean()) / sd / (mask.sum() * rot.shape[0])
-        return _Template(kernels, angles, size, box, scale, patch.mean(axis=0), centre)
+        feat = _local_normalise(_grey_features(_decimate(grey, factor)), ksize)
+        kernels, angles = _rotated_kernels(feat, ksize, kcentre, step)
+        return _Template(kernels, angles, ksize, box, scale, grey, centre, factor=factor)
 
     @staticmethod
     def _fit_verifiers(ds, window: Window, templates: list[_Template], scale: float, n_samples: int) -> None:
@@ -366,9 +417,10 @@ class ExemplarEngine:
             tpl.lda = _fit_lda(pos, np.concatenate(bg))
 
     @staticmethod
-    def _candidates(feat: np.ndarray, norm: np.ndarray, tpl: _Template, floor: float, top: int):
-        """Peaks of the best-rotation correlation: (xs, ys, angles, ncc) in working pixels."""
-        _, h, w = feat.shape
+    def _candidates(norm: np.ndarray, tpl: _Template, floor: float, top: int):
+        """Peaks of the best-rotation correlation on the template's grid (working grid decimated by
+        tpl.factor): (xs, ys, angles, ncc), positions in working pixels."""
+        _, h, w = norm.shape
         d = tpl.size
         fh, fw = _fast_len(h), _fast_len(w)
         rfft2, irfft2 = _fft()
@@ -384,29 +436,33 @@ class ExemplarEngine:
             np.greater(corr, best, out=better)
             np.copyto(best, corr, where=better)
             np.copyto(best_k, k, where=better)
-        r = max(1, int(0.35 * tpl.box.width * tpl.scale))
+        f = tpl.factor
+        r = max(1, int(0.35 * tpl.box.width * tpl.scale / f))
         peaks = (best == _max_filter(best, r)) & (best >= floor)
         ys, xs = np.nonzero(peaks)
         ncc = best[ys, xs]
         order = np.argsort(-ncc)[:top]
         half = (d - 1) / 2.0
-        return xs[order] + half, ys[order] + half, tpl.angles[best_k[ys[order], xs[order]]], ncc[order]
+        xw, yw = (xs[order] + half) * f + (f - 1) / 2.0, (ys[order] + half) * f + (f - 1) / 2.0
+        return xw, yw, tpl.angles[best_k[ys[order], xs[order]]], ncc[order]
 
     @staticmethod
     def _detect_array(array: np.ndarray, templates: list[_Template], opts: dict) -> list[PixelBox]:
-        feat = _features(array)
-        grey = feat[0]
-        _, h, w = feat.shape
+        grey = array.mean(axis=0, dtype=np.float32)
         out: list[PixelBox] = []
-        by_size: dict[int, np.ndarray] = {}
+        feats: dict[int, np.ndarray] = {}  # features per stage-1 decimation
+        norms: dict[tuple, np.ndarray] = {}  # normalised features per (decimation, template size)
         step = float(opts["angle_step_deg"])
         for tpl in templates:
-            d = tpl.size
+            d, f = tpl.size, tpl.factor
+            if f not in feats:
+                feats[f] = _grey_features(_decimate(grey, f))
+            _, h, w = feats[f].shape
             if h < d or w < d:
                 continue
-            if d not in by_size:
-                by_size[d] = _local_normalise(feat, d)
-            xs, ys, angles, ncc = ExemplarEngine._candidates(feat, by_size[d], tpl, float(opts["peak_floor"]),
+            if (f, d) not in norms:
+                norms[(f, d)] = _local_normalise(feats[f], d)
+            xs, ys, angles, ncc = ExemplarEngine._candidates(norms[(f, d)], tpl, float(opts["peak_floor"]),
                                                              int(opts["max_candidates"]))
             if not len(xs):
                 continue
@@ -418,7 +474,7 @@ class ExemplarEngine:
                 # coarse: the correlation's angle at a few sizes; fine: around the best, for the promising
                 z, best_a, best_s = _verify(grey, tpl.lda, xs, ys, angles, np.ones(len(xs)), side,
                                             np.zeros(1), np.asarray(tpl.scales, dtype=np.float32))
-                fine = np.nonzero(z > 0.1)[0]
+                fine = np.nonzero(z > float(opts["refine_floor"]))[0]
                 if len(fine):
                     zf, af, sf = _verify(grey, tpl.lda, xs[fine], ys[fine], best_a[fine], best_s[fine], side,
                                          np.array([-step / 3, 0.0, step / 3]), np.array([0.93, 1.0, 1.07]))
