@@ -88,7 +88,7 @@ def _validate(params: ChangeParameters) -> ChangeMethod:
     return make_method(params.method)
 
 
-CACHE_BYTES = 128 * 1024 * 1024  # GDAL's block cache defaults to 5 % of RAM: cap it for bounded memory
+CACHE_BYTES = 64 * 1024 * 1024  # GDAL's block cache defaults to 5 % of RAM: cap it (strips are read whole)
 
 
 class _GdalSettings:

@@ -84,3 +84,45 @@ def test_object_on_a_tile_seam_is_found_once(tmp_path):
                                  options={"tile_px": 128})
     res = detect_equipment(params)
     assert sorted(_nearest(d, objects)[0] for d in res.detections) == [0, 1, 2]
+
+
+def test_coarse_stage_one_finds_the_same_objects(scene):
+    # decimated candidate search (2 m per stage-1 pixel here) keeps every object, position and heading
+    ex = [_exemplar(100, 100, 0)]
+    fine = detect_equipment(DetectionParameters(raster=scene, exemplars=ex, min_score=0.5,
+                                                options={"coarse_factor_max": 1}))
+    coarse = detect_equipment(DetectionParameters(raster=scene, exemplars=ex, min_score=0.5,
+                                                  options={"coarse_min_pixels": 6}))
+    for res in (fine, coarse):
+        hits = [_nearest(d, OBJECTS) for d in res.detections]
+        assert sorted(k for k, _ in hits) == list(range(len(OBJECTS)))
+        assert max(dist for _, dist in hits) <= 4.0
+        for d, (k, _) in zip(res.detections, hits):
+            err = abs((d.heading_deg - OBJECTS[k][2]) % 180.0)
+            assert min(err, 180 - err) <= 10.0, (d.heading_deg, OBJECTS[k])
+
+
+def test_threads_give_the_same_result(scene):
+    ex = [_exemplar(100, 100, 0), _exemplar(300, 120, 90)]
+    runs = [detect_equipment(DetectionParameters(raster=scene, exemplars=ex, min_score=0.3,
+                                                 options={"threads": n})).detections for n in (1, 2)]
+    assert len(runs[0]) >= len(OBJECTS)
+    assert [(d.cx, d.cy, d.heading_deg, d.score) for d in runs[0]] == \
+        [(d.cx, d.cy, d.heading_deg, d.score) for d in runs[1]]
+
+
+def test_orientation_and_sampling_helpers():
+    from sitewatch.plugin.core.equipment.engines import exemplar as ex
+
+    rng = np.random.default_rng(3)
+    gx, gy = rng.normal(size=(2, 4000)).astype(np.float32)
+    gx[:4], gy[:4] = [0, 0, -1, 1], [0, -1, 0, 0]
+    err = np.abs(ex._orientation(gx, gy) - np.arctan2(gy, gx) % np.pi)
+    assert np.minimum(err, np.pi - err).max() < 1e-4
+    # an un-rotated patch of side P on integer centres is the image crop itself; 90 degrees is a transpose
+    img = rng.normal(size=(100, 120)).astype(np.float32)
+    p = ex._P
+    c = (p - 1) / 2.0
+    out = ex._sample(img, [40 + c, 10 + c], [20 + c, 50 + c], [0.0, 90.0], [p, p])
+    np.testing.assert_allclose(out[0], img[20:20 + p, 40:40 + p], atol=1e-4)
+    np.testing.assert_allclose(out[1], img[50:50 + p, 10:10 + p][:, ::-1].T, atol=1e-4)
