@@ -38,6 +38,7 @@ $(STAMP): requirements-dev.txt
 	@touch $(STAMP)
 
 test: setup
+	@$(VENV)/bin/ruff check --quiet .
 	@$(PY) -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
 
 demo: setup

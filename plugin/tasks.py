@@ -21,12 +21,9 @@ LOG_TAG = "SiteWatch"
 
 
 def _default_runner():
-    from .core import pipeline
+    from .core.pipeline import run_analysis
 
-    run = getattr(pipeline, "run_analysis", None)
-    if run is None:
-        raise SiteWatchError("The analysis engine is not installed in this version of SiteWatch (run_analysis missing).")
-    return run
+    return run_analysis
 
 
 class AnalysisTask(QgsTask):

@@ -21,16 +21,13 @@ from qgis.core import (
 )
 from qgis.PyQt.QtGui import QColor
 
+from ..core.pipeline import LAYER_AFTER, LAYER_BEFORE, LAYER_COUNTS, LAYER_REGIONS  # noqa: F401 (re-exported)
 from ..resources import style_path
 
 OUTPUT_PROPERTY = "sitewatch/output"
 ROLE_PROPERTY = "sitewatch/role"
 GROUP_PROPERTY = "sitewatch/analysis_gpkg"
 
-LAYER_REGIONS = "change_regions"
-LAYER_BEFORE = "detections_before"
-LAYER_AFTER = "detections_after"
-LAYER_COUNTS = "counts"
 
 ROLE_BEFORE_CAPTURE = "before_capture"
 ROLE_AFTER_CAPTURE = "after_capture"

@@ -8,37 +8,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core" / "change"))
 from change_helpers import shifted, textured, write_raster  # noqa: E402
-
-
-@pytest.fixture
-def provider(qgis_processing):
-    from qgis.core import QgsApplication
-
-    from sitewatch.plugin.processing.provider import SiteWatchProvider
-
-    registry = QgsApplication.processingRegistry()
-    added = None
-    if registry.providerById("sitewatch") is None:
-        added = SiteWatchProvider()
-        registry.addProvider(added)
-    yield registry.providerById("sitewatch")
-    if added is not None:
-        registry.removeProvider(added)
+from processing_helpers import run_algorithm  # noqa: E402
 
 
 def _run(alg_id, params):
-    from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingFeedback, QgsProject
-
-    alg = QgsApplication.processingRegistry().createAlgorithmById(alg_id)
-    assert alg is not None, alg_id
-    context = QgsProcessingContext()
-    context.setProject(QgsProject.instance())
-    feedback = QgsProcessingFeedback()
-    ok, message = alg.checkParameterValues(params, context)
-    assert ok, message
-    results, success = alg.run(params, context, feedback)
-    assert success
-    return results
+    return run_algorithm(alg_id, params)[0]
 
 
 def test_coregister_algorithm(provider, tmp_path):

@@ -4,8 +4,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pytest
 from osgeo import gdal, osr
+from processing_helpers import run_algorithm
 
 GSD = 0.5
 ORIGIN = (400000.0, 3600000.0)
@@ -60,34 +60,6 @@ def _box_layer(name, boxes, with_fields=False):
     return layer
 
 
-@pytest.fixture
-def provider(qgis_app, qgis_processing):
-    from qgis.core import QgsApplication
-
-    from sitewatch.plugin.processing.provider import SiteWatchProvider
-
-    registry = QgsApplication.processingRegistry()
-    added = None
-    if registry.providerById("sitewatch") is None:
-        added = SiteWatchProvider()
-        registry.addProvider(added)
-    yield registry.providerById("sitewatch")
-    if added is not None:
-        registry.removeProvider(added)
-
-
-def _run(alg_id, params):
-    from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingFeedback, QgsProject
-
-    alg = QgsApplication.processingRegistry().createAlgorithmById(alg_id)
-    assert alg is not None, alg_id
-    context = QgsProcessingContext()
-    context.setProject(QgsProject.instance())
-    ok, msg = alg.checkParameterValues(params, context)
-    assert ok, msg
-    results, ok = alg.run(params, context, QgsProcessingFeedback())
-    assert ok
-    return results, context, alg
 
 
 def test_detect_equipment_exemplar(provider, tmp_path):
@@ -97,7 +69,7 @@ def test_detect_equipment_exemplar(provider, tmp_path):
     raster = _scene(tmp_path / "scene.tif", objects)
     exemplars = _box_layer("ex", [(100, 100, 32.0, "su24")])
     out = str(tmp_path / "det.gpkg")
-    results, _, _ = _run("sitewatch:detectequipment", {
+    results, _, _ = run_algorithm("sitewatch:detectequipment", {
         "INPUT": raster, "ENGINE": 0, "EXEMPLARS": exemplars, "MIN_SCORE": 0.5, "OUTPUT": out})
     assert results == {"OUTPUT": out}
     layer = QgsVectorLayer(out, "det", "ogr")
@@ -130,7 +102,7 @@ def test_compare_equipment(provider, tmp_path):
     after = _box_layer("after", [(101, 100, 20.0, "su24"), (300, 130, 20.0, "su34"), (500, 500, 20.0, "mi8")],
                        with_fields=True)
     out, counts = str(tmp_path / "events.gpkg"), str(tmp_path / "counts.gpkg")
-    results, _, _ = _run("sitewatch:compareequipment", {
+    results, _, _ = run_algorithm("sitewatch:compareequipment", {
         "BEFORE": before, "AFTER": after, "MAX_DISTANCE": 20.0, "OUTPUT": out, "OUTPUT_COUNTS": counts})
     assert results == {"OUTPUT": out, "OUTPUT_COUNTS": counts}
     events = sorted((f["event"], f["class"]) for f in QgsVectorLayer(out, "e", "ogr").getFeatures())

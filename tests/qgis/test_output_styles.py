@@ -11,22 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gui"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core" / "change"))
 from analysis_fixtures import GSD, ORIGIN, capture_pair, write_examples  # noqa: E402
 from change_helpers import textured, write_raster  # noqa: E402
-
-
-@pytest.fixture
-def provider(qgis_app, qgis_processing, qgis_new_project):
-    from qgis.core import QgsApplication
-
-    from sitewatch.plugin.processing.provider import SiteWatchProvider
-
-    registry = QgsApplication.processingRegistry()
-    added = None
-    if registry.providerById("sitewatch") is None:
-        added = SiteWatchProvider()
-        registry.addProvider(added)
-    yield registry.providerById("sitewatch")
-    if added is not None:
-        registry.removeProvider(added)
+from processing_helpers import run_algorithm  # noqa: E402
 
 
 def _open(path: str):
@@ -37,15 +22,7 @@ def _open(path: str):
 
 
 def _run(alg_id: str, params: dict):
-    from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingFeedback, QgsProject
-
-    alg = QgsApplication.processingRegistry().createAlgorithmById(alg_id)
-    context = QgsProcessingContext()
-    context.setProject(QgsProject.instance())
-    ok, message = alg.checkParameterValues(params, context)
-    assert ok, message
-    results, ok = alg.run(params, context, QgsProcessingFeedback())
-    assert ok
+    results, context, alg = run_algorithm(alg_id, params)
     return alg, context, results
 
 
