@@ -19,7 +19,7 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from ..qgisio.results import CountRow
+from ..core.equipment.matching import ClassCount
 
 COLUMNS = ("Class", "Before", "After", "Δ", "Arrived", "Departed", "Stayed", "Moved")
 COLUMN_TIPS = (
@@ -77,7 +77,7 @@ class ResultsTable(QWidget):
         self.title_label.setText("No analysis shown yet.")
         self.summary_label.setText("")
 
-    def set_results(self, title: str, rows: list[CountRow], regions: Optional[tuple[int, float]], summary: list[str]) -> None:
+    def set_results(self, title: str, rows: list[ClassCount], regions: Optional[tuple[int, float]], summary: list[str]) -> None:
         """Fill the table: one row per class, then a row for the change regions when present."""
         self.title_label.setText(f"<b>{title}</b>")
         self.table.setRowCount(0)
@@ -85,8 +85,8 @@ class ResultsTable(QWidget):
             values = (row.class_name, row.before, row.after, row.delta, row.arrived, row.departed, row.stayed, row.moved)
             self._add_row(values, row.class_name)
         if rows:
-            total = CountRow("All classes")
-            for name in ("before", "after", "delta", "arrived", "departed", "stayed", "moved"):
+            total = ClassCount("All classes")
+            for name in ("before", "after", "arrived", "departed", "stayed", "moved"):
                 setattr(total, name, sum(getattr(r, name) for r in rows))
             values = ("All classes", total.before, total.after, total.delta, total.arrived, total.departed, total.stayed, total.moved)
             self._add_row(values, None, bold=True)

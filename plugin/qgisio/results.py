@@ -1,27 +1,16 @@
 """Reading a finished analysis back: counts per class and where its objects are."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional
 
 from qgis.core import QgsFeatureRequest, QgsRectangle, QgsVectorLayer
 
-COUNT_FIELDS = ("before", "after", "delta", "arrived", "departed", "stayed", "moved")
+from ..core.equipment.matching import ClassCount
+
+COUNT_FIELDS = ("before", "after", "arrived", "departed", "stayed", "moved")  # delta is derived
 
 
-@dataclass
-class CountRow:
-    class_name: str
-    before: int = 0
-    after: int = 0
-    delta: int = 0
-    arrived: int = 0
-    departed: int = 0
-    stayed: int = 0
-    moved: int = 0
-
-
-def read_counts(gpkg_path: str, table: str = "counts") -> list[CountRow]:
+def read_counts(gpkg_path: str, table: str = "counts") -> list[ClassCount]:
     """The `counts` table of an analysis GeoPackage (empty when the run had no equipment step)."""
     layer = QgsVectorLayer(f"{gpkg_path}|layername={table}", table, "ogr")
     if not layer.isValid():
@@ -29,7 +18,7 @@ def read_counts(gpkg_path: str, table: str = "counts") -> list[CountRow]:
     names = layer.fields().names()
     rows = []
     for f in layer.getFeatures():
-        row = CountRow(str(f["class"]) if "class" in names else "?")
+        row = ClassCount(str(f["class"]) if "class" in names else "?")
         for name in COUNT_FIELDS:
             if name in names and f[name] is not None:
                 try:
