@@ -129,3 +129,13 @@ def map_to_pixel(geotransform: Sequence[float], x, y):
         raise UnreadableRaster("The raster's geotransform is degenerate (zero pixel size).")
     dx, dy = x - gt[0], y - gt[3]
     return (gt[5] * dx - gt[2] * dy) / det, (-gt[4] * dx + gt[1] * dy) / det
+
+
+def srs_from_wkt(crs_wkt: Optional[str]) -> Optional[osr.SpatialReference]:
+    """A spatial reference in x/y (easting/northing, lon/lat) axis order; None without a CRS."""
+    if not crs_wkt:
+        return None
+    srs = osr.SpatialReference()
+    srs.SetFromUserInput(crs_wkt)
+    srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    return srs

@@ -14,6 +14,7 @@ import numpy as np
 from osgeo import gdal, ogr, osr
 
 from ..errors import BandMismatch, EmptyRaster, InputError, MissingCRS, RastersDoNotOverlap, UnreadableRaster
+from ..raster import srs_from_wkt
 from .model import GridInfo
 
 LOG = logging.getLogger(__name__)
@@ -122,15 +123,6 @@ def _transform_points(points: np.ndarray, src: Optional[osr.SpatialReference], d
     ct = osr.CoordinateTransformation(src, dst)
     out = ct.TransformPoints([(float(x), float(y)) for x, y in points])
     return np.array([(p[0], p[1]) for p in out if math.isfinite(p[0]) and math.isfinite(p[1])])
-
-
-def _srs_from_wkt(wkt: Optional[str]) -> Optional[osr.SpatialReference]:
-    if not wkt:
-        return None
-    srs = osr.SpatialReference()
-    srs.SetFromUserInput(wkt)
-    srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-    return srs
 
 
 class _VsiFiles:
@@ -373,7 +365,7 @@ def _align(before, after, pairs, aoi_wkt, aoi_crs_wkt, resolution, cloud_b, clou
             aoi_geom = ogr.CreateGeometryFromWkt(aoi_wkt)
         except RuntimeError as exc:
             raise InputError(f"The area of interest is not a valid WKT geometry: {exc}") from exc
-        aoi_srs = _srs_from_wkt(aoi_crs_wkt)
+        aoi_srs = srs_from_wkt(aoi_crs_wkt)
         if aoi_srs is not None and srs is not None and not aoi_srs.IsSame(srs):
             aoi_geom.Transform(osr.CoordinateTransformation(aoi_srs, srs))
         minx, maxx, miny, maxy = aoi_geom.GetEnvelope()

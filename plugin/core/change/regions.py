@@ -10,6 +10,8 @@ from typing import Optional
 import numpy as np
 from osgeo import gdal, ogr
 
+from ..errors import InputError
+from ..polygons import min_area_rectangle
 from ..progress import Progress
 from .filters import binary_open_close
 from .model import ChangeRegion, GridInfo
@@ -85,22 +87,13 @@ def clean_mask(raw_path: str, out_path: str, grid: GridInfo, radius_px: int, min
 
 
 def oriented_box(points: np.ndarray) -> tuple[float, float]:
-    """Length and width of the minimum-area rectangle around points (rotating calipers on the hull)."""
-    if len(points) < 3:
+    """Length and width of the minimum-area rectangle around points (0, 0 when degenerate)."""
+    try:
+        corners = min_area_rectangle(points)
+    except InputError:
         return 0.0, 0.0
-    best = None
-    for i in range(len(points)):
-        edge = points[(i + 1) % len(points)] - points[i]
-        norm = math.hypot(*edge)
-        if norm == 0:
-            continue
-        u = edge / norm
-        v = np.array([-u[1], u[0]])
-        pu, pv = points @ u, points @ v
-        a, b = pu.max() - pu.min(), pv.max() - pv.min()
-        if best is None or a * b < best[0]:
-            best = (a * b, max(a, b), min(a, b))
-    return (best[1], best[2]) if best else (0.0, 0.0)
+    a, b = (float(np.hypot(*(corners[1] - corners[0]))), float(np.hypot(*(corners[2] - corners[1]))))
+    return max(a, b), min(a, b)
 
 
 def _score_stats(score_ds: gdal.Dataset, geom: ogr.Geometry, grid: GridInfo, srs) -> tuple[float, float]:

@@ -1,7 +1,6 @@
 """Reading and writing detections as OGR polygon layers (GeoPackage or any OGR format)."""
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import tempfile
@@ -12,6 +11,8 @@ import numpy as np
 from osgeo import ogr, osr
 
 from ..errors import InputError
+from ..polygons import min_area_rectangle
+from ..raster import srs_from_wkt
 from .detection import Detection
 
 ogr.UseExceptions()
@@ -37,15 +38,6 @@ def _field_type(values: Sequence) -> int:
     if vals and all(isinstance(v, (int, float, np.integer, np.floating)) for v in vals):
         return ogr.OFTReal
     return ogr.OFTString
-
-
-def _srs(crs_wkt: str) -> Optional[osr.SpatialReference]:
-    if not crs_wkt:
-        return None
-    srs = osr.SpatialReference()
-    srs.ImportFromWkt(crs_wkt)
-    srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-    return srs
 
 
 def _fill_layer(lyr: ogr.Layer, detections: Sequence[Detection], extra: dict) -> None:
@@ -102,7 +94,7 @@ def write_detections(path: str, layer: str, detections: Sequence[Detection], crs
         else:
             ds = driver.CreateDataSource(str(tmp))
         lyr = ds.CreateLayer(layer if driver_name != "ESRI Shapefile" else target.stem,
-                             _srs(crs_wkt), ogr.wkbPolygon)
+                             srs_from_wkt(crs_wkt), ogr.wkbPolygon)
         _fill_layer(lyr, detections, extra)
         lyr = None
         ds = None  # flush and close
@@ -110,47 +102,6 @@ def write_detections(path: str, layer: str, detections: Sequence[Detection], crs
             os.replace(produced, target.parent / produced.name)
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
-
-
-def min_area_rectangle(points: np.ndarray) -> np.ndarray:
-    """Corners (4, 2) of the minimum-area rectangle around points (rotating the hull's edges)."""
-    pts = np.unique(np.asarray(points, dtype=float), axis=0)
-    if len(pts) < 3:
-        raise InputError("A polygon needs at least three distinct corners to make a box.")
-    hull = _convex_hull(pts)
-    best = None
-    for i in range(len(hull)):
-        edge = hull[(i + 1) % len(hull)] - hull[i]
-        norm = math.hypot(*edge)
-        if norm == 0:
-            continue
-        u = edge / norm
-        v = np.array([-u[1], u[0]])
-        a, b = hull @ u, hull @ v
-        area = (a.max() - a.min()) * (b.max() - b.min())
-        if best is None or area < best[0] - 1e-9:
-            best = (area, u, v, a.min(), a.max(), b.min(), b.max())
-    _, u, v, a0, a1, b0, b1 = best
-    return np.array([u * a0 + v * b0, u * a1 + v * b0, u * a1 + v * b1, u * a0 + v * b1])
-
-
-def _convex_hull(pts: np.ndarray) -> np.ndarray:
-    pts = pts[np.lexsort((pts[:, 1], pts[:, 0]))]
-
-    def cross(o, a, b):
-        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
-
-    lower: list = []
-    for p in pts:
-        while len(lower) >= 2 and cross(lower[-2], lower[-1], p) <= 0:
-            lower.pop()
-        lower.append(p)
-    upper: list = []
-    for p in pts[::-1]:
-        while len(upper) >= 2 and cross(upper[-2], upper[-1], p) <= 0:
-            upper.pop()
-        upper.append(p)
-    return np.array(lower[:-1] + upper[:-1])
 
 
 def _geometry_points(geom: ogr.Geometry) -> np.ndarray:
