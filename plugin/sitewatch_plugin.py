@@ -54,9 +54,25 @@ class SiteWatchPlugin:
         self.iface.addPluginToRasterMenu(MENU_NAME, self.toggle_dock_action)
         self.actions.append(self.toggle_dock_action)
 
+        sample_action = QAction("Open the sample site", self.iface.mainWindow())
+        sample_action.setObjectName("SiteWatchOpenSampleSite")
+        sample_action.setToolTip("Open SiteWatch's sample air base on two dates in the panel, ready to run")
+        sample_action.triggered.connect(self.open_sample_site)
+        self.iface.addPluginToRasterMenu(MENU_NAME, sample_action)
+        self.actions.append(sample_action)
+
+    def open_sample_site(self, *_args) -> None:
+        if self.dock is not None:
+            self.dock.show()
+            self.dock.raise_()
+            self.dock.open_sample_site()
+
     def unload(self) -> None:
         for action in self.actions:
             self.iface.removePluginRasterMenu(MENU_NAME, action)
+            if action is not self.toggle_dock_action:  # the dock owns its toggle action
+                action.setParent(None)
+                action.deleteLater()
         self.actions.clear()
         self.toggle_dock_action = None
         if self.toolbar is not None:

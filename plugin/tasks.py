@@ -1,4 +1,5 @@
-"""The analysis as a QgsTask: run() on a worker thread, finished() on the main thread.
+"""Background work as QgsTasks (the analysis, the sample site): run() on a worker thread,
+finished() on the main thread.
 
 run() never touches the GUI, the project or a layer: it calls the core and keeps either the
 result or the exception. Cancel makes the progress callback return False, which the core
@@ -26,7 +27,28 @@ def _default_runner():
     return run_analysis
 
 
-class AnalysisTask(QgsTask):
+def _without_frames(exc: BaseException) -> BaseException:
+    """The exception without its traceback: the frames hold open GDAL datasets, which must
+    close now (before their files are removed), not whenever the task object goes away."""
+    exc.__traceback__ = None
+    exc.__context__ = exc.__cause__ = None
+    return exc
+
+
+class _ReportingTask(QgsTask):
+    """A task whose core work reports through `_progress` (a Progress callback)."""
+
+    last_message = ""
+
+    def _progress(self, fraction: float, message: str = "") -> bool:
+        """Progress callback for the core: shows the fraction, keeps the message, False on cancel."""
+        self.setProgress(max(0.0, min(100.0, 100.0 * float(fraction))))
+        if message:
+            self.last_message = message
+        return not self.isCanceled()
+
+
+class AnalysisTask(_ReportingTask):
     """Wraps `run_analysis(params, progress)`; emits `succeeded(result)` or `failed(message)`."""
 
     succeeded = pyqtSignal(object)
@@ -48,12 +70,6 @@ class AnalysisTask(QgsTask):
         self._made_output_dir = not out.exists()
 
     # worker thread ----------------------------------------------------------
-    def _progress(self, fraction: float, message: str = "") -> bool:
-        self.setProgress(max(0.0, min(100.0, 100.0 * float(fraction))))
-        if message:
-            self.last_message = message
-        return not self.isCanceled()
-
     def run(self) -> bool:  # noqa: D401 (QgsTask API)
         try:
             runner = self._runner or _default_runner()
@@ -67,8 +83,8 @@ class AnalysisTask(QgsTask):
                 raise Cancelled("Cancelled by the user; no output was written.")
             return True
         except Exception as exc:  # noqa: BLE001 (reported on the main thread)
-            self.exception = exc
             self.error_detail = traceback.format_exc()
+            self.exception = _without_frames(exc)
             self.result = None
             self._cleanup()
             return False
@@ -122,3 +138,55 @@ class AnalysisTask(QgsTask):
         if self.error_detail:
             QgsMessageLog.logMessage(self.error_detail, LOG_TAG, Qgis.MessageLevel.Critical)
         self.failed.emit(self.error_message())
+
+
+class SampleSiteTask(_ReportingTask):
+    """Generates the sample site into `folder` (or re-opens it there) with its example boxes;
+    emits `ready(site, examples_path)` or `failed(message)`; a cancelled generation leaves nothing."""
+
+    ready = pyqtSignal(object, str)
+    failed = pyqtSignal(str)
+
+    EXAMPLES_FILE = "examples.geojson"
+
+    def __init__(self, folder: str, size_px: int, seed: int):
+        super().__init__("SiteWatch: preparing the sample site", QgsTask.Flag.CanCancel)
+        self.folder = Path(folder)
+        self.size_px, self.seed = int(size_px), int(seed)
+        self.site = None
+        self.exception: Optional[BaseException] = None
+        self.last_message = ""
+        self._made_folder = not self.folder.exists()
+
+    def run(self) -> bool:  # noqa: D401 (QgsTask API)
+        from .core.errors import InputError
+        from .core.samplesite import generate_sample_site, load_sample_site
+        from .core.samplesite.examples import write_example_boxes
+
+        try:
+            try:
+                site = load_sample_site(self.folder)
+            except InputError:
+                self._progress(0.0, f"Generating the sample site ({self.size_px} x {self.size_px} px), once")
+                site = generate_sample_site(self.folder, self.size_px, self.seed, Progress(self._progress))
+            examples = self.folder / self.EXAMPLES_FILE
+            if not examples.exists():
+                write_example_boxes(site, examples)
+            self.site = site
+            return True
+        except Exception as exc:  # noqa: BLE001 (reported on the main thread)
+            QgsMessageLog.logMessage(traceback.format_exc(), LOG_TAG, Qgis.MessageLevel.Warning)
+            self.exception = _without_frames(exc)
+            if self._made_folder:
+                shutil.rmtree(self.folder, ignore_errors=True)
+            return False
+
+    def finished(self, ok: bool) -> None:  # noqa: D401 (QgsTask API)
+        if ok and self.site is not None:
+            self.ready.emit(self.site, str(self.folder / self.EXAMPLES_FILE))
+        elif isinstance(self.exception, Cancelled) or self.isCanceled():
+            self.failed.emit("Cancelled; the sample site was not kept.")
+        else:
+            exc = self.exception
+            reason = str(exc) if isinstance(exc, SiteWatchError) else f"{type(exc).__name__}: {exc}"
+            self.failed.emit(f"The sample site could not be prepared: {reason}")

@@ -57,6 +57,7 @@ from .date_dialog import CaptureDateDialog
 from .map_tools import PolygonMapTool
 from .options import ChangeOptionsWidget, EquipmentOptionsWidget, model_summary_or_none
 from .results import REGIONS_ROW_KEY, HistoryList, ResultsTable
+from .sample_site import SampleSiteLoader
 from .site_selector import SiteSelector
 from .swipe import SwipeItem
 
@@ -76,6 +77,7 @@ class SiteWatchDock(QgsDockWidget):
         self._site_area_text = ""
         self._previous_tool = None
         self.swipe_item: Optional[SwipeItem] = None
+        self.sample_loader = SampleSiteLoader(self, self)
         self._build()
         self.site_band = self._make_site_band()
         self._connect()
@@ -207,6 +209,10 @@ class SiteWatchDock(QgsDockWidget):
         s.fromSelectionRequested.connect(self.site_from_selection)
         s.removeRequested.connect(self.remove_site)
         s.zoomRequested.connect(self.zoom_to_site)
+        s.sampleRequested.connect(self.open_sample_site)
+        self.sample_loader.progress.connect(self._on_sample_progress)
+        self.sample_loader.opened.connect(self._on_sample_opened)
+        self.sample_loader.failed.connect(self._on_sample_failed)
         self.capture_picker.selectionChanged.connect(self.update_plan)
         self.capture_picker.setDateRequested.connect(self.ask_capture_date)
         self.change_options.changed.connect(self.update_plan)
@@ -230,6 +236,7 @@ class SiteWatchDock(QgsDockWidget):
         except (TypeError, RuntimeError):
             pass
         self._refresh_timer.stop()
+        self.sample_loader.cancel()
         self.compare.stop()
         self.end_swipe()
         self._stop_drawing()
@@ -361,6 +368,42 @@ class SiteWatchDock(QgsDockWidget):
         if name:
             site_store.remove_site(name)
             self.reload_sites()
+
+    # ================================================================ sample site
+    def open_sample_site(self, *_args):
+        """Prepare the sample site in the background (generated once), then make it the current
+        site with its captures and example boxes; returns the task (None when busy)."""
+        if self.task is not None or self.sample_loader.busy:
+            return None
+        task = self.sample_loader.start()
+        self.site_selector.sample_button.setEnabled(False)
+        self.run_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.progress_bar.setValue(0)
+        self.status_label.setText("Preparing the sample site…")
+        return task
+
+    def _on_sample_progress(self, value: float, message: str) -> None:
+        self.progress_bar.setValue(int(value))
+        if message:
+            self.status_label.setText(message)
+
+    def _sample_done(self) -> None:
+        self.site_selector.sample_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        self.update_plan()
+
+    def _on_sample_opened(self, _layers: dict) -> None:
+        self._sample_done()
+        self.progress_bar.setValue(0)
+        self.status_label.setText("The sample site is ready: its two dates and example boxes are chosen. "
+                                  "Press Run analysis.")
+
+    def _on_sample_failed(self, message: str) -> None:
+        self._sample_done()
+        self.progress_bar.setValue(0)
+        self.status_label.setText(message)
+        self.iface.messageBar().pushMessage(MESSAGE_TITLE, message, Qgis.MessageLevel.Warning, 8)
 
     # ================================================================ captures
     def _schedule_refresh(self, *_args) -> None:
@@ -514,7 +557,7 @@ class SiteWatchDock(QgsDockWidget):
         return lines
 
     def update_plan(self, *_args) -> None:
-        if self.task is not None:
+        if self.task is not None or self.sample_loader.busy:
             return
         problems = self.problems()
         if problems:
@@ -573,6 +616,9 @@ class SiteWatchDock(QgsDockWidget):
                 pass
 
     def cancel_analysis(self) -> None:
+        if self.sample_loader.busy:
+            self.status_label.setText("Cancelling…")
+            self.sample_loader.cancel()
         if self.task is not None:
             self.status_label.setText("Cancelling…")
             self.cancel_button.setEnabled(False)

@@ -200,6 +200,12 @@ class EquipmentOptionsWidget(QgsCollapsibleGroupBox):
                 self.set_classes(names)
         self.changed.emit()
 
+    def use_examples(self, layer) -> None:
+        """Count equipment with the Exemplar engine, learning from the boxes of `layer`."""
+        self.setChecked(True)
+        self.engine_combo.setCurrentIndex(self.engine_combo.findData("exemplar"))
+        self.exemplar_combo.setLayer(layer)
+
     def problems(self) -> list[str]:
         if not self.isChecked():
             return []

@@ -1,4 +1,4 @@
-"""Site selector: the project's named sites, plus buttons to make one from the map."""
+"""Site selector: the project's named sites, buttons to make one from the map, and the sample site."""
 from __future__ import annotations
 
 from qgis.PyQt.QtCore import pyqtSignal
@@ -13,6 +13,7 @@ class SiteSelector(QWidget):
     fromSelectionRequested = pyqtSignal()
     removeRequested = pyqtSignal(str)
     zoomRequested = pyqtSignal()
+    sampleRequested = pyqtSignal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -44,6 +45,13 @@ class SiteSelector(QWidget):
         self.remove_button = QToolButton(self)
         self.remove_button.setText("Remove")
         self.remove_button.setToolTip("Forget this site in the project (its files on disk are kept).")
+        self.sample_button = QToolButton(self)
+        self.sample_button.setText("Try the sample site")
+        self.sample_button.setToolTip(
+            "Open SiteWatch's sample site: a synthetic air base imaged on two dates (prepared once, "
+            "about half a minute), with example boxes of aircraft and air-defence launchers. The "
+            "site, both captures and the examples are filled in: press Run analysis."
+        )
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.combo.setMinimumContentsLength(12)
         self.draw_button.setText("Draw on map")
@@ -55,6 +63,7 @@ class SiteSelector(QWidget):
         row.addWidget(self.zoom_button)
         row.addWidget(self.remove_button)
         layout.addLayout(row)
+        layout.addWidget(self.sample_button)
         self.info_label = QLabel(self)
         self.info_label.setWordWrap(True)
         self.info_label.setToolTip("Area of the site and where its workspace (history, dates) is stored.")
@@ -65,6 +74,7 @@ class SiteSelector(QWidget):
         self.selection_button.clicked.connect(lambda _c=False: self.fromSelectionRequested.emit())
         self.remove_button.clicked.connect(lambda _c=False: self.removeRequested.emit(self.current_name()))
         self.zoom_button.clicked.connect(lambda _c=False: self.zoomRequested.emit())
+        self.sample_button.clicked.connect(lambda _c=False: self.sampleRequested.emit())
         self._update_buttons()
 
     def current_name(self) -> str:

@@ -11,7 +11,8 @@ def _sitewatch_leftovers(main_window) -> dict:
     return {
         "docks": [d for d in main_window.findChildren(QDockWidget) if d.objectName() == "SiteWatchDock"],
         "toolbars": [t for t in main_window.findChildren(QToolBar) if t.objectName() == "SiteWatchToolbar"],
-        "actions": [a for a in main_window.findChildren(QAction) if a.objectName() == "SiteWatchTogglePanel"],
+        "actions": [a for a in main_window.findChildren(QAction)
+                    if a.objectName() in ("SiteWatchTogglePanel", "SiteWatchOpenSampleSite")],
         "provider": QgsApplication.processingRegistry().providerById("sitewatch"),
     }
 
@@ -27,12 +28,14 @@ def test_load_unload_twice_leaves_nothing(qgis_app, qgis_iface, qgis_processing)
         assert loaded["provider"].id() == "sitewatch"
         assert plugin.dock is not None and plugin.toolbar is not None
         assert plugin.toggle_dock_action in plugin.toolbar.actions()
+        assert {a.objectName() for a in loaded["actions"]} >= {"SiteWatchOpenSampleSite"}
         plugin.unload()
         qgis_app.processEvents()
         left = _sitewatch_leftovers(main_window)
         assert QgsApplication.processingRegistry().providerById("sitewatch") is None
         assert plugin.dock is None and plugin.toolbar is None and plugin.actions == []
         assert not [d for d in left["docks"] if d.parent() is main_window]
+        assert not [a for a in left["actions"] if a.parent() is main_window]
 
 
 def test_unload_disconnects_project_signals(qgis_app, qgis_iface, qgis_processing, qgis_new_project):

@@ -1,0 +1,31 @@
+"""Example boxes for the sample site: what an analyst would draw to start the exemplar engine."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence, Union
+
+from ..errors import InputError
+from .site import SampleSite
+
+EXAMPLE_CATEGORIES = ("heavy transport", "fighters and bombers", "helicopters", "air-defence launchers and radars")
+
+
+def write_example_boxes(site: SampleSite, out_path: Union[str, Path],
+                        categories: Sequence[str] = EXAMPLE_CATEGORIES) -> Path:
+    """Write one box per category (the lowest truth id of the before date) as a GeoJSON layer
+    with a `class` field, in the site's CRS. Categories without an object are left out."""
+    collection = json.loads(Path(site.truth_before).read_text(encoding="utf-8"))
+    chosen: dict[str, dict] = {}
+    for feature in sorted(collection["features"], key=lambda f: f["properties"]["id"]):
+        props = feature["properties"]
+        category = props.get("category")
+        if category in categories and category not in chosen:
+            chosen[category] = {"type": "Feature", "geometry": feature["geometry"],
+                                "properties": {"class": props["class"], "category": category}}
+    if not chosen:
+        raise InputError(f"The sample site in {site.root} has no object of {', '.join(categories)}.")
+    collection["features"] = [chosen[c] for c in categories if c in chosen]
+    out = Path(out_path)
+    out.write_text(json.dumps(collection), encoding="utf-8")
+    return out
