@@ -253,6 +253,39 @@ def test_date_dialog_gives_iso_dates(qgis_app):
     assert dialog.iso() == "2023-12-01T08:30:00Z"
 
 
+def test_date_dialog_calendar_and_keyboard_entry(qgis_app):
+    """The user picks a day in the calendar popup, or types the date; OK gives that date."""
+    from datetime import datetime, timezone
+
+    from qgis.PyQt.QtCore import QDate, QPoint, Qt
+    from qgis.PyQt.QtTest import QTest
+    from qgis.PyQt.QtWidgets import QDialogButtonBox, QTableView
+
+    from sitewatch.plugin.gui.date_dialog import CaptureDateDialog
+
+    dialog = CaptureDateDialog("scan", datetime(2023, 12, 1, tzinfo=timezone.utc))
+    dialog.show()
+    calendar = dialog.edit.calendarWidget()
+    calendar.setCurrentPage(2024, 12)
+    view = calendar.findChild(QTableView)
+    model = view.model()
+    cell = next((model.index(r, c) for r in range(model.rowCount()) for c in range(model.columnCount())
+                 if str(model.data(model.index(r, c))) == "13" and r > 0), None)
+    assert cell is not None
+    rect = view.visualRect(cell)
+    QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, rect.center())
+    assert calendar.selectedDate() == QDate(2024, 12, 13)
+    assert dialog.iso() == "2024-12-13"
+
+    dialog.edit.setFocus()
+    dialog.edit.setSelectedSection(dialog.edit.sectionAt(0))
+    QTest.keyClicks(dialog.edit, "2021")
+    assert dialog.iso().startswith("2021-12-13")
+    ok = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
+    QTest.mouseClick(ok, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(2, 2))
+    assert dialog.result() == dialog.DialogCode.Accepted
+
+
 def test_date_button_sets_the_date(dock, qgis_app, tmp_path, monkeypatch):
     from qgis.PyQt.QtWidgets import QDialog
 
