@@ -8,6 +8,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import InputError
+from .chroma import MIN_BANDS, least_chroma, stretch_limits
 from .filters import box_mean, sobel
 from .irmad import MadModel, fit_irmad
 from .model import METHODS
@@ -161,39 +162,57 @@ def _half(bands: np.ndarray) -> np.ndarray:
 
 
 class StructureContext(ChangeMethod):
-    """Illumination- and season-robust change (SiteWatch's own method). Three context cues,
-    computed on a 2x-decimated grid,
+    """Illumination- and season-robust change of man-made things (SiteWatch's own method).
 
+    Context score. Three cues, computed on a 2x-decimated grid,
     - spectral change of local means (radiometry normalised; about 5 x 5 and 13 x 13 px),
     - local structural dissimilarity (1 - SSIM structure term of luminance, about 17 x 17 px),
     - gradient-orientation disagreement (1 - normalised gradient correlation, 17 x 17 px),
     are fused by a geometric mean on absolute scales (a change must show on every cue; pure
     brightness or contrast changes do not), smoothed over a 9 x 9 context window, then
     multiplied with the fine-scale (3 x 3) spectral change, and edge-aligned by a guided filter
-    on the luminance difference, so regions keep the outline of what changed.
+    (13 x 13 px) on the luminance difference, so regions keep the outline of what changed.
     Automatic threshold: Otsu on the sample, never below MIN_THRESHOLD (a scene without
     change stays without change).
 
-    Fusion (FUSE_IRMAD): the final score is the geometric mean of this contextual score and the
-    IR-MAD score (both 0..1 with 0.5 at their own automatic threshold), so a pixel is a change
-    only when the context cues and the per-pixel spectral significance (IR-MAD's chi-square,
-    calibrated on the scene's own no-change statistics) agree: context halos around real
-    changes, orchard texture and residual misregistration lose most of their false alarms."""
+    Fusion (FUSE_IRMAD): the geometric mean of this contextual score and the IR-MAD score (both
+    0..1 with 0.5 at their own automatic threshold), so a pixel is a change only when the
+    context cues and the per-pixel spectral significance (IR-MAD's chi-square, calibrated on
+    the scene's own no-change statistics) agree: context halos around real changes, orchard
+    texture and residual misregistration lose most of their false alarms.
 
-    halo = 40  # context (about 14 px) + guided filter (2 x 8 px) + decimation parity
+    Natural-surface prior (NATURAL_PRIOR, 3+ bands): roofs, concrete, asphalt, vehicles and
+    aircraft are mostly achromatic, vegetation and soil are colourful (more so with a
+    near-infrared band), and change between two natural surfaces (crops, lawns, trees, wet
+    soil) is seldom what an analyst is after. Each date's bands are stretched between their
+    own 0.5 and 99.5 % sample percentiles (so per-band gains, offsets and the radiometric
+    normalisation do not matter), the chroma (max - min) / (max + eps) of the LESS colourful
+    date is taken (a man-made surface on either date keeps the prior silent: arrivals and
+    departures, brighter or darker, are treated alike), and where it exceeds the scene's own
+    40 % chroma quantile the odds of change are divided by exp(CHROMA_WEIGHT * excess). The
+    prior only lowers scores; it never raises one."""
+
+    halo = 32  # context (about 16 px) + guided filter (2 x 6 px) + chroma (1 px) + decimation parity
     R_MEAN = (2, 6)
     R_STRUCT = 8
     R_CONTEXT = 4
     SPECTRAL_SCALE = 1.0
     MIN_THRESHOLD = 0.3  # below it nothing is a change, whatever Otsu says on a no-change scene
     GUIDED = True  # guided filter on the luminance difference: outlines follow what changed
-    GUIDE_R = 8
+    GUIDE_R = 6
     GUIDE_EPS = 0.01
     FUSE_IRMAD = True  # geometric mean with the IR-MAD score (see the class notes)
+    NATURAL_PRIOR = True  # change between colourful (natural) surfaces counts less (see the notes)
+    CHROMA_PERCENTILES = (0.5, 99.5)  # each date's band stretch
+    CHROMA_EPS = 0.1  # stretched units: dark pixels are not called colourful
+    CHROMA_REFERENCE = 0.4  # quantile of the scene's chroma above which the prior acts
+    CHROMA_WEIGHT = 50.0  # odds divided by exp(weight * chroma excess)
 
     def __init__(self) -> None:
         super().__init__()
         self.spectral: Optional[IRMAD] = None
+        self.limits: Optional[tuple[np.ndarray, np.ndarray]] = None  # stretch of before, after
+        self.chroma_reference = 0.0
 
     def _cues(self, before, after) -> list[np.ndarray]:
         """Context cues on a 2x-decimated grid (4x less work), the fine cue at full resolution."""
@@ -251,12 +270,28 @@ class StructureContext(ChangeMethod):
         if self.FUSE_IRMAD:
             self.spectral = IRMAD()
             self.spectral.fit(tiles)
+        self.limits = None
+        if self.NATURAL_PRIOR and tiles[0].before.shape[0] >= MIN_BANDS:
+            lo, hi = self.CHROMA_PERCENTILES
+            self.limits = tuple(stretch_limits(np.concatenate([t.core(getattr(t, side))[:, t.core(t.valid)]
+                                                               for t in tiles], axis=1), lo, hi)
+                                for side in ("before", "after"))
+            sample = _sample_core(tiles, lambda t: self._chroma(t.before, t.after))
+            self.chroma_reference = float(np.quantile(sample, self.CHROMA_REFERENCE))
+
+    def _chroma(self, before, after) -> np.ndarray:
+        return least_chroma(before, after, self.limits[0], self.limits[1], self.CHROMA_EPS)
 
     def score(self, before, after, valid):
-        context = score_from_ratio(self._fuse(self._cues(before, after)) / self.raw_threshold, 8.0)
-        if self.spectral is None:
-            return context
-        return np.sqrt(context * self.spectral.score(before, after, valid))
+        out = score_from_ratio(self._fuse(self._cues(before, after)) / self.raw_threshold, 8.0)
+        if self.spectral is not None:
+            out = np.sqrt(out * self.spectral.score(before, after, valid))
+        if self.limits is not None:
+            # odds of change divided by exp(weight * excess chroma): s f / (s f + 1 - s)
+            excess = np.maximum(self._chroma(before, after) - np.float32(self.chroma_reference), 0.0)
+            f = np.exp(np.minimum(np.float32(self.CHROMA_WEIGHT) * excess, 30.0) * np.float32(-1.0))
+            out = out * f / (out * f + (1.0 - out))
+        return out
 
 
 _CLASSES = {"structure": StructureContext, "cva": CVA, "irmad": IRMAD, "pcakmeans": PCAKMeans}

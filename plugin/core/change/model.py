@@ -6,7 +6,7 @@ from typing import Optional
 
 # id -> label; the first entry is the default (best pooled F1 on real pairs, see tools/eval_change.py)
 METHODS: dict[str, str] = {
-    "structure": "Structure and context (gradient and local-structure dissimilarity, multi-scale)",
+    "structure": "Structure and context (gradient and local-structure dissimilarity, multi-scale, man-made surfaces first)",
     "cva": "Change vector analysis (Otsu threshold)",
     "irmad": "IR-MAD (chi-square change probability)",
     "pcakmeans": "PCA + k-means on difference neighbourhoods",

@@ -1,0 +1,43 @@
+"""Colourfulness of surfaces, robust to each capture's own band calibration (numpy only).
+
+Man-made surfaces (roofs, concrete, asphalt, metal, aircraft) are mostly achromatic: their
+bands rise and fall together. Natural surfaces (vegetation, soil, water) are colourful, and
+more so with a near-infrared band. Each date's bands are first stretched between their own
+low and high percentiles, so the measure ignores per-band gains and offsets (sensor, haze,
+the radiometric normalisation) and only compares how a pixel sits in each band's range."""
+from __future__ import annotations
+
+import numpy as np
+
+from .filters import box_mean
+
+MIN_BANDS = 3  # fewer bands carry no colour
+
+
+def stretch_limits(samples: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Per-band (low, high) percentiles of (p, n) sample pixels, as a (2, p) float32 array."""
+    limits = np.percentile(samples.astype(np.float64), [low, high], axis=1)
+    span = np.maximum(limits[1] - limits[0], 1e-6 * (np.abs(limits[1]) + 1.0))
+    limits[1] = limits[0] + span
+    return limits.astype(np.float32)
+
+
+def chroma(bands: np.ndarray, limits: np.ndarray, eps: float) -> np.ndarray:
+    """(max - min) / (max + eps) over the stretched bands (p, h, w) -> (h, w); 0 = grey.
+    eps (in stretched units) keeps dark pixels, whose ratios are noise, from looking colourful."""
+    lo = limits[0][:, None, None]
+    scale = (np.float32(1.0) / (limits[1] - limits[0]))[:, None, None]
+    top = bottom = None
+    for b in range(bands.shape[0]):
+        v = (bands[b] - lo[b]) * scale[b]
+        top = v if top is None else np.maximum(top, v)
+        bottom = v if bottom is None else np.minimum(bottom, v)
+    return (top - bottom) / (np.maximum(top, 0.0) + np.float32(eps))
+
+
+def least_chroma(before: np.ndarray, after: np.ndarray, limits_before: np.ndarray, limits_after: np.ndarray,
+                 eps: float, radius: int = 1) -> np.ndarray:
+    """Colourfulness of the less colourful date, smoothed over a (2r+1)^2 window: low where a
+    man-made surface is present on either date, whichever way the change went."""
+    c = np.minimum(chroma(before, limits_before, eps), chroma(after, limits_after, eps))
+    return box_mean(c, radius)

@@ -1,0 +1,111 @@
+"""The default method's natural-surface prior (chroma of the less colourful date) and the
+block/halo contract of its score."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from change_helpers import textured
+
+SIZE = 192
+
+
+def _scene(seed: int = 0) -> np.ndarray:
+    """Left half grass (green, colourful), right half concrete (grey), with texture; a white
+    roof strip and a shadow strip (a scene's brightest and darkest surfaces are about grey)."""
+    rng = np.random.default_rng(seed)
+    tex = textured(SIZE, seed, bands=1)[0] - 100.0
+    img = np.empty((3, SIZE, SIZE), np.float32)
+    for b, (grass, concrete) in enumerate(zip((60.0, 115.0, 45.0), (150.0, 150.0, 152.0))):
+        img[b, :, :SIZE // 2] = grass + 0.3 * tex[:, :SIZE // 2]
+        img[b, :, SIZE // 2:] = concrete + 0.3 * tex[:, SIZE // 2:]
+    img[:, :8] = 235.0
+    img[:, -8:] = np.array([22.0, 22.0, 26.0], np.float32)[:, None, None]
+    return img + rng.normal(0, 1.5, img.shape).astype(np.float32)
+
+
+def _score(before: np.ndarray, after: np.ndarray, prior: bool = True):
+    from sitewatch.plugin.core.change.methods import Tile, make_method
+
+    method = make_method("structure")
+    method.NATURAL_PRIOR = prior
+    h = method.halo
+    pad = [(0, 0), (h, h), (h, h)]
+    b, a = np.pad(before, pad, mode="reflect"), np.pad(after, pad, mode="reflect")
+    valid = np.ones(b.shape[1:], bool)
+    method.fit([Tile(b, a, valid, h)])
+    return method, method.score(b, a, valid)[h:h + SIZE, h:h + SIZE]
+
+
+def test_chroma_ignores_band_gains_and_offsets():
+    from sitewatch.plugin.core.change.chroma import chroma, stretch_limits
+
+    img = _scene(1)
+    limits = stretch_limits(img.reshape(3, -1), 0.5, 99.5)
+    c = chroma(img, limits, 0.1)
+    assert np.median(c[:, :SIZE // 2]) > 3 * np.median(c[:, SIZE // 2:])  # grass vs concrete
+    # another sensor: per-band gains and offsets; each date's own stretch undoes them
+    other = img * np.array([1.7, 0.8, 1.2], np.float32)[:, None, None] + np.array([30, -5, 12], np.float32)[:, None, None]
+    c2 = chroma(other, stretch_limits(other.reshape(3, -1), 0.5, 99.5), 0.1)
+    np.testing.assert_allclose(c2, c, atol=1e-4)
+
+
+def test_change_between_natural_surfaces_is_damped_and_man_made_change_is_not():
+    before = _scene(2)
+    after = before.copy()
+    after[:, 40:80, 20:70] = np.array([150.0, 105.0, 60.0], np.float32)[:, None, None]  # grass -> bare soil
+    after[:, 120:160, 20:70] = np.array([95.0, 95.0, 98.0], np.float32)[:, None, None]  # grass -> grey roof
+    after[:, 40:80, 122:172] = np.array([80.0, 80.0, 84.0], np.float32)[:, None, None]  # concrete -> dark roof
+    _, with_prior = _score(before, after)
+    _, without = _score(before, after, prior=False)
+    soil = (slice(45, 75), slice(25, 65))
+    roof_on_grass = (slice(125, 155), slice(25, 65))
+    roof_on_concrete = (slice(45, 75), slice(127, 167))
+    assert float(without[soil].mean()) > 0.5  # the change itself is strong ...
+    assert float(with_prior[soil].mean()) < 0.3  # ... but natural on both dates
+    for region in (roof_on_grass, roof_on_concrete):
+        assert float(with_prior[region].mean()) > 0.6
+        assert float(with_prior[region].mean()) == pytest.approx(float(without[region].mean()), abs=0.1)
+
+
+def test_prior_is_symmetric_in_time():
+    # a grey object leaving grass is as visible as one arriving on it
+    base = _scene(3)
+    with_object = base.copy()
+    with_object[:, 70:110, 30:80] = np.array([120.0, 120.0, 124.0], np.float32)[:, None, None]
+    _, arrival = _score(base, with_object)
+    _, departure = _score(with_object, base)
+    core = (slice(75, 105), slice(35, 75))
+    assert float(arrival[core].mean()) > 0.6
+    assert float(departure[core].mean()) > 0.6
+
+
+def test_prior_is_off_for_single_band_captures():
+    before = _scene(4)[1:2]
+    after = before.copy()
+    after[:, 40:80, 20:70] += 60.0
+    method, with_prior = _score(before, after)
+    _, without = _score(before, after, prior=False)
+    assert method.limits is None
+    np.testing.assert_array_equal(with_prior, without)
+
+
+def test_block_scores_match_the_whole_image_within_the_halo():
+    """Scores of blocks carrying `halo` extra pixels equal the whole-image scores (the
+    pipeline's seam contract), wherever the block sits (even offsets: 2x decimation)."""
+    from sitewatch.plugin.core.change.methods import Tile, make_method
+
+    size = 256
+    before = textured(size, 11)
+    after = before + np.random.default_rng(12).normal(0, 2, before.shape).astype(np.float32)
+    after[:, 100:150, 90:170] = np.array([230.0, 60.0, 40.0], np.float32)[:, None, None]
+    after[:, 20:60, 180:230] *= np.array([0.4, 1.3, 0.5], np.float32)[:, None, None]
+    method = make_method("structure")
+    h = method.halo
+    valid = np.ones((size, size), bool)
+    method.fit([Tile(before, after, valid, 0)])
+    whole = method.score(before, after, valid)
+    for y, x, n in ((h, h, 64), (96, 120, 48), (size - h - 50, size - h - 70, 50)):
+        win = (slice(None), slice(y - h, y + n + h), slice(x - h, x + n + h))
+        block = method.score(before[win], after[win], valid[win[1:]])[h:h + n, h:h + n]
+        np.testing.assert_allclose(block, whole[y:y + n, x:x + n], atol=2e-5)
