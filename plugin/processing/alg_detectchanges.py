@@ -135,7 +135,7 @@ class DetectChangesAlgorithm(QgsProcessingAlgorithm):
                               f"({s.dx_m:+.2f}, {s.dy_m:+.2f} map units), confidence {s.confidence:.2f}")
         for band in result.normalisation.bands:
             feedback.pushInfo(f"Normalisation band {band.band_before}<-{band.band_after}: gain {band.gain:.3f}, "
-                              f"offset {band.offset:.2f}, r {band.correlation:.3f}")
+                              f"offset {band.offset:.2f}, r {band.correlation:.3f} ({band.method})")
         feedback.pushInfo(f"{result.n_regions} change regions, {result.changed_area_m2:.0f} m² changed "
                           f"(method {result.method}, threshold {result.threshold:.2f})")
         style_output_on_completion(context, params.score_path, "change_score.qml", threshold=result.threshold)

@@ -65,7 +65,8 @@ class Shift:
 
 @dataclass
 class BandFit:
-    """Orthogonal regression before ~= gain * after + offset over no-change pixels."""
+    """before ~= gain * after + offset over no-change pixels: orthogonal regression, or mean and
+    spread matching ("moments") when the bands correlate too weakly for a regression slope."""
 
     band_before: int
     band_after: int
@@ -73,6 +74,7 @@ class BandFit:
     offset: float
     correlation: float
     rmse: float
+    method: str = "orthogonal"
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Relative radiometric normalisation: IR-MAD no-change pixels, per-band orthogonal regression."""
+"""Relative radiometric normalisation: IR-MAD no-change pixels, per-band orthogonal regression
+(mean and spread matching where a band pair correlates too weakly for a slope)."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,6 +10,9 @@ from .stats import orthogonal_regression
 
 NO_CHANGE_PROBABILITY = 0.9
 MAX_FIT_PIXELS = 100_000
+# Below this correlation the regression slope is ill-determined (it tends to sxx/sxy and blows
+# up on scenes where almost everything changed): match means and spreads instead.
+MIN_CORRELATION = 0.5
 
 
 def fit_normalisation(before: np.ndarray, after: np.ndarray, band_pairs: list[tuple[int, int]]) -> NormalisationFit:
@@ -27,10 +31,15 @@ def fit_normalisation(before: np.ndarray, after: np.ndarray, band_pairs: list[tu
         keep = p_nc >= np.quantile(p_nc, 0.5)
     bands = []
     for i, (bb, ba) in enumerate(band_pairs):
-        gain, offset, r, rmse = orthogonal_regression(after[keep, i], before[keep, i])
-        if not np.isfinite(gain) or gain <= 0:
-            gain, offset = 1.0, 0.0
-        bands.append(BandFit(bb, ba, gain, offset, r, rmse))
+        x, y = after[keep, i].astype(np.float64), before[keep, i].astype(np.float64)
+        gain, offset, r, rmse = orthogonal_regression(x, y)
+        method = "orthogonal"
+        if not np.isfinite(gain) or gain <= 0 or not r >= MIN_CORRELATION:
+            method = "moments"
+            gain = float(y.std() / x.std()) if x.std() > 0 else 1.0
+            offset = float(y.mean() - gain * x.mean())
+            rmse = float(np.sqrt(np.mean((y - (gain * x + offset)) ** 2)))
+        bands.append(BandFit(bb, ba, gain, offset, r, rmse, method))
     return NormalisationFit(applied=True, n_no_change=int(keep.sum()), n_sample=n, bands=bands)
 
 

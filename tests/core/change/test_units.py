@@ -39,6 +39,21 @@ def test_orthogonal_regression_and_normalisation_recover_gain():
         assert band.gain == pytest.approx(1 / 1.3, rel=0.02)
         assert band.offset == pytest.approx(-15 / 1.3, abs=2.0)
     assert fit.n_no_change < 20000
+    assert {band.method for band in fit.bands} == {"orthogonal"}
+
+
+def test_normalisation_of_uncorrelated_bands_matches_moments():
+    """A scene where nearly everything changed: no regression slope, the spreads are matched."""
+    from sitewatch.plugin.core.change.normalisation import fit_normalisation
+
+    rng = np.random.default_rng(2)
+    before = rng.normal(100, 20, (20000, 2))
+    after = rng.normal(300, 5, (20000, 2))  # unrelated to before
+    fit = fit_normalisation(before, after, [(1, 1), (2, 2)])
+    for band in fit.bands:
+        assert band.method == "moments" and abs(band.correlation) < 0.5
+        assert band.gain == pytest.approx(4.0, rel=0.1)  # 20 / 5, not an exploding slope
+        assert band.offset == pytest.approx(100 - 4.0 * 300, rel=0.1)
 
 
 def test_irmad_flags_changed_pixels():
