@@ -3,8 +3,8 @@
 Run inside QGIS (a virtual display is enough):
     xvfb-run -a -s "-screen 0 1680x1050x24" /usr/bin/qgis.bin --nologo --noversioncheck \
         --code tools/screenshot.py
-It generates a small sample site, loads the plugin, creates the site, runs an analysis from
-the panel, saves the main window to test-output/screenshot.png and quits QGIS.
+It loads the plugin, presses *Try the sample site* (a small one), runs the analysis from the
+panel as a new user would, saves the main window to test-output/screenshot.png and quits QGIS.
 Environment: SITEWATCH_SHOT_SIZE (sample-site pixels, default 768), SITEWATCH_SHOT_OUT
 (PNG path), SITEWATCH_SHOT_TIMEOUT (seconds allowed for the analysis, default 240).
 """
@@ -24,11 +24,7 @@ import pkgpath  # noqa: E402,F401  (the working tree as the `sitewatch` package)
 from qgis.core import (  # noqa: E402
     QgsApplication,
     QgsCoordinateReferenceSystem,
-    QgsFeature,
     QgsProject,
-    QgsRasterLayer,
-    QgsVectorFileWriter,
-    QgsVectorLayer,
 )
 from qgis.PyQt.QtCore import QSize, Qt, QTimer  # noqa: E402
 from qgis.utils import iface  # noqa: E402
@@ -51,26 +47,6 @@ def pump(seconds: float) -> None:
         time.sleep(0.02)
 
 
-def write_examples(truth_path: Path, out_path: Path, count: int = 4) -> QgsVectorLayer:
-    """A few boxes around aircraft of the before date: what a user draws for the Exemplar engine."""
-    truth = QgsVectorLayer(str(truth_path), "truth", "ogr")
-    examples = QgsVectorLayer("Polygon?crs=EPSG:32636&field=class:string", "Example boxes", "memory")
-    picked = []
-    for feature in truth.getFeatures():
-        if feature["detector_class"] == "aircraft" and len(picked) < count:
-            f = QgsFeature(examples.fields())
-            f.setGeometry(feature.geometry())
-            f["class"] = "aircraft"
-            picked.append(f)
-    examples.dataProvider().addFeatures(picked)
-    options = QgsVectorFileWriter.SaveVectorOptions()
-    options.driverName = "GPKG"
-    options.layerName = "examples"
-    QgsVectorFileWriter.writeAsVectorFormatV3(examples, str(out_path), QgsProject.instance().transformContext(), options)
-    layer = QgsVectorLayer(f"{out_path}|layername=examples", "Example boxes", "ogr")
-    return layer
-
-
 def main() -> None:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     LOG.write_text("", encoding="utf-8")
@@ -83,19 +59,11 @@ def main() -> None:
     pump(0.5)
 
     import sitewatch
-    from sitewatch.plugin.core.samplesite import generate_sample_site
 
     work = OUT.parent / "screenshot-work"
-    log(f"generating a {SIZE} px sample site in {work}")
-    site = generate_sample_site(work / "site", size_px=SIZE)
     project = QgsProject.instance()
     project.setCrs(QgsCoordinateReferenceSystem("EPSG:32636"))
     project.setFileName(str(work / "sitewatch-demo.qgz"))
-    for path, name in ((site.before, "Khmeimim WV03 before"), (site.after, "Khmeimim WV02 after")):
-        layer = QgsRasterLayer(str(path), name)
-        project.addMapLayer(layer)
-    examples = write_examples(site.truth_before, work / "examples.gpkg")
-    project.addMapLayer(examples)
 
     from qgis import utils as qgis_utils
 
@@ -110,17 +78,18 @@ def main() -> None:
     window.resizeDocks([dock], [560], Qt.Orientation.Horizontal)
     pump(0.5)
 
-    aoi = QgsVectorLayer(str(site.aoi), "aoi", "ogr")
-    aoi_feature = next(aoi.getFeatures())
-    dock.create_site("Khmeimim", aoi_feature.geometry(), aoi.crs())
-    dock._refresh_timer.stop()
-    dock.refresh_captures()
-    dock.equipment_options.exemplar_combo.setLayer(examples)
-    dock.equipment_options.classes_combo.setCheckedItems(["aircraft"])
-    dock.equipment_options.min_score_spin.setValue(0.5)
-    dock.update_plan()
+    # what a new user does: Try the sample site, then Run analysis
+    dock.sample_loader.folder = work / "site"
+    dock.sample_loader.size_px = SIZE
+    log(f"Try the sample site ({SIZE} px) in {work}")
+    dock.site_selector.sample_button.click()
+    start = time.time()
+    while dock.sample_loader.busy and time.time() - start < TIMEOUT_S:
+        pump(0.2)
+    if dock.site is None or not dock.run_button.isEnabled():
+        raise RuntimeError("the sample site did not open: " + dock.status_label.text())
     log("plan: " + dock.plan_label.text().replace("<br>", " | "))
-    iface.mapCanvas().setExtent(aoi.extent())
+    site_extent = dock.site.geometry().boundingBox()
 
     task = dock.run_analysis()
     if task is None:
@@ -133,10 +102,11 @@ def main() -> None:
         pump(3.0)
         raise RuntimeError(f"the analysis took longer than {TIMEOUT_S:.0f} s")
     log(f"analysis finished in {time.time() - start:.1f} s: {dock.status_label.text()}")
-    examples_node = project.layerTreeRoot().findLayer(examples.id())
+    examples = dock.equipment_options.exemplar_combo.currentLayer()
+    examples_node = project.layerTreeRoot().findLayer(examples.id()) if examples is not None else None
     if examples_node is not None:
         examples_node.setItemVisibilityChecked(False)
-    iface.mapCanvas().setExtent(aoi.extent())
+    iface.mapCanvas().setExtent(site_extent)
     iface.mapCanvas().refresh()
     pump(1.0)
     iface.mapCanvas().waitWhileRendering()

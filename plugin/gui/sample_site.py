@@ -71,7 +71,10 @@ class SampleSiteLoader(QObject):
         except ValueError as exc:
             self.failed.emit(str(exc))
             return
+        from ..core.samplesite.examples import EXAMPLE_MIN_SCORE
+
         self.dock.equipment_options.use_examples(layers["examples"])
+        self.dock.equipment_options.min_score_spin.setValue(EXAMPLE_MIN_SCORE)
         self.dock.refresh_captures()
         self.dock.capture_picker.select(layers["before"].id(), layers["after"].id())
         self.dock.zoom_to_site()

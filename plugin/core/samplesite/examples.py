@@ -8,6 +8,8 @@ from typing import Sequence, Union
 from ..errors import InputError
 from .site import SampleSite
 
+# Exemplar detections of the sample site scoring below this are dropped (the demo's setting).
+EXAMPLE_MIN_SCORE = 0.5
 EXAMPLE_CATEGORIES = ("heavy transport", "fighters and bombers", "helicopters", "air-defence launchers and radars")
 
 
