@@ -26,6 +26,9 @@ class DetectionParameters:
     engine: str = "exemplar"  # "exemplar" | "learned" | "model"
     model_path: Optional[str] = None
     exemplars: Optional[list[Detection]] = None  # example boxes in the raster's map coords
+    # raster the example boxes were drawn on (None: `raster`), e.g. another date of the site: an
+    # example whose object has left `raster` keeps the look it has there
+    exemplar_raster: Optional[str] = None
     aoi_wkt: Optional[str] = None  # polygon in the raster's CRS
     min_score: float = 0.3
     classes: Optional[list[str]] = None  # keep only these classes (None = all)

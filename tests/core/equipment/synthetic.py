@@ -50,3 +50,17 @@ def make_scene(path, objects, size=(600, 600), seed=0, clutter=12, span=1.0):
 
 def to_map(px: float, py: float) -> tuple[float, float]:
     return ORIGIN[0] + px * GSD, ORIGIN[1] - py * GSD
+
+
+# aircraft of the exemplar scenes: (cx, cy, heading, length) in pixels; wingspan 0.6 x length
+OBJECTS = [(100, 100, 0, 60), (300, 120, 90, 60), (480, 140, 135, 60), (150, 420, 200, 60),
+           (430, 430, 300, 60), (300, 300, 45, 60)]
+
+
+def exemplar_at(px: float, py: float, heading: float, cls: str = "su24"):
+    """A user's example box (30 x 18 m) centred on pixel (px, py)."""
+    from sitewatch.plugin.core.equipment.detection import Detection
+
+    x, y = to_map(px, py)
+    return Detection(cx=x, cy=y, length_m=30.0, width_m=18.0, heading_deg=heading % 180, class_name=cls,
+                     score=1.0, engine="user")

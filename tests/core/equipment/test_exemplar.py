@@ -3,21 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from synthetic import GSD, ORIGIN, make_scene, to_map
+from synthetic import GSD, OBJECTS, ORIGIN, exemplar_at as _exemplar, make_scene, to_map
 
 from sitewatch.plugin.core.equipment.api import DetectionParameters, detect_equipment
-from sitewatch.plugin.core.equipment.detection import Detection
 from sitewatch.plugin.core.errors import InputError
 
-# (cx, cy, heading, length) in pixels; wingspan 0.6 x length so the box has a long axis
-OBJECTS = [(100, 100, 0, 60), (300, 120, 90, 60), (480, 140, 135, 60), (150, 420, 200, 60),
-           (430, 430, 300, 60), (300, 300, 45, 60)]
 
 
-def _exemplar(px, py, heading, cls="su24"):
-    x, y = to_map(px, py)
-    return Detection(cx=x, cy=y, length_m=30.0, width_m=18.0, heading_deg=heading % 180, class_name=cls,
-                     score=1.0, engine="user")
 
 
 @pytest.fixture(scope="module")

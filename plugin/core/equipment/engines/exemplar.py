@@ -4,20 +4,30 @@ Two stages, numpy (+ GDAL for reading) only:
 1. Candidates. Per exemplar, the patch under its box becomes rotated templates (every
    `angle_step_deg` over 360) of grey level and gradient magnitude at a working GSD of about
    1 m. Tiles are normalised locally (mean and spread over a window of the exemplar's size), so
-   one FFT correlation per template approximates a normalised cross-correlation; local maxima
-   of the best rotation are candidates (position, heading).
+   one FFT correlation per template approximates a normalised cross-correlation, computed by
+   overlap-save over blocks (the kernels' spectra are taken once per run); local maxima of the
+   best rotation are candidates (position, heading).
 2. Verification. Each exemplar gets a linear classifier fitted at run time: HOG-like cell
-   histograms of patches rotated to the exemplar's frame, whitened with the background
-   statistics of random patches of this scene (exemplar LDA). Candidates are scored by the
-   whitened cosine to the exemplar over a few headings and sizes; the best gives the box's
-   heading and size, and the score (0 = background, 1 = like the exemplar).
+   histograms of patches rotated to the exemplar's frame (plus, for exemplars only a few pixels
+   across, the layout of their colours), whitened with the background statistics of random
+   patches of this scene (exemplar LDA). Candidates are scored by the whitened cosine to the
+   exemplar over a few headings, sizes and (for the promising) positions; the best gives the
+   box, and the score (0 = background, 1 = like the exemplar).
 Boxes of all exemplars and tiles are merged by rotated NMS.
+
+Exemplars drawn on another capture of the site (`exemplar_raster`, e.g. the first date) keep
+the look they have there, unless their object is still in place in the capture searched: then
+its look there is used (the light, the haze and the sensor differ between dates).
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
-from dataclasses import dataclass
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -42,11 +52,19 @@ DEFAULTS = {
     "background_samples": 1200,
     "nms_iou": 0.3,
     "verify": True,  # rescore candidates with the whitened-HOG classifier
-    "refine_floor": 0.3,  # whitened cosine above which a candidate's heading and size are refined
+    "refine_floor": 0.3,  # whitened cosine above which a candidate's heading and size are refined ...
+    "refine_shift": 0.08,  # ... and its centre, by this fraction of the exemplar's width around it (>= 1 px)
+    "refine_shift_gain": 0.04,  # ... when the cosine gains more than this there (not a noise maximum)
     "coarse_min_pixels": 12,  # stage 1 runs decimated while the exemplar's short side keeps this many pixels
     "coarse_factor_max": 2,  # largest stage-1 decimation of the working grid
+    "presence_m": 10.0,  # exemplars from another raster: look this far (plus half their length) for their object
+    "presence_score": 0.5,  # ... and take its look from the raster searched when it scores at least this
+    "presence_colour": 1.0,  # colour weight of the classifier that decides whether the object is still there
+    "colour": 1.0,  # weight of the colour layout (cell chromaticities) in the verification descriptor ...
+    "colour_max_px": 12,  # ... of exemplars narrower than this (working pixels): little shape to go by
     "threads": 2,  # exemplars searched in parallel within a tile (numpy and the FFT release the GIL)
 }
+_BLOCK = 512  # stage-1 correlation outputs per block side (overlap-save FFT blocks)
 
 
 @dataclass
@@ -56,11 +74,35 @@ class _Template:
     size: int  # D, working pixels
     box: PixelBox  # exemplar box in source pixels
     scale: float  # working pixels per source pixel
-    grey: np.ndarray  # grey patch around the exemplar, working pixels
+    grey: np.ndarray  # (1 + K, h, w) verification image around the exemplar (_verification_image), working px
     centre: tuple  # exemplar centre (x, y) in `grey`
     lda: Optional["_Lda"] = None
     scales: tuple = (1.0,)  # sizes tried relative to the exemplar
     factor: int = 1  # stage-1 decimation of the working grid (kernels are at that grid)
+    spectra: dict = field(default_factory=dict)  # FFT size -> conjugate kernel spectra (stage-1 blocks)
+    colour: float = 0.0  # weight of the colour layout in its verification descriptor
+
+
+class _Clock:
+    """Seconds spent per stage (summed over threads), logged at the end of a run."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._started = time.perf_counter()
+
+    @contextmanager
+    def __call__(self, stage: str):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - started
+
+    def summary(self) -> str:
+        parts = ", ".join(f"{k} {v:.1f} s" for k, v in self.seconds.items())
+        return f"{time.perf_counter() - self._started:.1f} s wall ({parts})"
 
 
 def _features(array: np.ndarray) -> np.ndarray:
@@ -84,23 +126,39 @@ def _decimate(img: np.ndarray, f: int) -> np.ndarray:
 
 
 def _box_mean(img: np.ndarray, d: int) -> np.ndarray:
-    """Mean over a d x d window centred on each pixel (edges replicated), via integral image."""
+    """Mean over a d x d window centred on each pixel (edges mirrored), accumulated in double
+    precision: scipy's running-sum filter when installed, else a float64 integral image."""
+    from ...deps import is_available
+
+    img = img.astype(np.float32, copy=False)
+    small = min(img.shape) <= d
+    if is_available("scipy"):
+        from scipy import ndimage
+
+        return ndimage.uniform_filter(img, d, mode="nearest" if small else "mirror")
     r0 = d // 2
-    pad = np.pad(img, ((r0, d - r0), (r0, d - r0)), mode="reflect" if min(img.shape) > d else "edge")
+    pad = np.pad(img, ((r0, d - r0), (r0, d - r0)), mode="edge" if small else "reflect")
     s = np.zeros((pad.shape[0] + 1, pad.shape[1] + 1), dtype=np.float64)
-    s[1:, 1:] = pad.cumsum(0).cumsum(1)
+    np.cumsum(pad, axis=0, dtype=np.float64, out=s[1:, 1:])
+    np.cumsum(s[1:, 1:], axis=1, out=s[1:, 1:])
     h, w = img.shape
     return ((s[d:d + h, d:d + w] - s[:h, d:d + w] - s[d:d + h, :w] + s[:h, :w]) / (d * d)).astype(np.float32)
 
 
 def _local_normalise(feat: np.ndarray, d: int) -> np.ndarray:
+    """Each channel minus its local mean, over its local spread (window d x d; spreads under a fifth
+    of the median spread are raised to it, so flat ground is not amplified into texture)."""
     out = np.empty_like(feat)
     for c in range(feat.shape[0]):
-        mu = _box_mean(feat[c], d)
-        var = _box_mean(feat[c] * feat[c], d) - mu * mu
-        spread = np.sqrt(np.maximum(var, 0.0))
+        x = feat[c] - np.float32(feat[c].mean())  # centred: E[x^2] - E[x]^2 keeps its precision
+        mu = _box_mean(x, d)
+        var = _box_mean(x * x, d)
+        var -= mu * mu
+        spread = np.sqrt(np.maximum(var, 0.0, out=var), out=var)
         floor = max(float(np.median(spread)) * 0.2, 1e-3)
-        out[c] = (feat[c] - mu) / np.maximum(spread, floor)
+        x -= mu
+        x /= np.maximum(spread, floor, out=spread)
+        out[c] = x
     return out
 
 
@@ -140,16 +198,15 @@ def _rotated_kernels(feat: np.ndarray, size: int, centre: tuple, step: float) ->
 
 
 def _fft():
-    """(rfft2, irfft2): scipy.fft in single precision on two threads when installed, else numpy."""
+    """(rfft2, irfft2) over the last two axes, batched over the leading ones: scipy.fft in single
+    precision on two threads when installed, else numpy (double precision)."""
     from ...deps import is_available
 
     if is_available("scipy"):
         import scipy.fft as sfft
 
         def rfft2(a, s):
-            # rows first on the unpadded rows only: kernels are small, the padding is zeros
-            rows = sfft.rfft(np.asarray(a, dtype=np.float32), n=s[1], axis=-1, workers=2)
-            return sfft.fft(rows, n=s[0], axis=-2, workers=2)
+            return sfft.rfft2(a, s=s, workers=2)
 
         def irfft2(a, s):
             return sfft.irfft2(a, s=s, workers=2)
@@ -157,9 +214,12 @@ def _fft():
         return rfft2, irfft2
 
     def np_rfft2(a, s):
-        return np.fft.fft(np.fft.rfft(a, n=s[1], axis=-1), n=s[0], axis=-2)
+        return np.fft.rfft2(a, s=s).astype(np.complex64)
 
-    return np_rfft2, np.fft.irfft2
+    def np_irfft2(a, s):
+        return np.fft.irfft2(a, s=s).astype(np.float32)
+
+    return np_rfft2, np_irfft2
 
 
 def _fast_len(n: int) -> int:
@@ -189,6 +249,77 @@ def _max_filter(img: np.ndarray, r: int) -> np.ndarray:
     return sliding_window_view(p, 2 * r + 1, axis=1).max(axis=-1)
 
 
+def _balanced_tile(length: int, tile: int, overlap: int) -> int:
+    """Tile side (source pixels) for a window side of `length`: as few tiles as sides of at most
+    1.25 x `tile` allow, all of about the same size (no thin last tile processed at full size)."""
+    tile = max(tile, 2 * overlap + 1)
+    n = max(1, math.ceil((length - overlap) / (1.25 * tile - overlap)))
+    if n == 1:
+        return max(length, 2 * overlap + 1)
+    return int(math.ceil((length - overlap) / n)) + overlap
+
+
+def _block_layout(h: int, w: int, d: int, block: int) -> tuple[int, int, int, int]:
+    """Overlap-save blocks for valid correlation of an (h, w) image with a d x d kernel:
+    (FFT size F, valid outputs per block V = F - d + 1, blocks down, blocks across)."""
+    oh, ow = h - d + 1, w - d + 1
+    ny, nx = -(-oh // block), -(-ow // block)
+    v = max(-(-oh // ny), -(-ow // nx))
+    size = _fast_len(v + d - 1)
+    v = size - d + 1
+    return size, v, -(-oh // v), -(-ow // v)
+
+
+def _best_rotation(norm: np.ndarray, tpl: _Template, block: int = _BLOCK) -> np.ndarray:
+    """Best correlation over the template's rotations at each valid position of norm (C, H, W):
+    (H - D + 1, W - D + 1) float32 (which rotation gives it: _rotation_at).
+
+    Overlap-save: the image is cut into blocks of about `block` outputs whose spectra are taken
+    once; the kernels' spectra at the block size are kept on the template and reused by every
+    tile, so each rotation costs one small inverse FFT per block."""
+    c, h, w = norm.shape
+    d = tpl.size
+    oh, ow = h - d + 1, w - d + 1
+    size, v, ny, nx = _block_layout(h, w, d, block)
+    rfft2, irfft2 = _fft()
+    kspec = tpl.spectra.get(size)
+    if kspec is None:
+        kspec = np.conj(rfft2(tpl.kernels, (size, size)))
+        tpl.spectra = {size: kspec}  # tiles of one run share a block size
+    blocks = np.zeros((ny * nx, c, size, size), dtype=np.float32)
+    for i in range(ny):
+        for j in range(nx):
+            part = norm[:, i * v:i * v + size, j * v:j * v + size]
+            blocks[i * nx + j, :, :part.shape[1], :part.shape[2]] = part
+    spec = rfft2(blocks, (size, size))
+    del blocks
+    best = np.full((ny * nx, v, v), -np.inf, dtype=np.float32)
+    prod = np.empty(spec.shape[:1] + spec.shape[2:], dtype=spec.dtype)
+    term = np.empty_like(prod)
+    for k in range(len(tpl.angles)):
+        np.multiply(spec[:, 0], kspec[k, 0], out=prod)
+        for ch in range(1, c):
+            prod += np.multiply(spec[:, ch], kspec[k, ch], out=term)
+        np.maximum(best, irfft2(prod, (size, size))[:, :v, :v], out=best)
+    best = best.reshape(ny, nx, v, v).transpose(0, 2, 1, 3).reshape(ny * v, nx * v)[:oh, :ow]
+    return np.ascontiguousarray(best)
+
+
+def _rotation_at(norm: np.ndarray, tpl: _Template, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """Index of the best-correlating rotation at valid positions (ys, xs) of norm (C, H, W)."""
+    d = tpl.size
+    if not len(ys):
+        return np.zeros(0, dtype=np.intp)
+    patches = np.stack([norm[:, y:y + d, x:x + d] for y, x in zip(ys, xs)]).reshape(len(ys), -1)
+    return np.argmax(patches @ tpl.kernels.reshape(len(tpl.kernels), -1).T, axis=1)
+
+
+def _grid(p: int) -> tuple[np.ndarray, np.ndarray]:
+    """(OY, OX) offsets of a p x p sampling grid about its centre, in grid steps."""
+    o = np.arange(p, dtype=np.float32) - (p - 1) / 2.0
+    return tuple(np.meshgrid(o, o, indexing="ij"))
+
+
 # --- verification: whitened HOG (exemplar LDA against this scene's background) ----------------
 
 _P = 32  # canonical patch side (pixels)
@@ -196,23 +327,23 @@ _CELLS = 4  # cells per side
 _BINS = 8  # unsigned orientation bins
 _CONTEXT = 1.3  # canonical patch side / object's longer side
 _COS_FLOOR = 0.25  # whitened cosine mapped to score 0 (background patches score about 0 to 0.3)
-_OY, _OX = np.meshgrid(np.arange(_P, dtype=np.float32) - (_P - 1) / 2.0,
-                       np.arange(_P, dtype=np.float32) - (_P - 1) / 2.0, indexing="ij")
+_OY, _OX = _grid(_P)
 _CHUNK = 512  # patches per batch in verification (cache-sized)
 
 
-def _sample(grey: np.ndarray, xs, ys, angles_deg, sides) -> np.ndarray:
-    """(N, P, P) patches centred at (xs, ys), un-rotated by angles, side `sides` pixels, bilinear
+def _sample(grey: np.ndarray, xs, ys, angles_deg, sides, p: int = _P) -> np.ndarray:
+    """(N, p, p) patches centred at (xs, ys), un-rotated by angles, side `sides` pixels, bilinear
     (positions beyond the edge take the edge value)."""
     xs, ys = np.asarray(xs, np.float32), np.asarray(ys, np.float32)
     t = np.radians(np.asarray(angles_deg, np.float32))
-    step = np.asarray(sides, np.float32) / _P
+    step = np.asarray(sides, np.float32) / p
     ct, st = (np.cos(t) * step)[:, None, None], (np.sin(t) * step)[:, None, None]
-    sx = _OX * ct
-    sx -= _OY * st
+    oy, ox = (_OY, _OX) if p == _P else _grid(p)
+    sx = ox * ct
+    sx -= oy * st
     sx += xs[:, None, None]
-    sy = _OX * st
-    sy += _OY * ct
+    sy = ox * st
+    sy += oy * ct
     sy += ys[:, None, None]
     h, w = grey.shape
     np.clip(sx, 0, w - 1.001, out=sx)
@@ -287,6 +418,47 @@ def _hog(patches: np.ndarray) -> np.ndarray:
     return np.concatenate([hist, 0.15 * means], axis=1)
 
 
+def _verification_image(array: np.ndarray, chroma: bool) -> np.ndarray:
+    """(C, H, W) bands -> (1 + K, H, W): grey level, then (with chroma and several bands) the
+    chromaticity of all bands but the last (band / grey - 1)."""
+    grey = array.mean(axis=0, dtype=np.float32)
+    if not chroma or array.shape[0] < 2:
+        return grey[None]
+    chroma = array[:-1] / (grey + np.float32(1e-3 * max(float(grey.max()), 1.0)))[None]
+    chroma -= 1.0
+    return np.concatenate([grey[None], chroma.astype(np.float32, copy=False)])
+
+
+def _describe(img: np.ndarray, xs, ys, angles_deg, sides, colour: float = 0.0) -> np.ndarray:
+    """(N, D) descriptors of patches of a verification image (see _sample): HOG of the grey level,
+    then, when the image has colour, each chromaticity's cell means relative to the patch's (x colour)."""
+    desc = _hog(_sample(img[0], xs, ys, angles_deg, sides))
+    if colour <= 0 or img.shape[0] < 2:
+        return desc
+    n, parts = desc.shape[0], [desc]
+    for channel in img[1:]:
+        cells = _sample(channel, xs, ys, angles_deg, sides, 2 * _CELLS)
+        cells = cells.reshape(n, _CELLS, 2, _CELLS, 2).mean(axis=(2, 4)).reshape(n, -1)
+        cells -= cells.mean(axis=1, keepdims=True)
+        parts.append(np.float32(colour) * cells)
+    return np.concatenate(parts, axis=1)
+
+
+def _fit_verifier(tpl: _Template, backgrounds: list[np.ndarray], n_samples: int, rng) -> "_Lda":
+    """The exemplar's classifier: its patch (jittered) against random patches of the backgrounds."""
+    colour = tpl.colour
+    side = _CONTEXT * max(tpl.box.length, tpl.box.width) * tpl.scale
+    bg = []
+    per = n_samples // len(backgrounds)
+    for g in backgrounds:
+        xs, ys = rng.uniform(0, g.shape[2], per), rng.uniform(0, g.shape[1], per)
+        bg.append(_describe(g, xs, ys, rng.uniform(0, 360, per), side * rng.uniform(0.77, 1.3, per), colour))
+    n = 24
+    pos = _describe(tpl.grey, tpl.centre[0] + rng.normal(0, 0.7, n), tpl.centre[1] + rng.normal(0, 0.7, n),
+                    rng.normal(0, 3.0, n), side * rng.uniform(0.96, 1.04, n), colour)
+    return _fit_lda(pos, np.concatenate(bg))
+
+
 @dataclass
 class _Lda:
     """Whitened exemplar direction: cosine between a patch and the exemplar once the scene's
@@ -331,7 +503,7 @@ def _allowed_scales(exemplar, scales) -> tuple:
     return tuple(sorted(set(keep) | {1.0}))
 
 
-def _verify(grey, lda: _Lda, xs, ys, angles, sizes, side, angle_offsets, size_factors):
+def _verify(img, lda: _Lda, xs, ys, angles, sizes, side, angle_offsets, size_factors, colour: float = 0.0):
     """Best classifier score per candidate over angle offsets x size factors: (z, angle, size)."""
     n = len(xs)
     ga = (np.asarray(angles, np.float32)[:, None, None] + np.asarray(angle_offsets, np.float32)[None, :, None]
@@ -343,12 +515,30 @@ def _verify(grey, lda: _Lda, xs, ys, angles, sizes, side, angle_offsets, size_fa
     z = np.empty(ga.size, dtype=np.float32)
     for k in range(0, ga.size, _CHUNK):  # bounded memory
         sl = slice(k, k + _CHUNK)
-        z[sl] = lda.score(_hog(_sample(grey, gx.ravel()[sl], gy.ravel()[sl], ga.ravel()[sl],
-                                       side * gs.ravel()[sl])))
+        z[sl] = lda.score(_describe(img, gx.ravel()[sl], gy.ravel()[sl], ga.ravel()[sl], side * gs.ravel()[sl],
+                                    colour))
     z = z.reshape(n, -1)
     best = np.argmax(z, axis=1)
     rows = np.arange(n)
     return z[rows, best], ga.reshape(n, -1)[rows, best], gs.reshape(n, -1)[rows, best]
+
+
+def _recentre(img, lda: _Lda, xs, ys, angles, sides, shift: float, colour: float = 0.0):
+    """Best classifier score per candidate at the 8 positions `shift` pixels around it: (z, x, y)."""
+    n = len(xs)
+    d = np.array([(dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1) if dx or dy], np.float32) * np.float32(shift)
+    gx = (np.asarray(xs, np.float32)[:, None] + d[None, :, 0]).ravel()
+    gy = (np.asarray(ys, np.float32)[:, None] + d[None, :, 1]).ravel()
+    ga = np.repeat(np.asarray(angles, np.float32), len(d))
+    gs = np.repeat(np.asarray(sides, np.float32), len(d))
+    z = np.empty(gx.size, dtype=np.float32)
+    for k in range(0, gx.size, _CHUNK):
+        sl = slice(k, k + _CHUNK)
+        z[sl] = lda.score(_describe(img, gx[sl], gy[sl], ga[sl], gs[sl], colour))
+    z = z.reshape(n, -1)
+    best = np.argmax(z, axis=1)
+    rows = np.arange(n)
+    return z[rows, best], gx.reshape(n, -1)[rows, best], gy.reshape(n, -1)[rows, best]
 
 
 class ExemplarEngine:
@@ -356,42 +546,67 @@ class ExemplarEngine:
 
     def detect(self, params, progress: Optional[Progress] = None) -> list:
         opts = {**DEFAULTS, **(getattr(params, "options", None) or {})}
+        clock = opts["clock"] = _Clock()
         if not params.exemplars:
             raise InputError("The exemplar engine needs at least one example box (exemplar) drawn on the raster.")
         ds = open_raster(params.raster)
         info = raster_info(ds)
         gt = info.geotransform
-        boxes = detections_to_boxes(params.exemplars, gt)
+        # the exemplars' look comes from the raster they were drawn on (by default the one searched)
+        ex_path = getattr(params, "exemplar_raster", None) or params.raster
+        ex_ds = ds if ex_path == params.raster else open_raster(ex_path)
+        ex_info = info if ex_ds is ds else raster_info(ex_ds)
+        boxes = detections_to_boxes(params.exemplars, ex_info.geotransform)
         for b, d in zip(boxes, params.exemplars):
-            if not (0 <= b.cx < info.width and 0 <= b.cy < info.height):
+            if not (0 <= b.cx < ex_info.width and 0 <= b.cy < ex_info.height):
                 raise InputError(f"The exemplar '{d.class_name}' at ({d.cx:.1f}, {d.cy:.1f}) lies outside the "
-                                 f"raster {Path(info.path).name}; draw exemplars on the raster being searched, "
-                                 f"in its CRS.")
+                                 f"raster {Path(ex_info.path).name}; draw exemplars on the raster they come "
+                                 f"from, in its CRS.")
             if b.width < 2:
                 raise InputError(f"The exemplar '{d.class_name}' is smaller than two pixels across.")
         # Working scale: about work_gsd_m, but keep min_pixels across the smallest exemplar.
-        min_side = min(b.width for b in boxes)
+        ratio = ex_info.gsd_m / info.gsd_m  # searched pixels per exemplar-raster pixel
+        min_side = min(b.width for b in boxes) * ratio
         scale = min(1.0, max(info.gsd_m / float(opts["work_gsd_m"]), float(opts["min_pixels"]) / min_side))
         fmax, fmin_px = int(opts["coarse_factor_max"]), float(opts["coarse_min_pixels"])
-        templates = [self._template(ds, b, scale, float(opts["angle_step_deg"]),
-                                    max(1, min(fmax, int(b.width * scale / fmin_px)))) for b in boxes]
+        with clock("templates"):
+            templates = [self._template(ex_ds, b, scale * ratio, float(opts["angle_step_deg"]),
+                                        max(1, min(fmax, int(b.width * ratio * scale / fmin_px))))
+                         for b in boxes]
+        same_bands = ex_ds.RasterCount == ds.RasterCount
         for tpl, d in zip(templates, params.exemplars):
             tpl.scales = _allowed_scales(d, opts["scales"])
+            thin = tpl.box.width * tpl.scale < float(opts["colour_max_px"])
+            tpl.colour = float(opts["colour"]) if thin and same_bands else 0.0
+        opts["chroma"] = any(tpl.colour > 0 for tpl in templates)  # tiles need chromaticities
         largest = max(t.size for t in templates)
         window = aoi_window(ds, params.aoi_wkt)
-        tile_src = int(round(int(opts["tile_px"]) / scale))
-        if max(window.width, window.height) <= 1.25 * tile_src:
-            tile_src = max(window.width, window.height)
-        overlap_src = int(math.ceil(1.6 * largest / scale))
-        tile_src = max(tile_src, 2 * overlap_src + 1)
+        overlap_src = int(math.ceil(1.6 * largest / scale))  # searched pixels
+        tile_src = _balanced_tile(max(window.width, window.height), int(round(int(opts["tile_px"]) / scale)),
+                                  overlap_src)
         if opts["verify"]:
-            self._fit_verifiers(ds, window, templates, scale, int(opts["background_samples"]))
+            with clock("classifiers"):
+                backgrounds = self._fit_verifiers(ds, window, templates, scale, int(opts["background_samples"]))
+            if ex_ds is not ds and float(opts["presence_m"]) > 0:
+                with clock("presence"):
+                    moved = [self._look_here(ds, info, tpl, d, scale, opts, backgrounds)
+                             for tpl, d in zip(templates, params.exemplars)]
+                if any(m is not None for m in moved):
+                    templates = [m if m is not None else t for m, t in zip(moved, templates)]
+                    with clock("classifiers"):
+                        self._fit_verifiers(ds, window, templates, scale, int(opts["background_samples"]))
+
+        # boxes under the minimum score are dropped before NMS: greedy NMS keeps or suppresses a box
+        # by the better-scored boxes only, so the boxes that are reported do not change
+        opts["min_score"] = float(getattr(params, "min_score", 0.0) or 0.0)
 
         def detect_tile(array: np.ndarray, tile: Tile) -> list[PixelBox]:
             return self._detect_array(array, templates, opts)
 
-        found = run_tiled(ds, detect_tile, tile_size=tile_src, overlap=overlap_src, out_scale=scale,
-                          window=window, progress=progress, nms_iou=float(opts["nms_iou"]))
+        with clock("tiles"):
+            found = run_tiled(ds, detect_tile, tile_size=tile_src, overlap=overlap_src, out_scale=scale,
+                              window=window, progress=progress, nms_iou=float(opts["nms_iou"]))
+        LOG.info("exemplar engine on %s: %s", Path(info.path).name, clock.summary())
         return boxes_to_detections(found, gt, self.name, info.crs_wkt, params.capture)
 
     @staticmethod
@@ -407,88 +622,115 @@ class ExemplarEngine:
         patch = read_tile(ds, tile, out_scale=scale)
         sx, sy = patch.shape[2] / tile.width, patch.shape[1] / tile.height
         centre = ((box.cx - xa) * sx - 0.5, (box.cy - ya) * sy - 0.5)
-        grey = patch.mean(axis=0, dtype=np.float32)
+        img = _verification_image(patch, True)
+        grey = img[0]
         ksize = max(5, int(math.ceil(size / factor)) | 1)
         kcentre = ((centre[0] + 0.5) / factor - 0.5, (centre[1] + 0.5) / factor - 0.5)
         # Normalise features as tiles will be (local window of the template size).
         feat = _local_normalise(_grey_features(_decimate(grey, factor)), ksize)
         kernels, angles = _rotated_kernels(feat, ksize, kcentre, step)
-        return _Template(kernels, angles, ksize, box, scale, grey, centre, factor=factor)
+        return _Template(kernels, angles, ksize, box, scale, img, centre, factor=factor)
 
     @staticmethod
-    def _fit_verifiers(ds, window: Window, templates: list[_Template], scale: float, n_samples: int) -> None:
-        """Per exemplar, a linear classifier: exemplar (jittered) against random background patches."""
+    def _look_here(ds, info, tpl: _Template, exemplar, scale: float, opts: dict,
+                  backgrounds: list[np.ndarray]) -> Optional[_Template]:
+        """The exemplar's object as it looks in the raster searched, when it is still there: a template
+        from that raster under the exemplar's box; None when nothing within `presence_m` metres (a
+        misregistration) of the box scores `presence_score` with a classifier that also weighs colour
+        (what is left in the object's place, a revetment or a shadow, often has its shape)."""
+        from ...raster import map_to_pixel
+
+        px, py = (float(v) for v in map_to_pixel(info.geotransform, exemplar.cx, exemplar.cy))
+        length, width = tpl.box.length * tpl.scale / scale, tpl.box.width * tpl.scale / scale  # searched px
+        reach = 0.5 * length + float(opts["presence_m"]) / info.gsd_m
+        half = int(math.ceil(reach + 1.5 * max(length, width))) + 4
+        xa, ya = max(0, int(px) - half), max(0, int(py) - half)
+        xb, yb = min(info.width, int(px) + half), min(info.height, int(py) + half)
+        if xb - xa < 2 or yb - ya < 2:
+            return None
+        tile = Tile(xa, ya, xb - xa, yb - ya, xa, ya, xb, yb)
+        array = read_tile(ds, tile, out_scale=scale)
+        img = _verification_image(array, True)
+        feat = _grey_features(_decimate(img[0], tpl.factor))
+        if min(feat.shape[1:]) < tpl.size:
+            return None
+        same_bands = img.shape[0] == tpl.grey.shape[0] == backgrounds[0].shape[0] > 1
+        check = dataclasses.replace(tpl, spectra={}, colour=float(opts["presence_colour"]) if same_bands else 0.0)
+        check.lda = _fit_verifier(check, backgrounds, int(opts["background_samples"]), np.random.default_rng(7))
+        local = {**opts, "min_score": 0.0, "clock": _Clock()}
+        found = ExemplarEngine._detect_exemplar(img, _local_normalise(feat, tpl.size), check, local, 50)
+        near = [b for b in found if math.hypot(xa + b.cx / scale - px, ya + b.cy / scale - py) <= reach
+                and b.score >= float(opts["presence_score"])]
+        if not near:
+            return None
+        best = max(near, key=lambda b: b.score)
+        LOG.info("exemplar '%s' found in %s (score %.2f, %.1f px from its box): its look is taken from there",
+                 tpl.box.class_name, Path(info.path).name, best.score,
+                 math.hypot(xa + best.cx / scale - px, ya + best.cy / scale - py))
+        box = PixelBox(px, py, length, width, tpl.box.angle_deg, tpl.box.class_name, 1.0)
+        moved = ExemplarEngine._template(ds, box, scale, float(opts["angle_step_deg"]), tpl.factor)
+        moved.scales, moved.colour = tpl.scales, tpl.colour
+        return moved
+
+    @staticmethod
+    def _fit_verifiers(ds, window: Window, templates: list[_Template], scale: float,
+                       n_samples: int) -> list[np.ndarray]:
+        """Per exemplar, a linear classifier: exemplar (jittered) against random background patches.
+        Returns the background images (with chromaticity where the raster has several bands)."""
         rng = np.random.default_rng(12345)
         side_src = max(256, int(512 / scale))
-        greys = []
+        backgrounds = []
         for _ in range(4 if window.width * window.height > (2 * side_src) ** 2 else 1):
             w, h = min(side_src, window.width), min(side_src, window.height)
             x0 = window.x0 + int(rng.integers(0, window.width - w + 1))
             y0 = window.y0 + int(rng.integers(0, window.height - h + 1))
-            greys.append(read_tile(ds, Tile(x0, y0, w, h, x0, y0, x0 + w, y0 + h), out_scale=scale).mean(axis=0))
+            backgrounds.append(_verification_image(read_tile(ds, Tile(x0, y0, w, h, x0, y0, x0 + w, y0 + h),
+                                                             out_scale=scale), True))
         for tpl in templates:
-            side = _CONTEXT * max(tpl.box.length, tpl.box.width) * tpl.scale
-            bg = []
-            per = n_samples // len(greys)
-            for g in greys:
-                xs, ys = rng.uniform(0, g.shape[1], per), rng.uniform(0, g.shape[0], per)
-                bg.append(_hog(_sample(g, xs, ys, rng.uniform(0, 360, per), side * rng.uniform(0.77, 1.3, per))))
-            n = 24
-            pos = _hog(_sample(tpl.grey, tpl.centre[0] + rng.normal(0, 0.7, n), tpl.centre[1] + rng.normal(0, 0.7, n),
-                               rng.normal(0, 3.0, n), side * rng.uniform(0.96, 1.04, n)))
-            tpl.lda = _fit_lda(pos, np.concatenate(bg))
+            tpl.lda = _fit_verifier(tpl, backgrounds, n_samples, rng)
+        return backgrounds
 
     @staticmethod
     def _candidates(norm: np.ndarray, tpl: _Template, floor: float, top: int):
         """Peaks of the best-rotation correlation on the template's grid (working grid decimated by
         tpl.factor): (xs, ys, angles, ncc), positions in working pixels."""
-        _, h, w = norm.shape
-        d = tpl.size
-        fh, fw = _fast_len(h), _fast_len(w)
-        rfft2, irfft2 = _fft()
-        spec = rfft2(norm, s=(fh, fw))
-        best = np.full((h - d + 1, w - d + 1), -np.inf, dtype=np.float32)
-        best_k = np.zeros(best.shape, dtype=np.int16)
-        better = np.empty(best.shape, dtype=bool)
-        for k in range(len(tpl.angles)):
-            kspec = rfft2(tpl.kernels[k], s=(fh, fw))
-            kspec = np.conj(kspec, out=kspec)
-            kspec *= spec
-            corr = irfft2(kspec.sum(axis=0), s=(fh, fw))[:h - d + 1, :w - d + 1]
-            np.greater(corr, best, out=better)
-            np.copyto(best, corr, where=better)
-            np.copyto(best_k, k, where=better)
+        best = _best_rotation(norm, tpl)
         f = tpl.factor
         r = max(1, int(0.35 * tpl.box.width * tpl.scale / f))
         peaks = (best == _max_filter(best, r)) & (best >= floor)
         ys, xs = np.nonzero(peaks)
         ncc = best[ys, xs]
         order = np.argsort(-ncc)[:top]
-        half = (d - 1) / 2.0
+        half = (tpl.size - 1) / 2.0
         xw, yw = (xs[order] + half) * f + (f - 1) / 2.0, (ys[order] + half) * f + (f - 1) / 2.0
-        return xw, yw, tpl.angles[best_k[ys[order], xs[order]]], ncc[order]
+        return xw, yw, tpl.angles[_rotation_at(norm, tpl, ys[order], xs[order])], ncc[order]
 
     @staticmethod
     def _detect_array(array: np.ndarray, templates: list[_Template], opts: dict) -> list[PixelBox]:
-        grey = array.mean(axis=0, dtype=np.float32)
+        clock = opts.get("clock") or _Clock()
+        img = _verification_image(array, bool(opts.get("chroma")))
+        grey = img[0]
         feats: dict[int, np.ndarray] = {}  # features per stage-1 decimation
         norms: dict[tuple, np.ndarray] = {}  # normalised features per (decimation, template size)
         jobs = []
-        for tpl in templates:
-            d, f = tpl.size, tpl.factor
-            if f not in feats:
-                feats[f] = _grey_features(_decimate(grey, f))
-            _, h, w = feats[f].shape
-            if h < d or w < d:
-                continue
-            if (f, d) not in norms:
-                norms[(f, d)] = _local_normalise(feats[f], d)
-            jobs.append((tpl, norms[(f, d)]))
+        with clock("features"):
+            for tpl in templates:
+                d, f = tpl.size, tpl.factor
+                if f not in feats:
+                    feats[f] = _grey_features(_decimate(grey, f))
+                _, h, w = feats[f].shape
+                if h < d or w < d:
+                    continue
+                if (f, d) not in norms:
+                    norms[(f, d)] = _local_normalise(feats[f], d)
+                jobs.append((tpl, norms[(f, d)]))
+        # largest stage-1 work first, so the threads finish together (grid pixels x rotations)
+        jobs.sort(key=lambda job: -job[1][0].size * len(job[0].angles))
         # candidate cap scales with the tile's area (the default is per 1280 x 1280 working pixels)
         top = max(1, int(round(int(opts["max_candidates"]) * grey.size / 1280.0 ** 2)))
 
         def one(job) -> list[PixelBox]:
-            return ExemplarEngine._detect_exemplar(grey, job[1], job[0], opts, top)
+            return ExemplarEngine._detect_exemplar(img, job[1], job[0], opts, top)
 
         threads = min(int(opts.get("threads") or 1), len(jobs))
         if threads > 1:
@@ -498,13 +740,20 @@ class ExemplarEngine:
                 found = list(pool.map(one, jobs))
         else:
             found = [one(job) for job in jobs]
-        return nms_boxes([b for boxes in found for b in boxes], float(opts["nms_iou"]))
+        boxes = [b for tpl in templates for job, found_boxes in zip(jobs, found) if job[0] is tpl
+                 for b in found_boxes]  # in the exemplars' order, whatever order the jobs ran in
+        with clock("NMS"):
+            return nms_boxes(boxes, float(opts["nms_iou"]))
 
     @staticmethod
-    def _detect_exemplar(grey: np.ndarray, norm: np.ndarray, tpl: _Template, opts: dict, top: int) -> list[PixelBox]:
-        """Candidates of one exemplar in a tile (stage 1), scored by its classifier (stage 2)."""
+    def _detect_exemplar(img: np.ndarray, norm: np.ndarray, tpl: _Template, opts: dict, top: int) -> list[PixelBox]:
+        """Candidates of one exemplar in a tile (stage 1), scored by its classifier (stage 2) on the
+        verification image img (_verification_image)."""
+        colour = tpl.colour
         step = float(opts["angle_step_deg"])
-        xs, ys, angles, ncc = ExemplarEngine._candidates(norm, tpl, float(opts["peak_floor"]), top)
+        clock = opts.get("clock") or _Clock()
+        with clock("candidates"):
+            xs, ys, angles, ncc = ExemplarEngine._candidates(norm, tpl, float(opts["peak_floor"]), top)
         if not len(xs):
             return []
         length, width = tpl.box.length * tpl.scale, tpl.box.width * tpl.scale
@@ -513,15 +762,25 @@ class ExemplarEngine:
         else:
             side = _CONTEXT * max(length, width)
             # coarse: the correlation's angle at a few sizes; fine: around the best, for the promising
-            z, best_a, best_s = _verify(grey, tpl.lda, xs, ys, angles, np.ones(len(xs)), side,
-                                        np.zeros(1), np.asarray(tpl.scales, dtype=np.float32))
-            fine = np.nonzero(z > float(opts["refine_floor"]))[0]
-            if len(fine):
-                zf, af, sf = _verify(grey, tpl.lda, xs[fine], ys[fine], best_a[fine], best_s[fine], side,
-                                     np.array([-step / 3, 0.0, step / 3]), np.array([0.93, 1.0, 1.07]))
-                z[fine], best_a[fine], best_s[fine] = zf, af, sf
+            with clock("verification"):
+                z, best_a, best_s = _verify(img, tpl.lda, xs, ys, angles, np.ones(len(xs)), side,
+                                            np.zeros(1), np.asarray(tpl.scales, dtype=np.float32), colour)
+                fine = np.nonzero(z > float(opts["refine_floor"]))[0]
+                if len(fine):
+                    zf, af, sf = _verify(img, tpl.lda, xs[fine], ys[fine], best_a[fine], best_s[fine], side,
+                                         np.array([-step / 3, 0.0, step / 3]), np.array([0.93, 1.0, 1.07]),
+                                         colour)
+                    z[fine], best_a[fine], best_s[fine] = zf, af, sf
+                    shift = float(opts["refine_shift"]) * width
+                    if shift >= 1.0:  # thin exemplars: their stage-1 position is as good as it gets
+                        xs, ys = xs.astype(np.float32), ys.astype(np.float32)
+                        zs, xf, yf = _recentre(img, tpl.lda, xs[fine], ys[fine], best_a[fine], side * best_s[fine],
+                                               shift, colour)
+                        better = zs > z[fine] + float(opts["refine_shift_gain"])
+                        z[fine[better]], xs[fine[better]], ys[fine[better]] = zs[better], xf[better], yf[better]
             score = np.clip((z - _COS_FLOOR) / (1.0 - _COS_FLOOR), 0.0, 1.0)
+        keep = np.nonzero((score > 0) & (score >= float(opts.get("min_score", 0.0))))[0]  # 0: background
         return [PixelBox(float(xs[i]) + 0.5, float(ys[i]) + 0.5, length * float(best_s[i]),
                          width * float(best_s[i]), float(tpl.box.angle_deg + best_a[i]) % 360.0,
                          tpl.box.class_name, float(score[i]), {"ncc": round(float(ncc[i]), 3)})
-                for i in np.nonzero(score > 0)[0]]  # score 0: no better than the background
+                for i in keep]
