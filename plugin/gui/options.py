@@ -14,6 +14,7 @@ ENGINE_LABELS = {
     "learned": "Learned (built-in detector)",
     "model": "ONNX model file",
 }
+EXAMPLE_CAPTURES = {"before": "Before capture", "after": "After capture"}
 
 
 def change_methods() -> dict[str, str]:
@@ -103,7 +104,7 @@ class EquipmentOptionsWidget(QgsCollapsibleGroupBox):
             self.engine_combo.addItem(label, engine_id)
         _shrinkable(self.engine_combo)
         self.engine_combo.setToolTip(
-            "Exemplar: finds objects that look like a few boxes you drew on the Before image (no training).\n"
+            "Exemplar: finds objects that look like a few boxes you drew on one capture (no training).\n"
             "Learned: the detector trained with SiteWatch's Toolbox algorithm.\n"
             "ONNX model file: a detection model you trained or received."
         )
@@ -121,11 +122,20 @@ class EquipmentOptionsWidget(QgsCollapsibleGroupBox):
         self.exemplar_combo.setAllowEmptyLayer(True)
         _shrinkable(self.exemplar_combo)
         self.exemplar_combo.setToolTip(
-            "A polygon layer with a few boxes drawn around example objects on the Before image, "
+            "A polygon layer with a few boxes drawn around example objects on one of the two captures, "
             "with a text field `class` (aircraft, helicopter, vehicle or ship)."
         )
         self.exemplar_label = QLabel("Examples layer", self)
         form.addRow(self.exemplar_label, self.exemplar_combo)
+        self.drawn_on_combo = QComboBox(self)
+        for capture_id, label in EXAMPLE_CAPTURES.items():
+            self.drawn_on_combo.addItem(label, capture_id)
+        self.drawn_on_combo.setToolTip(
+            "The capture the example boxes were drawn on: their look is taken from it. On the other "
+            "date, an example whose object is still in place is looked at again there."
+        )
+        self.drawn_on_label = QLabel("Drawn on", self)
+        form.addRow(self.drawn_on_label, self.drawn_on_combo)
 
         self.classes_combo = QgsCheckableComboBox(self)
         self.classes_combo.setDefaultText("All classes")
@@ -151,6 +161,7 @@ class EquipmentOptionsWidget(QgsCollapsibleGroupBox):
         self.engine_combo.currentIndexChanged.connect(self._engine_changed)
         self.model_widget.fileChanged.connect(self._model_changed)
         self.exemplar_combo.layerChanged.connect(lambda _l: self.changed.emit())
+        self.drawn_on_combo.currentIndexChanged.connect(lambda _i: self.changed.emit())
         self.classes_combo.checkedItemsChanged.connect(lambda _i: self.changed.emit())
         self.min_score_spin.valueChanged.connect(lambda _v: self.changed.emit())
         self._engine_changed()
@@ -171,6 +182,8 @@ class EquipmentOptionsWidget(QgsCollapsibleGroupBox):
         self.model_label.setVisible(engine == "model")
         self.exemplar_combo.setVisible(engine == "exemplar")
         self.exemplar_label.setVisible(engine == "exemplar")
+        self.drawn_on_combo.setVisible(engine == "exemplar")
+        self.drawn_on_label.setVisible(engine == "exemplar")
         self.model_info_label.setVisible(engine == "model")
         if engine != "model":
             self.set_classes(list(DETECTOR_CLASSES))
@@ -225,6 +238,7 @@ class EquipmentOptionsWidget(QgsCollapsibleGroupBox):
             model_path=(self.model_widget.filePath() or None) if self.engine == "model" else None,
             exemplars_path=exemplars_path if self.engine == "exemplar" else None,
             exemplars_layer=exemplars_layer if self.engine == "exemplar" else None,
+            exemplars_capture=self.drawn_on_combo.currentData(),
             classes=list(classes) or None,
             min_score=float(self.min_score_spin.value()),
         )

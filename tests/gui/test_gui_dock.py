@@ -300,3 +300,24 @@ def test_date_button_sets_the_date(dock, qgis_app, tmp_path, monkeypatch):
     dock.capture_picker.before_date_button.click()
     assert dock.capture_picker.captures[0].date_text == "2022-02-02"
     assert scan.customProperty("sitewatch/capture_date") == "2022-02-02"
+
+
+def test_examples_capture_choice_reaches_the_analysis(dock, qgis_app):
+    """'Drawn on' shows with the Exemplar engine only and sets which capture the examples come from."""
+    from sitewatch.plugin.core.pipeline import _exemplar_raster
+
+    options = dock.equipment_options
+    options.show()
+    options.engine_combo.setCurrentIndex(options.engine_combo.findData("exemplar"))
+    assert options.drawn_on_combo.isVisibleTo(options)
+    assert options.options("ex.gpkg").exemplars_capture == "before"
+    options.drawn_on_combo.setCurrentIndex(options.drawn_on_combo.findData("after"))
+    chosen = options.options("ex.gpkg")
+    assert chosen.exemplars_capture == "after"
+
+    class Params:
+        before_path, after_path, equipment = "b.tif", "a.tif", chosen
+
+    assert _exemplar_raster(Params) == "a.tif"
+    options.engine_combo.setCurrentIndex(options.engine_combo.findData("model"))
+    assert not options.drawn_on_combo.isVisibleTo(options)
