@@ -348,7 +348,7 @@ def describe_run(params: AnalysisParameters) -> RunEstimate:
         options = params.equipment
         per_capture = megapixels / ENGINE_MP_PER_S.get(options.engine, 3.0)
         if options.engine == "exemplar":
-            per_capture *= max(1, _count_features(options.exemplars_path)) / 3.0
+            per_capture *= (_count_features(options.exemplars_path) or 3) / 3.0  # unknown yet: 3
         seconds += 2 * per_capture
         lines.append(f"Equipment: {options.engine} engine, minimum score {options.min_score:.2f}")
         if options.engine in ("learned", "model") and options.model_path:

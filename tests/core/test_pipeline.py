@@ -98,3 +98,17 @@ def test_describe_run_names_engine_and_estimate(tiny_site, tmp_path):
     text = "\n".join(estimate.lines)
     assert "768 x 768 px" in text and "exemplar engine" in text and "Estimated time" in text
     assert estimate.seconds > 0
+
+
+def test_estimate_counts_the_examples_and_assumes_three_before_they_are_saved(tiny_site, tmp_path):
+    """The panel asks before the examples layer is saved: the estimate must not shrink then."""
+    import dataclasses
+
+    params = _params(tiny_site, tmp_path / "x", _exemplars(tiny_site, tmp_path))
+    n = len(json.loads(Path(params.equipment.exemplars_path).read_text())["features"])
+    with_file = describe_run(params).seconds
+    unsaved = dataclasses.replace(params, equipment=dataclasses.replace(params.equipment, exemplars_path=None))
+    without_file = describe_run(unsaved).seconds
+    change_only = describe_run(dataclasses.replace(params, equipment=dataclasses.replace(
+        params.equipment, enabled=False))).seconds
+    assert without_file - change_only == pytest.approx((with_file - change_only) * 3 / n, rel=1e-6)
