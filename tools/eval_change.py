@@ -50,7 +50,7 @@ def eval_levir(methods, work: Path, **overrides) -> dict[str, tuple[float, float
     return results
 
 
-def eval_sample_site(methods, work: Path, size_px: int = 1024, seed: int = 7):
+def eval_sample_site(methods, work: Path, size_px: int = 1024, seed: int = 7, **overrides):
     try:
         from sitewatch.plugin.core.samplesite import generate_sample_site
     except ImportError as exc:
@@ -68,7 +68,7 @@ def eval_sample_site(methods, work: Path, size_px: int = 1024, seed: int = 7):
             tag = "cloud" if cloud else "plain"
             result = detect_changes(ChangeParameters(before=str(site.before), after=str(site.after),
                                                      output_dir=str(work / f"site{size_px}_{tag}" / method),
-                                                     method=method, cloud_mask_after=cloud))
+                                                     method=method, cloud_mask_after=cloud, **overrides))
             scores.append(_prf(_counts(result.mask_path, truth)))
         results[method] = tuple(scores)
     return results, ""
@@ -89,6 +89,8 @@ def main() -> int:
             for method, (p, r, f) in levir.items():
                 star = " (default)" if method == DEFAULT_METHOD else ""
                 print(f"{method:12s} {p:9.3f} {r:7.3f} {f:6.3f}{star}")
+            p, r, f = eval_levir([DEFAULT_METHOD], work / "half", half_resolution=True)[DEFAULT_METHOD]
+            print(f"{DEFAULT_METHOD + ', half resolution':12s} {p:9.3f} {r:7.3f} {f:6.3f}")
         else:
             print(f"LEVIR-CD samples skipped: {LEVIR} not found")
         for size_px in SITE_SIZES:
@@ -102,6 +104,9 @@ def main() -> int:
             for method, ((p, r, f), (pc, rc, fc)) in site.items():
                 star = " (default)" if method == DEFAULT_METHOD else ""
                 print(f"{method:12s} {p:9.3f} {r:7.3f} {f:6.3f}   {pc:9.3f} {rc:7.3f} {fc:6.3f}{star}")
+            half, _ = eval_sample_site([DEFAULT_METHOD], work / "half", size_px, SITE_SEED, half_resolution=True)
+            (p, r, f), (pc, rc, fc) = half[DEFAULT_METHOD]
+            print(f"{DEFAULT_METHOD + ', half res':12s} {p:9.3f} {r:7.3f} {f:6.3f}   {pc:9.3f} {rc:7.3f} {fc:6.3f}")
     return 0
 
 

@@ -32,6 +32,7 @@ class DetectChangesAlgorithm(QgsProcessingAlgorithm):
     MIN_AREA = "MIN_AREA"
     COREGISTER = "COREGISTER"
     NORMALIZE = "NORMALIZE"
+    HALF_RESOLUTION = "HALF_RESOLUTION"
     OUTPUT_SCORE = "OUTPUT_SCORE"
     OUTPUT_MASK = "OUTPUT_MASK"
     OUTPUT_REGIONS = "OUTPUT_REGIONS"
@@ -82,6 +83,9 @@ class DetectChangesAlgorithm(QgsProcessingAlgorithm):
              "Estimate and remove a sub-pixel shift before comparing.", True),
             (QgsProcessingParameterBoolean(self.NORMALIZE, "Normalise radiometry", True),
              "Match the after capture's radiometry to the before capture on no-change pixels.", True),
+            (QgsProcessingParameterBoolean(self.HALF_RESOLUTION, "Score at half resolution (faster)", False),
+             "Score change on 2 x 2-averaged pixels: about twice as fast on very large scenes, region "
+             "outlines about a pixel blunter. The outputs keep the full resolution.", True),
             (QgsProcessingParameterRasterDestination(self.OUTPUT_SCORE, "Change score"),
              "Float32 0-1 change score.", False),
             (QgsProcessingParameterRasterDestination(self.OUTPUT_MASK, "Change mask"),
@@ -114,6 +118,7 @@ class DetectChangesAlgorithm(QgsProcessingAlgorithm):
             min_area_m2=self.parameterAsDouble(parameters, self.MIN_AREA, context),
             coregister=self.parameterAsBoolean(parameters, self.COREGISTER, context),
             normalize=self.parameterAsBoolean(parameters, self.NORMALIZE, context),
+            half_resolution=self.parameterAsBoolean(parameters, self.HALF_RESOLUTION, context),
             score_path=self.parameterAsOutputLayer(parameters, self.OUTPUT_SCORE, context),
             mask_path=self.parameterAsOutputLayer(parameters, self.OUTPUT_MASK, context),
             regions_path=regions,

@@ -4,7 +4,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from osgeo import gdal
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core" / "change"))
 from change_helpers import shifted, textured, write_raster  # noqa: E402
@@ -61,6 +63,14 @@ def test_detectchanges_algorithm_with_aoi(provider, tmp_path):
     layer = QgsVectorLayer(results["OUTPUT_REGIONS"], "regions", "ogr")
     assert layer.isValid() and layer.featureCount() == 1
     assert "area_m2" in layer.fields().names()
+    # the advanced half-resolution switch reaches the core: same building, a different score
+    half = dict(params, HALF_RESOLUTION=True, OUTPUT_SCORE=str(tmp_path / "score_half.tif"),
+                OUTPUT_MASK=str(tmp_path / "mask_half.tif"), OUTPUT_REGIONS=str(tmp_path / "regions_half.gpkg"))
+    results = _run("sitewatch:detectchanges", half)
+    assert results["N_REGIONS"] == 1 and results["CHANGED_AREA_M2"] == pytest.approx(240, rel=0.5)
+    full_score = gdal.Open(str(tmp_path / "score.tif")).ReadAsArray()
+    half_score = gdal.Open(str(tmp_path / "score_half.tif")).ReadAsArray()
+    assert full_score.shape == half_score.shape and np.abs(full_score - half_score).max() > 0.05
 
 
 def test_detectchanges_reports_bad_input(provider, tmp_path):

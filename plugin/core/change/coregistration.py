@@ -131,6 +131,13 @@ class ShiftModel:
     def is_zero(self) -> bool:
         return self.field is None and abs(self.dx) < 1e-3 and abs(self.dy) < 1e-3
 
+    def halved(self) -> "ShiftModel":
+        """The same displacement on the 2 x 2-averaged grid (pixel i covers pixels 2i, 2i + 1)."""
+        if self.field is None:
+            return ShiftModel(self.dx / 2, self.dy / 2)
+        cx, cy, gdx, gdy = self.field
+        return ShiftModel(self.dx / 2, self.dy / 2, ((cx - 0.5) / 2, (cy - 0.5) / 2, gdx / 2, gdy / 2))
+
     def _field_at(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         cx, cy, gdx, gdy = self.field
         if len(cx) > 1 and len(cy) > 1:
@@ -162,8 +169,9 @@ class ShiftModel:
         m = self.margin
         if self.field is None:
             out = shift_subpixel(data, self.dx, self.dy, m)
-            ok = shift_subpixel(valid[None].astype(np.float32), self.dx, self.dy, m)[0] > 0.999
-            return out, ok
+            if valid.all():  # every neighbour valid: no need to resample the validity
+                return out, np.ones(out.shape[-2:], bool)
+            return out, shift_subpixel(valid[None].astype(np.float32), self.dx, self.dy, m)[0] > 0.999
         dxs, dys = self._field_at(np.arange(x0, x0 + w, dtype=np.float64), np.arange(y0, y0 + h, dtype=np.float64))
         xs = np.arange(w)[None, :] + m + dxs
         ys = np.arange(h)[:, None] + m + dys
@@ -229,6 +237,31 @@ class _Bilinear:
         return out
 
 
+OUTLIER_PX = 1.5  # a tile this far from the median of its neighbours locked onto a repeated pattern
+
+
+def _neighbour_outliers(gdx: np.ndarray, gdy: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Tiles whose shift departs from the median of their confident neighbours (8-connected)
+    by more than OUTLIER_PX, removed worst first: phase correlation on rows of parked
+    aircraft, crop rows or a fence can lock onto the pattern's period instead of the true
+    shift. A real field varies smoothly, so its tiles agree with their neighbours."""
+    ny, nx = gdx.shape
+    keep = ok.copy()
+    while True:
+        worst, where = OUTLIER_PX, None
+        for j, i in zip(*np.nonzero(keep)):
+            near = [(b, a) for b in range(max(j - 1, 0), min(j + 2, ny)) for a in range(max(i - 1, 0), min(i + 2, nx))
+                    if (b, a) != (j, i) and keep[b, a]]
+            if len(near) < 2:
+                continue
+            dev = math.hypot(gdx[j, i] - np.median([gdx[p] for p in near]), gdy[j, i] - np.median([gdy[p] for p in near]))
+            if dev > worst:
+                worst, where = dev, (j, i)
+        if where is None:
+            return ok & ~keep
+        keep[where] = False
+
+
 def estimate_shift(pair: AlignedPair, max_shift_px: float = 32.0, local: bool = True,
                    progress: Optional[Progress] = None) -> tuple[Shift, ShiftModel]:
     """Global sub-pixel shift of after vs before (and a local field when it varies)."""
@@ -292,6 +325,7 @@ def estimate_shift(pair: AlignedPair, max_shift_px: float = 32.0, local: bool = 
                 if nv > 0.5 * LOCAL_TILE ** 2 and est.confidence >= MIN_CONFIDENCE:
                     gdx[j, i], gdy[j, i] = est.dx, est.dy
         ok = np.isfinite(gdx)
+        ok &= ~_neighbour_outliers(gdx, gdy, ok)
         n_tiles = int(ok.sum())
         if n_tiles >= 4:
             dev = np.hypot(gdx[ok] - dx, gdy[ok] - dy)

@@ -94,8 +94,9 @@ def bilinear_sample(image: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.nda
 
 
 def shift_subpixel(image: np.ndarray, dx: float, dy: float, margin: int = 0) -> np.ndarray:
-    """Sample bands at (x + dx, y + dy) for a constant shift. With margin m >= |shift| + 1 the
-    input carries m extra pixels on each side and the output is the inner part (no padding)."""
+    """Sample bands at (x + dx, y + dy) for a constant shift (bilinear, float32). With margin
+    m >= |shift| + 1 the input carries m extra pixels on each side and the output is the inner
+    part (no padding). Separable: rows, then columns; one conversion of the input."""
     ix, iy = int(np.floor(dx)), int(np.floor(dy))
     fx, fy = np.float32(dx - ix), np.float32(dy - iy)
     h, w = image.shape[-2] - 2 * margin, image.shape[-1] - 2 * margin
@@ -104,11 +105,42 @@ def shift_subpixel(image: np.ndarray, dx: float, dy: float, margin: int = 0) -> 
         m = max(abs(ix), abs(iy)) + 2
         image = np.pad(image, [(0, 0), (m - margin, m - margin), (m - margin, m - margin)], mode="edge")
     y, x = m + iy, m + ix
-    top = image[:, y:y + h, x:x + w] * (1 - fx)
-    top += image[:, y:y + h, x + 1:x + 1 + w] * fx
-    bottom = image[:, y + 1:y + 1 + h, x:x + w] * (1 - fx)
-    bottom += image[:, y + 1:y + 1 + h, x + 1:x + 1 + w] * fx
-    top *= 1 - fy
-    bottom *= fy
-    top += bottom
-    return top.astype(np.float32, copy=False)
+    window = image[:, y:y + h + 1, x:x + w + 1].astype(np.float32)
+    rows = window[:, :-1] * (np.float32(1) - fy)
+    rows += window[:, 1:] * fy
+    out = rows[:, :, :-1] * (np.float32(1) - fx)
+    out += rows[:, :, 1:] * fx
+    return out
+
+
+def half_bands(bands: np.ndarray) -> np.ndarray:
+    """2 x 2 mean of (b, h, w) bands of any type as float32 (odd edges replicated)."""
+    h, w = bands.shape[-2:]
+    if h % 2 or w % 2:
+        bands = np.pad(bands, [(0, 0), (0, h % 2), (0, w % 2)], mode="edge")
+    rows = bands[:, 0::2].astype(np.float32)
+    rows += bands[:, 1::2]
+    out = rows[:, :, 0::2] + rows[:, :, 1::2]
+    out *= np.float32(0.25)
+    return out
+
+
+def half_valid(valid: np.ndarray) -> np.ndarray:
+    """A 2 x 2-decimated pixel is valid when its four pixels are (odd edges replicated)."""
+    h, w = valid.shape
+    if h % 2 or w % 2:
+        valid = np.pad(valid, [(0, h % 2), (0, w % 2)], mode="edge")
+    rows = valid[0::2] & valid[1::2]
+    return rows[:, 0::2] & rows[:, 1::2]
+
+
+def double_bilinear(image: np.ndarray) -> np.ndarray:
+    """2x bilinear upsampling of (h, w), pixel centres aligned (the inverse grid of half_bands)."""
+    p = np.pad(image, 1, mode="edge")
+    out = np.empty((2 * image.shape[0], 2 * image.shape[1]), np.float32)
+    rows = np.empty((2 * image.shape[0], image.shape[1] + 2), np.float32)
+    rows[0::2] = 0.75 * p[1:-1] + 0.25 * p[:-2]
+    rows[1::2] = 0.75 * p[1:-1] + 0.25 * p[2:]
+    out[:, 0::2] = 0.75 * rows[:, 1:-1] + 0.25 * rows[:, :-2]
+    out[:, 1::2] = 0.75 * rows[:, 1:-1] + 0.25 * rows[:, 2:]
+    return out

@@ -19,18 +19,20 @@ from ..errors import EmptyRaster, InputError
 from ..progress import Progress
 from .coregistration import ShiftModel, estimate_shift
 from .grid import AlignedPair, align_pair, check_not_empty, open_source
+from .filters import double_bilinear, half_bands, half_valid
 from .methods import ChangeMethod, Tile, make_method
 from .model import ChangeParameters, ChangeResult, CoregistrationResult, NormalisationFit, Shift
 from .normalisation import apply_normalisation, fit_normalisation
 from .outputs import OverviewWriter, blocks, build_overviews, create_raster, metres_per_unit, publish, remove_quietly, temp_name
-from .regions import MASK_NODATA, SCORE_NODATA, clean_mask, polygonise
+from .regions import MASK_NODATA, SCORE_NODATA
+from .zones import clean_and_polygonise
 
 LOG = logging.getLogger(__name__)
 
 SAMPLE_TILE = 256
 SAMPLE_TILES = 24
 SCORE_THREADS = 2
-STRIP_COLUMNS = 8192  # strips are read in chunks of at most this width (bounded memory)
+STRIP_COLUMNS = 4096  # strips are read in chunks of at most this width (bounded memory)
 BLOCK_WIDTH_FACTOR = 1  # scored blocks are block_size rows x BLOCK_WIDTH_FACTOR * block_size columns
 
 
@@ -49,8 +51,11 @@ def _fill_invalid(bands: np.ndarray, valid: np.ndarray, fill: np.ndarray) -> Non
         bands[:, ~valid] = fill[:, None]
 
 
-def sample_tiles(pair: AlignedPair, shift: ShiftModel, halo: int, n_tiles: int = SAMPLE_TILES) -> list[Tile]:
-    """Tiles spread regularly over the grid (whole grid when small)."""
+def sample_tiles(pair: AlignedPair, shift: ShiftModel, halo: int, n_tiles: int = SAMPLE_TILES,
+                 scale: int = 1) -> list[Tile]:
+    """Tiles spread regularly over the grid (whole grid when small); halo in analysis pixels,
+    scale 2: each tile handed over 2 x 2-averaged (the analysis grid)."""
+    halo_px = scale * halo
     g = pair.grid
     tw, th = min(SAMPLE_TILE, g.width), min(SAMPLE_TILE, g.height)
     nx = max(1, min(math.ceil(g.width / tw), int(math.sqrt(n_tiles * g.width / g.height)) or 1))
@@ -58,7 +63,9 @@ def sample_tiles(pair: AlignedPair, shift: ShiftModel, halo: int, n_tiles: int =
     tiles = []
     for y in np.linspace(0, g.height - th, ny).astype(int):
         for x in np.linspace(0, g.width - tw, nx).astype(int):
-            before, after, valid = _read_pair(pair, shift, int(x), int(y), tw, th, halo)
+            before, after, valid = _read_pair(pair, shift, int(x) // 2 * 2, int(y) // 2 * 2, tw, th, halo_px)
+            if scale == 2:
+                before, after, valid = half_bands(before), half_bands(after), half_valid(valid)
             tile = Tile(before, after, valid, halo)
             if tile.core(valid).sum() > 0:
                 tiles.append(tile)
@@ -85,7 +92,7 @@ def _validate(params: ChangeParameters) -> ChangeMethod:
         raise InputError(f"Sensitivity must be between 0 and 1 (got {params.sensitivity}).")
     if params.min_area_m2 < 0:
         raise InputError(f"The minimum area cannot be negative (got {params.min_area_m2} m2).")
-    return make_method(params.method)
+    return make_method(params.method)  # an unknown id fails before any work
 
 
 CACHE_BYTES = 64 * 1024 * 1024  # GDAL's block cache defaults to 5 % of RAM: cap it (strips are read whole)
@@ -117,7 +124,7 @@ def detect_changes(params: ChangeParameters, progress: Optional[Progress] = None
 
 def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = None) -> ChangeResult:
     progress = progress or Progress()
-    method = _validate(params)
+    _validate(params)
     score_path, mask_path, regions_path = _outputs(params)
     temps = {k: temp_name(p) for k, p in (("score", score_path), ("mask", mask_path), ("regions", regions_path))}
     work = tempfile.mkdtemp(prefix=".sitewatch-", dir=os.path.dirname(os.path.abspath(mask_path)))
@@ -130,12 +137,18 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
         check_not_empty(pair)
         grid = pair.grid
         progress.report(0.03, f"Common grid {grid.width} x {grid.height} px at {grid.pixel_width:g}")
+        mpu = metres_per_unit(grid)
+        pixel_m = grid.pixel_width * mpu
+        min_area_px = int(math.ceil(params.min_area_m2 / (grid.pixel_area * mpu * mpu))) if params.min_area_m2 > 0 else 0
+        method = make_method(params.method)
+        method.analysis_scale = 2 if params.half_resolution else 1
         shift, shift_model = Shift(), ShiftModel()
         if params.coregister:
             shift, shift_model = estimate_shift(pair, params.max_shift_px, params.local_shift, progress.stage(0.03, 0.12))
             progress.report(0.12, f"Shift {shift.dx_px:+.2f}, {shift.dy_px:+.2f} px (confidence {shift.confidence:.2f})")
 
-        tiles = sample_tiles(pair, shift_model, method.halo)
+        scale = method.analysis_scale
+        tiles = sample_tiles(pair, shift_model, method.halo, scale=scale)
         pixels_b = np.concatenate([t.core(t.before)[:, t.core(t.valid)] for t in tiles], axis=1) if tiles else None
         if pixels_b is None or pixels_b.shape[1] < 16:
             raise EmptyRaster(f"{pair.before_name} and {pair.after_name} have no valid pixels in common "
@@ -162,8 +175,11 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
         raw_ds = create_raster(raw_path, grid, 1, gdal.GDT_Byte, MASK_NODATA, compress=False)
         block_size = max(32, int(params.block_size) + int(params.block_size) % 2)  # even: 2x decimation aligns
         overviews = OverviewWriter(score_ds, SCORE_NODATA, block_size)
-        h = method.halo
-        m = 0 if shift_model.is_zero else shift_model.margin
+        h = method.halo  # analysis pixels
+        halo_px = scale * h  # grid pixels (even: 2x2 averaging starts on even pixels)
+        analysis_shift = shift_model.halved() if scale == 2 else shift_model
+        m = 0 if analysis_shift.is_zero else analysis_shift.margin
+        margin_px = scale * m
         block_w = BLOCK_WIDTH_FACTOR * block_size  # wide blocks: less halo recomputed per pixel
         chunk_w = max(block_w, (STRIP_COLUMNS // block_w) * block_w)
         chunks = list(blocks(grid.width, grid.height, chunk_w, block_size))
@@ -171,20 +187,41 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
         stage = progress.stage(0.2, 0.8)
 
         def compute(x, y, w, hh, before, vb, raw_after, va_raw, aoi):
-            after, va = shift_model.resample(raw_after, va_raw, x - h, y - h, w + 2 * h, hh + 2 * h)
+            """Score of the block at grid (x, y, w, hh), from native windows with halo (and margin)."""
+            vb_core = vb[halo_px:halo_px + hh, halo_px:halo_px + w]
+            aoi_core = None if aoi is None else aoi[halo_px:halo_px + hh, halo_px:halo_px + w]
+            if scale == 2:
+                before, vb = half_bands(before), half_valid(vb)
+                raw_after, va_raw = half_bands(raw_after), half_valid(va_raw)
+                aoi = None if aoi is None else half_valid(aoi)
+            else:
+                before = before.astype(np.float32)  # a copy: invalid pixels are filled in place
+            aw, ah = -(-w // scale), -(-hh // scale)
+            after, va = analysis_shift.resample(raw_after, va_raw, x // scale - h, y // scale - h, aw + 2 * h, ah + 2 * h)
             valid = vb & va
             if aoi is not None:
                 valid &= aoi
-            core_valid = valid[h:h + hh, h:h + w]
+            core_valid = valid[h:h + ah, h:h + aw]
+            if scale == 2:  # a grid pixel is valid when its analysis pixel and itself are
+                core_valid = np.repeat(np.repeat(core_valid, 2, axis=0), 2, axis=1)[:hh, :w] & vb_core
+                if aoi_core is not None:
+                    core_valid &= aoi_core
             if not core_valid.any():
                 return np.full((hh, w), SCORE_NODATA, np.float32), np.full((hh, w), MASK_NODATA, np.uint8)
-            before = before.astype(np.float32)  # a copy: invalid pixels are filled in place
-            after = apply_normalisation(after.astype(np.float32, copy=after is not raw_after), norm)
+            after = apply_normalisation(after.astype(np.float32, copy=after is raw_after and scale == 1), norm)
             _fill_invalid(before, valid, fill)
             _fill_invalid(after, valid, fill)
-            score = method.score(before, after, valid)[h:h + hh, h:h + w]
-            mask = np.where(core_valid, (score > threshold).astype(np.uint8), MASK_NODATA).astype(np.uint8)
-            return np.where(core_valid, np.clip(score, 0, 1), SCORE_NODATA).astype(np.float32), mask
+            if scale == 2:  # one analysis pixel of context each side, so blocks join without seams
+                score = double_bilinear(method.score(before, after, valid)[h - 1:h + ah + 1, h - 1:h + aw + 1])
+                score = score[2:2 + hh, 2:2 + w]
+            else:
+                score = method.score(before, after, valid)[h:h + hh, h:h + w]
+            np.clip(score, 0, 1, out=score)
+            mask = (score > threshold).view(np.uint8)
+            if not core_valid.all():
+                mask = np.where(core_valid, mask, np.uint8(MASK_NODATA))
+                score = np.where(core_valid, score, np.float32(SCORE_NODATA))
+            return np.ascontiguousarray(score, np.float32), mask
 
         def write(item):
             (x, y), future = item
@@ -198,20 +235,26 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
         workers = max(1, min(SCORE_THREADS, os.cpu_count() or 1))
         pending: deque = deque()
         done = 0
+        def read_chunk(chunk):
+            cx, cy, cw, ch = chunk
+            ww, wh = cw + 2 * halo_px, ch + 2 * halo_px
+            strip_b, vb_s = pair.before.read(cx - halo_px, cy - halo_px, ww, wh, native=True)
+            strip_a, va_s = pair.after.read(cx - halo_px - margin_px, cy - halo_px - margin_px,
+                                            ww + 2 * margin_px, wh + 2 * margin_px, native=True)
+            return strip_b, vb_s, strip_a, va_s, pair.aoi(cx - halo_px, cy - halo_px, ww, wh)
+
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            for cx, cy, cw, ch in chunks:
-                ww, wh = cw + 2 * h, ch + 2 * h
-                strip_b, vb_s = pair.before.read(cx - h, cy - h, ww, wh, native=True)
-                strip_a, va_s = pair.after.read(cx - h - m, cy - h - m, ww + 2 * m, wh + 2 * m, native=True)
-                aoi_s = pair.aoi(cx - h, cy - h, ww, wh)
+            for chunk in chunks:
+                cx, cy, cw, ch = chunk
+                strip_b, vb_s, strip_a, va_s, aoi_s = read_chunk(chunk)
                 for x in range(cx, cx + cw, block_w):
                     stage.report(done / n_blocks, "Scoring changes")
                     done += 1
                     w = min(block_w, cx + cw - x)
                     sx = x - cx
-                    args = (strip_b[:, :, sx:sx + w + 2 * h], vb_s[:, sx:sx + w + 2 * h],
-                            strip_a[:, :, sx:sx + w + 2 * h + 2 * m], va_s[:, sx:sx + w + 2 * h + 2 * m],
-                            None if aoi_s is None else aoi_s[:, sx:sx + w + 2 * h])
+                    wb, wa = w + 2 * halo_px, w + 2 * halo_px + 2 * margin_px
+                    args = (strip_b[:, :, sx:sx + wb], vb_s[:, sx:sx + wb], strip_a[:, :, sx:sx + wa],
+                            va_s[:, sx:sx + wa], None if aoi_s is None else aoi_s[:, sx:sx + wb])
                     pending.append(((x, cy), pool.submit(compute, x, cy, w, ch, *args)))
                     while len(pending) > workers:
                         write(pending.popleft())
@@ -223,16 +266,11 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
         pair.close()
 
         # mask clean-up in ground units, overviews, regions
-        mpu = metres_per_unit(grid)
-        pixel_m = grid.pixel_width * mpu
         radius_m = params.cleanup_radius_m if params.cleanup_radius_m is not None else pixel_m
         radius_px = int(round(radius_m / pixel_m)) if radius_m > 0 else 0
-        min_area_px = int(math.ceil(params.min_area_m2 / (grid.pixel_area * mpu * mpu))) if params.min_area_m2 > 0 else 0
-        changed_path = os.path.join(work, "changed.tif")
-        clean_mask(raw_path, temps["mask"], grid, radius_px, min_area_px, block_size, progress.stage(0.8, 0.9),
-                   changed_path)
-        regions, n_regions, area = polygonise(changed_path, temps["score"], temps["regions"], "change_regions", grid,
-                                              mpu, progress.stage(0.9, 0.99), changed_only=True)
+        regions, n_regions, area = clean_and_polygonise(raw_path, temps["score"], temps["mask"], temps["regions"],
+                                                        "change_regions", grid, radius_px, min_area_px, mpu,
+                                                        progress.stage(0.8, 0.99), block_size)
         for key, final in (("score", score_path), ("mask", mask_path), ("regions", regions_path)):
             publish(temps[key], final)
         progress.report(1.0, f"{n_regions} change regions, {area:.0f} m2 changed")

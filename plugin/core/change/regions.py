@@ -177,6 +177,63 @@ REGION_FIELDS = [("area_m2", ogr.OFTReal), ("mean_score", ogr.OFTReal), ("max_sc
                  ("centroid_x", ogr.OFTReal), ("centroid_y", ogr.OFTReal)]
 
 
+def describe_region(geom: ogr.Geometry, scores: tuple[float, float], metres_per_unit: float) -> ChangeRegion:
+    """Area, oriented length/width, compactness and centroid of one change polygon (CRS units -> metres)."""
+    area = geom.GetArea() * metres_per_unit ** 2
+    perimeter = geom.Boundary().Length() * metres_per_unit
+    hull = geom.ConvexHull()
+    ring = hull.GetGeometryRef(0) if hull.GetGeometryCount() else None
+    pts = np.array(ring.GetPoints(), np.float64)[:-1, :2] if ring is not None and ring.GetPointCount() > 3 else np.zeros((0, 2))
+    length, width = oriented_box(pts)
+    centroid = geom.Centroid()
+    return ChangeRegion(
+        wkt=geom.ExportToWkt(), area_m2=area, mean_score=scores[0], max_score=scores[1],
+        length_m=length * metres_per_unit, width_m=width * metres_per_unit,
+        compactness=float(4 * math.pi * area / perimeter ** 2) if perimeter > 0 else 0.0,
+        centroid_x=centroid.GetX(), centroid_y=centroid.GetY(),
+    )
+
+
+class RegionWriter:
+    """Change regions appended to a GeoPackage layer (REGION_FIELDS) in one transaction;
+    the first keep_in_memory are also kept as ChangeRegion objects."""
+
+    def __init__(self, out_path: str, layer_name: str, grid: GridInfo, keep_in_memory: int = 100_000):
+        self.ds, self.layer = vector_layer(out_path, layer_name, grid, REGION_FIELDS)
+        self.defn = self.layer.GetLayerDefn()
+        self.keep_in_memory = keep_in_memory
+        self.regions: list[ChangeRegion] = []
+        self.count, self.area = 0, 0.0
+        self.layer.StartTransaction()
+
+    def add(self, geom: ogr.Geometry, scores: tuple[float, float], metres_per_unit: float) -> ChangeRegion:
+        region = describe_region(geom, scores, metres_per_unit)
+        out = ogr.Feature(self.defn)
+        out.SetGeometry(geom)
+        for name, _ in REGION_FIELDS:
+            out.SetField(name, float(getattr(region, name)))
+        self.layer.CreateFeature(out)
+        self.count += 1
+        self.area += region.area_m2
+        if len(self.regions) < self.keep_in_memory:
+            self.regions.append(region)
+        return region
+
+    def close(self) -> tuple[list[ChangeRegion], int, float]:
+        """Commit and close the GeoPackage; (regions kept in memory, region count, area m2)."""
+        self.layer.CommitTransaction()
+        self.layer = self.defn = None
+        self.ds = None  # closes the GeoPackage
+        return self.regions, self.count, self.area
+
+    def discard(self) -> None:
+        """Close without a result (the caller removes the file; a rollback would also undo
+        the layer's creation, which GDAL then trips over when closing)."""
+        if self.layer is not None:
+            self.layer.CommitTransaction()
+        self.layer = self.defn = self.ds = None
+
+
 def polygonise(mask_path: str, score_path: str, out_path: str, layer_name: str, grid: GridInfo,
                metres_per_unit: float, progress: Progress, keep_in_memory: int = 100_000,
                changed_only: bool = False) -> tuple[list[ChangeRegion], int, float]:
@@ -201,41 +258,13 @@ def polygonise(mask_path: str, score_path: str, out_path: str, layer_name: str, 
     if changed_only:  # every region's score statistics in one streamed pass over a label raster
         progress.report(0.3, "Measuring change regions")
         zonal = _zonal_scores(tmp_layer, score_ds, grid, srs, os.path.splitext(mask_path)[0] + ".labels.tif")
-    out_ds, layer = vector_layer(out_path, layer_name, grid, REGION_FIELDS)
-    defn = layer.GetLayerDefn()
-    regions: list[ChangeRegion] = []
-    count, area_total = 0, 0.0
-    m2 = metres_per_unit ** 2
-    layer.StartTransaction()
+    writer = RegionWriter(out_path, layer_name, grid, keep_in_memory)
     for feature in tmp_layer:
         geom = feature.GetGeometryRef().Clone()
-        area = geom.GetArea() * m2
-        perimeter = geom.Boundary().Length() * metres_per_unit
-        hull = geom.ConvexHull()
-        ring = hull.GetGeometryRef(0) if hull.GetGeometryCount() else None
-        pts = np.array(ring.GetPoints(), np.float64)[:-1, :2] if ring is not None and ring.GetPointCount() > 3 else np.zeros((0, 2))
-        length, width = oriented_box(pts)
         stats = zonal.get(feature.GetFID())
-        mean_score, max_score = stats if stats else _score_stats(score_ds, geom, grid, srs)
-        centroid = geom.Centroid()
-        region = ChangeRegion(
-            wkt=geom.ExportToWkt(), area_m2=area, mean_score=mean_score, max_score=max_score,
-            length_m=length * metres_per_unit, width_m=width * metres_per_unit,
-            compactness=float(4 * math.pi * area / perimeter ** 2) if perimeter > 0 else 0.0,
-            centroid_x=centroid.GetX(), centroid_y=centroid.GetY(),
-        )
-        out = ogr.Feature(defn)
-        out.SetGeometry(geom)
-        for name, _ in REGION_FIELDS:
-            out.SetField(name, float(getattr(region, name)))
-        layer.CreateFeature(out)
-        count += 1
-        area_total += area
-        if len(regions) < keep_in_memory:
-            regions.append(region)
-        if count % 200 == 0:
-            progress.report(0.4 + 0.6 * count / total, f"Describing change regions ({count})")
-    layer.CommitTransaction()
-    del layer, out_ds  # closes the GeoPackage
+        writer.add(geom, stats if stats else _score_stats(score_ds, geom, grid, srs), metres_per_unit)
+        if writer.count % 200 == 0:
+            progress.report(0.4 + 0.6 * writer.count / total, f"Describing change regions ({writer.count})")
+    regions, count, area_total = writer.close()
     progress.report(1.0, f"{count} change regions")
     return regions, count, area_total

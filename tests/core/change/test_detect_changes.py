@@ -128,14 +128,16 @@ def test_png_pair_without_georeferencing(tmp_path):
     assert result.regions[0].area_m2 == pytest.approx(30 * 40 * 0.25, rel=0.3)
 
 
-def test_nodata_and_cloud_masks_are_excluded(change_pair, tmp_path):
+@pytest.mark.parametrize("half", [False, True])
+def test_nodata_and_cloud_masks_are_excluded(change_pair, tmp_path, half):
     before, after, truth = change_pair
     cloud = np.zeros((256, 256), np.uint8)
     cloud[90:130, 50:110] = 1  # hides the building
     cloud_path = write_raster(tmp_path / "cloud.tif", cloud, data_type=gdal.GDT_Byte)
-    result = _run(before, after, tmp_path / "out", cloud_mask_after=cloud_path)
+    result = _run(before, after, tmp_path / "out", cloud_mask_after=cloud_path, half_resolution=half)
     mask = gdal.Open(result.mask_path).ReadAsArray()
     assert (mask[95:125, 55:105] == 255).all()
+    assert (mask[:80] != 255).mean() > 0.95  # clear sky stays valid
     assert result.n_regions == 0
 
 
@@ -271,3 +273,20 @@ def box_blur_noise(rng, height: int, width: int) -> np.ndarray:
     from sitewatch.plugin.core.change.filters import box_mean
 
     return box_mean(rng.random((1, height, width)).astype(np.float32), 3)[0]
+
+
+def test_half_resolution_scores_on_averaged_pixels_and_keeps_the_grid(change_pair, tmp_path):
+    before, after, truth = change_pair
+    full = _run(before, after, tmp_path / "full")
+    half = _run(before, after, tmp_path / "half", half_resolution=True)
+    score = gdal.Open(half.score_path).ReadAsArray()
+    assert score.shape == (256, 256) and half.grid.geotransform[1] == 0.5
+    pred = gdal.Open(half.mask_path).ReadAsArray() == 1
+    tp = (pred & truth).sum()
+    assert tp / truth.sum() > 0.8 and tp / pred.sum() > 0.6
+    assert half.n_regions == 1 and half.regions[0].area_m2 == pytest.approx(240, rel=0.5)
+    # a different computation, not a copy of the full-resolution one
+    assert np.abs(score - gdal.Open(full.score_path).ReadAsArray()).max() > 0.05
+    # blocks join without seams at half resolution too
+    other = _run(before, after, tmp_path / "half48", half_resolution=True, block_size=48)
+    np.testing.assert_allclose(gdal.Open(other.score_path).ReadAsArray(), score, atol=1e-4)
