@@ -75,3 +75,20 @@ def test_chi_square_in_float32_matches_the_float64_formula():
     expected = (mad ** 2 / model.variances).sum(1)
     assert z.dtype == np.float32
     np.testing.assert_allclose(z, expected, rtol=1e-3, atol=1e-3)
+
+
+def test_detect_changes_removes_a_varying_displacement_at_both_resolutions(tmp_path):
+    from sitewatch.plugin.core.change import ChangeParameters, detect_changes
+    from sitewatch.plugin.core.change.filters import bilinear_sample
+
+    size = 1024
+    before = textured(size, 8)
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float64)
+    after = bilinear_sample(before, xs - (-1.0 + 3.0 * xs / size), ys - 0.5)
+    after[:, 500:540, 300:360] = 250.0  # one new 30 m x 20 m building
+    b, a = write_raster(tmp_path / "b.tif", before), write_raster(tmp_path / "a.tif", after)
+    for half in (False, True):
+        result = detect_changes(ChangeParameters(b, a, str(tmp_path / f"out{half}"), half_resolution=half))
+        assert result.shift.local
+        assert result.n_regions == 1, half  # the building, no false changes along the texture
+        assert 300 * 0.5 < result.regions[0].centroid_x - 500000 < 360 * 0.5
