@@ -18,7 +18,7 @@ from osgeo import gdal
 from ..errors import EmptyRaster, InputError
 from ..progress import Progress
 from .coregistration import ShiftModel, estimate_shift
-from .grid import AlignedPair, align_pair, check_not_empty, open_source
+from .grid import AlignedPair, AlignedView, align_pair, check_not_empty, open_source
 from .filters import double_bilinear, half_bands, half_valid
 from .methods import ChangeMethod, Tile, make_method
 from .model import ChangeParameters, ChangeResult, CoregistrationResult, NormalisationFit, Shift
@@ -44,6 +44,29 @@ def _read_pair(pair: AlignedPair, shift: ShiftModel, x: int, y: int, w: int, h: 
     if aoi is not None:
         valid &= aoi
     return before, after, valid
+
+
+class _RowTail:
+    """Reads a column range of a view as successive overlapping row windows (strips with
+    their halo), each input row once: the rows a window shares with the previous one are
+    kept from it (compressed inputs are not decoded twice; bounded: only the overlap is kept)."""
+
+    def __init__(self, view: AlignedView, overlap: int):
+        self.view, self.overlap = view, overlap
+        self.tails: dict[tuple[int, int], tuple[int, np.ndarray, np.ndarray]] = {}
+
+    def read(self, x: int, y: int, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
+        tail = self.tails.pop((x, w), None)
+        if tail is not None and tail[0] == y:
+            kept = tail[1].shape[1]
+            data, valid = self.view.read(x, y + kept, w, h - kept, native=True)
+            data, valid = np.concatenate([tail[1], data], axis=1), np.concatenate([tail[2], valid], axis=0)
+        else:
+            data, valid = self.view.read(x, y, w, h, native=True)
+        keep = min(self.overlap, h)
+        if keep:
+            self.tails[(x, w)] = (y + h - keep, data[:, h - keep:].copy(), valid[h - keep:].copy())
+        return data, valid
 
 
 def _fill_invalid(bands: np.ndarray, valid: np.ndarray, fill: np.ndarray) -> None:
@@ -202,7 +225,9 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
             if aoi is not None:
                 valid &= aoi
             core_valid = valid[h:h + ah, h:h + aw]
-            if scale == 2:  # a grid pixel is valid when its analysis pixel and itself are
+            if scale == 2 and core_valid.all():
+                core_valid = vb_core
+            elif scale == 2:  # a grid pixel is valid when its analysis pixel and itself are
                 core_valid = np.repeat(np.repeat(core_valid, 2, axis=0), 2, axis=1)[:hh, :w] & vb_core
                 if aoi_core is not None:
                     core_valid &= aoi_core
@@ -235,12 +260,14 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
         workers = max(1, min(SCORE_THREADS, os.cpu_count() or 1))
         pending: deque = deque()
         done = 0
+        rows_b, rows_a = _RowTail(pair.before, 2 * halo_px), _RowTail(pair.after, 2 * (halo_px + margin_px))
+
         def read_chunk(chunk):
             cx, cy, cw, ch = chunk
             ww, wh = cw + 2 * halo_px, ch + 2 * halo_px
-            strip_b, vb_s = pair.before.read(cx - halo_px, cy - halo_px, ww, wh, native=True)
-            strip_a, va_s = pair.after.read(cx - halo_px - margin_px, cy - halo_px - margin_px,
-                                            ww + 2 * margin_px, wh + 2 * margin_px, native=True)
+            strip_b, vb_s = rows_b.read(cx - halo_px, cy - halo_px, ww, wh)
+            strip_a, va_s = rows_a.read(cx - halo_px - margin_px, cy - halo_px - margin_px,
+                                        ww + 2 * margin_px, wh + 2 * margin_px)
             return strip_b, vb_s, strip_a, va_s, pair.aoi(cx - halo_px, cy - halo_px, ww, wh)
 
         with ThreadPoolExecutor(max_workers=workers) as pool:

@@ -120,3 +120,40 @@ def test_numpy_fallbacks_match_the_scipy_path(monkeypatch):
     slow = (filters.box_mean(img, 4), filters.binary_open_close(mask, 2))
     np.testing.assert_allclose(fast[0], slow[0], atol=1e-5)
     assert (fast[1] == slow[1]).all() and slow[1].any()
+
+
+def test_small_radius_box_mean_matches_the_integral_image():
+    from sitewatch.plugin.core.change.filters import box_mean_numpy, box_mean_small
+
+    x = np.random.default_rng(11).normal(size=(3, 41, 67)).astype(np.float32)
+    for radius in (1, 2):
+        np.testing.assert_allclose(box_mean_small(x, radius), box_mean_numpy(x, radius), atol=1e-5)
+        np.testing.assert_allclose(box_mean_small(x[0], radius), box_mean_numpy(x[0], radius), atol=1e-5)
+
+
+def test_row_tail_reads_each_row_once_and_returns_the_same_windows(tmp_path):
+    from change_helpers import textured, write_raster
+    from sitewatch.plugin.core.change.grid import align_pair
+    from sitewatch.plugin.core.change.pipeline import _RowTail
+
+    path = write_raster(tmp_path / "a.tif", textured(300, 2))
+    pair = align_pair(path, path)
+    try:
+        calls = []
+        view = pair.before
+        original = view.read
+
+        def counting(x, y, w, h, native=False):
+            calls.append((y, h))
+            return original(x, y, w, h, native)
+
+        view.read = counting
+        tail = _RowTail(view, 2 * 16)
+        for y in range(0, 300, 64):  # strips of 64 rows with a 16-row halo, leaving the grid at both ends
+            data, valid = tail.read(-16, y - 16, 332, 96)
+            ref, ref_valid = original(-16, y - 16, 332, 96, native=True)
+            np.testing.assert_array_equal(data, ref)
+            np.testing.assert_array_equal(valid, ref_valid)
+        assert sum(h for _, h in calls) == 96 + 4 * 64  # the overlap is never read again
+    finally:
+        pair.close()
