@@ -84,8 +84,9 @@ class DetectChangesAlgorithm(QgsProcessingAlgorithm):
             (QgsProcessingParameterBoolean(self.NORMALIZE, "Normalise radiometry", True),
              "Match the after capture's radiometry to the before capture on no-change pixels.", True),
             (QgsProcessingParameterBoolean(self.HALF_RESOLUTION, "Score at half resolution (faster)", False),
-             "Score change on 2 x 2-averaged pixels: about twice as fast on very large scenes, region "
-             "outlines about a pixel blunter. The outputs keep the full resolution.", True),
+             "Score change on 2 x 2-averaged pixels: the scoring does a quarter of the work (the whole "
+             "run is about 20 % faster on an 8192 px pair), region outlines are about a pixel blunter. "
+             "The outputs keep the full resolution.", True),
             (QgsProcessingParameterRasterDestination(self.OUTPUT_SCORE, "Change score"),
              "Float32 0-1 change score.", False),
             (QgsProcessingParameterRasterDestination(self.OUTPUT_MASK, "Change mask"),

@@ -43,8 +43,8 @@ class ChangeParameters:
     local_shift: bool = True  # tile-wise shift field when the displacement varies
     cleanup_radius_m: Optional[float] = 2.0  # opening/closing radius (m); None = 1 pixel
     block_size: int = 512
-    # score on a 2 x 2-averaged grid: about 3x faster on very large scenes, outlines about a
-    # pixel blunter (the outputs keep the grid's resolution)
+    # score on a 2 x 2-averaged grid: a quarter of the scoring work, outlines about a pixel
+    # blunter (the outputs keep the grid's resolution)
     half_resolution: bool = False
 
 
