@@ -33,6 +33,7 @@ class DetectChangesAlgorithm(QgsProcessingAlgorithm):
     COREGISTER = "COREGISTER"
     NORMALIZE = "NORMALIZE"
     HALF_RESOLUTION = "HALF_RESOLUTION"
+    DROP_SHADOW_MOVES = "DROP_SHADOW_MOVES"
     OUTPUT_SCORE = "OUTPUT_SCORE"
     OUTPUT_MASK = "OUTPUT_MASK"
     OUTPUT_REGIONS = "OUTPUT_REGIONS"
@@ -87,6 +88,9 @@ class DetectChangesAlgorithm(QgsProcessingAlgorithm):
              "Score change on 2 x 2-averaged pixels: the scoring does a quarter of the work (the whole "
              "run is about 20 % faster on an 8192 px pair), region outlines are about a pixel blunter. "
              "The outputs keep the full resolution.", True),
+            (QgsProcessingParameterBoolean(self.DROP_SHADOW_MOVES, "Drop shadows moved by the sun", True),
+             "When both captures carry their sun angles (metadata or a .IMD sidecar), drop change regions "
+             "that are only the shadow of an object present on both dates, moved because the sun moved.", True),
             (QgsProcessingParameterRasterDestination(self.OUTPUT_SCORE, "Change score"),
              "Float32 0-1 change score.", False),
             (QgsProcessingParameterRasterDestination(self.OUTPUT_MASK, "Change mask"),
@@ -120,6 +124,7 @@ class DetectChangesAlgorithm(QgsProcessingAlgorithm):
             coregister=self.parameterAsBoolean(parameters, self.COREGISTER, context),
             normalize=self.parameterAsBoolean(parameters, self.NORMALIZE, context),
             half_resolution=self.parameterAsBoolean(parameters, self.HALF_RESOLUTION, context),
+            drop_shadow_moves=self.parameterAsBoolean(parameters, self.DROP_SHADOW_MOVES, context),
             score_path=self.parameterAsOutputLayer(parameters, self.OUTPUT_SCORE, context),
             mask_path=self.parameterAsOutputLayer(parameters, self.OUTPUT_MASK, context),
             regions_path=regions,
@@ -144,6 +149,8 @@ class DetectChangesAlgorithm(QgsProcessingAlgorithm):
                               f"offset {band.offset:.2f}, r {band.correlation:.3f} ({band.method})")
         feedback.pushInfo(f"{result.n_regions} change regions, {result.changed_area_m2:.0f} m² changed "
                           f"(method {result.method}, threshold {result.threshold:.2f})")
+        if result.shadow_moves_dropped:
+            feedback.pushInfo(f"{result.shadow_moves_dropped} regions dropped: shadows moved by the sun")
         style_output_on_completion(context, params.score_path, "change_score.qml", threshold=result.threshold)
         style_output_on_completion(context, params.regions_path, "change_regions.qml")
         return {

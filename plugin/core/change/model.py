@@ -46,6 +46,9 @@ class ChangeParameters:
     # score on a 2 x 2-averaged grid: a quarter of the scoring work, outlines about a pixel
     # blunter (the outputs keep the grid's resolution)
     half_resolution: bool = False
+    # drop change regions that are only a shadow moved by the sun (when both captures carry
+    # their sun angles in metadata or a .IMD sidecar)
+    drop_shadow_moves: bool = True
 
 
 @dataclass
@@ -144,3 +147,4 @@ class ChangeResult:
     grid: GridInfo
     regions_layer: str = "change_regions"
     band_pairs: list[tuple[int, int]] = field(default_factory=list)
+    shadow_moves_dropped: int = 0  # regions removed as shadows moved by the sun

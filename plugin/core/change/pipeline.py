@@ -15,6 +15,7 @@ from typing import Optional
 import numpy as np
 from osgeo import gdal
 
+from ..deps import is_available
 from ..errors import EmptyRaster, InputError
 from ..progress import Progress
 from .coregistration import ShiftModel, estimate_shift
@@ -25,6 +26,7 @@ from .model import ChangeParameters, ChangeResult, CoregistrationResult, Normali
 from .normalisation import apply_normalisation, fit_normalisation
 from .outputs import OverviewWriter, blocks, build_overviews, create_raster, metres_per_unit, publish, remove_quietly, temp_name
 from .regions import MASK_NODATA, SCORE_NODATA
+from .shadows import drop_shadow_moves, read_sun, visible_bands
 from .zones import clean_and_polygonise
 
 LOG = logging.getLogger(__name__)
@@ -290,7 +292,6 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
                 write(pending.popleft())
         overviews.finish()
         score_ds = raw_ds = overviews = None
-        pair.close()
 
         # mask clean-up in ground units, overviews, regions
         radius_m = params.cleanup_radius_m if params.cleanup_radius_m is not None else pixel_m
@@ -298,6 +299,13 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
         regions, n_regions, area = clean_and_polygonise(raw_path, temps["score"], temps["mask"], temps["regions"],
                                                         "change_regions", grid, radius_px, min_area_px, mpu,
                                                         progress.stage(0.8, 0.99), block_size)
+        shadow_moves = _drop_shadow_moves(params, pair, shift_model, temps, progress.stage(0.99, 1.0))
+        if shadow_moves:
+            gone = {(x, y) for x, y, _ in shadow_moves}
+            regions = [r for r in regions if (r.centroid_x, r.centroid_y) not in gone]
+            n_regions -= len(shadow_moves)
+            area -= sum(a for _, _, a in shadow_moves)
+        pair.close()
         for key, final in (("score", score_path), ("mask", mask_path), ("regions", regions_path)):
             publish(temps[key], final)
         progress.report(1.0, f"{n_regions} change regions, {area:.0f} m2 changed")
@@ -305,7 +313,7 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
             score_path=score_path, mask_path=mask_path, regions_path=regions_path, method=params.method,
             threshold=threshold, raw_threshold=float(method.raw_threshold), changed_area_m2=area,
             n_regions=n_regions, regions=regions, shift=shift, normalisation=norm, grid=grid,
-            band_pairs=list(pair.band_pairs),
+            band_pairs=list(pair.band_pairs), shadow_moves_dropped=len(shadow_moves),
         )
     except BaseException:
         remove_quietly(*temps.values())
@@ -314,6 +322,22 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
         if pair is not None:
             pair.close()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _drop_shadow_moves(params: ChangeParameters, pair: AlignedPair, shift_model: ShiftModel, temps: dict,
+                       progress: Progress) -> list[tuple[float, float, float]]:
+    """Regions that are only a shadow moved by the sun, removed when both captures carry their
+    sun angles (and scipy is there); [] otherwise."""
+    if not params.drop_shadow_moves or not is_available("scipy"):
+        return []
+    suns = (read_sun(params.before), read_sun(params.after))
+    if suns[0] is None or suns[1] is None:
+        return []
+    info = open_source(params.before, "before")
+    keys = [info.keys[info.data_bands.index(b)] if b in info.data_bands else None for b, _ in pair.band_pairs]
+    info = None
+    return drop_shadow_moves(pair, shift_model, temps["mask"], temps["regions"], "change_regions", suns,
+                             visible_bands(keys), progress)
 
 
 def coregister(input_path: str, reference_path: str, output_path: Optional[str], progress: Optional[Progress] = None,

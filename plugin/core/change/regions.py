@@ -96,19 +96,10 @@ def oriented_box(points: np.ndarray) -> tuple[float, float]:
     return max(a, b), min(a, b)
 
 
-def _score_stats(score_ds: gdal.Dataset, geom: ogr.Geometry, grid: GridInfo, srs) -> tuple[float, float]:
-    gt = grid.geotransform
-    minx, maxx, miny, maxy = geom.GetEnvelope()
-    x0 = max(int(math.floor((minx - gt[0]) / gt[1])), 0)
-    x1 = min(int(math.ceil((maxx - gt[0]) / gt[1])), grid.width)
-    y0 = max(int(math.floor((maxy - gt[3]) / gt[5])), 0)
-    y1 = min(int(math.ceil((miny - gt[3]) / gt[5])), grid.height)
-    w, h = max(x1 - x0, 1), max(y1 - y0, 1)
-    scale = max(1.0, math.sqrt(w * h / 4_000_000))  # huge regions: read decimated (bounded memory)
-    bw, bh = max(int(w / scale), 1), max(int(h / scale), 1)
-    scores = score_ds.GetRasterBand(1).ReadAsArray(x0, y0, w, h, buf_xsize=bw, buf_ysize=bh)
-    mem = gdal.GetDriverByName("MEM").Create("", bw, bh, 1, gdal.GDT_Byte)
-    mem.SetGeoTransform((gt[0] + x0 * gt[1], gt[1] * w / bw, 0.0, gt[3] + y0 * gt[5], 0.0, gt[5] * h / bh))
+def polygon_mask(geom: ogr.Geometry, geotransform: tuple, width: int, height: int, srs=None) -> np.ndarray:
+    """Pixels of a (height, width) window with this geotransform whose centre lies in geom."""
+    mem = gdal.GetDriverByName("MEM").Create("", width, height, 1, gdal.GDT_Byte)
+    mem.SetGeoTransform(geotransform)
     if srs is not None:
         mem.SetSpatialRef(srs)
     layer_ds = ogr.GetDriverByName("Memory").CreateDataSource("r")
@@ -121,7 +112,24 @@ def _score_stats(score_ds: gdal.Dataset, geom: ogr.Geometry, grid: GridInfo, srs
         gdal.RasterizeLayer(mem, [1], layer, burn_values=[1])
     finally:
         gdal.PopErrorHandler()
-    inside = (mem.ReadAsArray() > 0) & (scores >= 0)
+    burnt = mem.ReadAsArray() > 0
+    feature = layer = layer_ds = None  # the layer goes before its data source
+    return burnt
+
+
+def _score_stats(score_ds: gdal.Dataset, geom: ogr.Geometry, grid: GridInfo, srs) -> tuple[float, float]:
+    gt = grid.geotransform
+    minx, maxx, miny, maxy = geom.GetEnvelope()
+    x0 = max(int(math.floor((minx - gt[0]) / gt[1])), 0)
+    x1 = min(int(math.ceil((maxx - gt[0]) / gt[1])), grid.width)
+    y0 = max(int(math.floor((maxy - gt[3]) / gt[5])), 0)
+    y1 = min(int(math.ceil((miny - gt[3]) / gt[5])), grid.height)
+    w, h = max(x1 - x0, 1), max(y1 - y0, 1)
+    scale = max(1.0, math.sqrt(w * h / 4_000_000))  # huge regions: read decimated (bounded memory)
+    bw, bh = max(int(w / scale), 1), max(int(h / scale), 1)
+    scores = score_ds.GetRasterBand(1).ReadAsArray(x0, y0, w, h, buf_xsize=bw, buf_ysize=bh)
+    window_gt = (gt[0] + x0 * gt[1], gt[1] * w / bw, 0.0, gt[3] + y0 * gt[5], 0.0, gt[5] * h / bh)
+    inside = polygon_mask(geom, window_gt, bw, bh, srs) & (scores >= 0)
     if not inside.any():
         inside = scores >= 0
     if not inside.any():

@@ -1,0 +1,215 @@
+"""Region-level test for "a shadow moved": the sun moved between the dates, an object present
+on both dates casts its shadow elsewhere, and the pixels the shadow left or reached score as change.
+
+A region is a shadow move when, on both dates, its pixels are either ground (like the ring just
+outside it) or shadow (darker than that ground), the ground <-> shadow swaps dominate and go both
+ways (the shadow left some pixels and reached others: it moved, it did not come or go), and the
+pixels just up-sun of the new shadow (towards that date's sun) are unchanged casters: an object
+or a shadow on both dates. A departed/arrived object fails: its body is neither ground nor shadow,
+and a dark body (shadow-like) swaps one way only. The pipeline applies the test only when both
+captures carry their sun angles (drop_shadow_moves)."""
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+from osgeo import gdal, ogr
+
+from ..deps import require
+from .regions import polygon_mask
+
+RING_PX = (2, 6)  # ring around a region: from 2 to 6 px outside it
+SHADOW_RATIO = 0.65  # shadow: luminance below this share of the ring's ground
+GROUND_TOL = 0.18  # ground: luminance within this share of the ring's ground ...
+CHROMA_TOL = 0.08  # ... and band shares within this
+MAX_OTHER = 0.15  # at most this share of neither-ground-nor-shadow pixels on either date
+MIN_SWAP = 0.5  # at least this share of ground <-> shadow swaps
+MIN_BOTH_WAYS = 0.2  # the shadow left some pixels and reached others: each way this share of the swaps
+UPSUN_PX = 4  # how far up-sun the caster is looked for
+MIN_CASTER = 0.5  # share of up-sun pixels that are unchanged casters
+
+
+@dataclass
+class Sun:
+    azimuth_deg: float  # clockwise from north
+    elevation_deg: float
+
+    def step(self) -> tuple[float, float]:
+        """Unit step towards the sun in pixel (column, row) terms (north up)."""
+        a = math.radians(self.azimuth_deg)
+        return math.sin(a), -math.cos(a)
+
+
+def _classes(bands: np.ndarray, ring: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(ground, shadow) masks over the window, against the ring's sunlit ground."""
+    lum = bands.mean(0)
+    lit = ring & (lum > SHADOW_RATIO * np.median(lum[ring]))
+    ref = lit if lit.sum() >= 10 else ring
+    g_lum = float(np.median(lum[ref]))
+    share = bands / np.maximum(lum, 1e-3)
+    g_share = np.median(share[:, ref], axis=1)
+    ground = (np.abs(lum - g_lum) < GROUND_TOL * g_lum) & (np.abs(share - g_share[:, None, None]).max(0) < CHROMA_TOL)
+    shadow = (lum < SHADOW_RATIO * g_lum) & ~ground
+    return ground, shadow
+
+
+def _upsun(mask: np.ndarray, step: tuple[float, float], dist: int) -> np.ndarray:
+    """Pixels within dist px of mask towards the sun (mask itself excluded)."""
+    out = np.zeros_like(mask)
+    h, w = mask.shape
+    ys, xs = np.nonzero(mask)
+    for t in range(1, dist + 1):
+        y = np.rint(ys + t * step[1]).astype(int)
+        x = np.rint(xs + t * step[0]).astype(int)
+        ok = (y >= 0) & (y < h) & (x >= 0) & (x < w)
+        out[y[ok], x[ok]] = True
+    return out & ~mask
+
+
+def is_shadow_move(region: np.ndarray, changed: np.ndarray, valid: np.ndarray, before: np.ndarray,
+                   after: np.ndarray, suns: tuple[Optional[Sun], Optional[Sun]]) -> bool:
+    """region/changed/valid: boolean window masks; before/after: aligned (bands, rows, cols)
+    windows (visible bands), a margin of at least RING_PX[1] + UPSUN_PX px around the region.
+    suns: (before, after); None = unknown (then any of 8 directions may hold the caster)."""
+    ndi = require("scipy").ndimage
+    ring = ndi.binary_dilation(region, iterations=RING_PX[1]) & ~ndi.binary_dilation(region, iterations=RING_PX[0])
+    ring &= ~changed & valid
+    if ring.sum() < 10:
+        return False
+    gb, sb = _classes(before, ring)
+    ga, sa = _classes(after, ring)
+    n = region.sum()
+    other = max((region & ~(gb | sb)).sum(), (region & ~(ga | sa)).sum()) / n
+    appear = (region & sb & ga, region & sa & gb)  # shadow on before only, on after only
+    swaps = appear[0].sum() + appear[1].sum()
+    if other > MAX_OTHER or swaps / n < MIN_SWAP or min(appear[0].sum(), appear[1].sum()) < MIN_BOTH_WAYS * swaps:
+        return False
+    # casters: unchanged pixels (or the region's shadow-on-both part) that are object or shadow on both dates
+    stable = ~changed | (region & sb & sa)
+    caster = stable & valid & ((sb & sa) | (~(gb | sb) & ~(ga | sa)))
+    held, total = 0, 0
+    for pixels, sun in zip(appear, suns):
+        if not pixels.any():
+            continue
+        steps = [sun.step()] if sun else [(math.cos(k * math.pi / 4), math.sin(k * math.pi / 4)) for k in range(8)]
+        best = 0.0
+        for step in steps:
+            up = _upsun(pixels, step, UPSUN_PX) & ~region | (_upsun(pixels, step, UPSUN_PX) & region & sb & sa)
+            if up.any():
+                best = max(best, (up & caster).sum() / up.sum())
+        held += best * pixels.sum()
+        total += pixels.sum()
+    return total > 0 and held / total >= MIN_CASTER
+
+
+def shadow_move_regions(labels: np.ndarray, before: np.ndarray, after: np.ndarray, valid: np.ndarray,
+                        suns: tuple[Optional[Sun], Optional[Sun]], min_px: int = 1) -> list[int]:
+    """Labels (1..n) of the regions in a labelled change raster that are shadow moves;
+    before/after aligned on the same grid."""
+    ndi = require("scipy").ndimage
+    changed = labels > 0
+    pad = RING_PX[1] + UPSUN_PX + 1
+    h, w = labels.shape
+    out = []
+    for i, sl in enumerate(ndi.find_objects(labels), 1):
+        if sl is None:
+            continue
+        ys = slice(max(sl[0].start - pad, 0), min(sl[0].stop + pad, h))
+        xs = slice(max(sl[1].start - pad, 0), min(sl[1].stop + pad, w))
+        region = labels[ys, xs] == i
+        if region.sum() < min_px:
+            continue
+        if is_shadow_move(region, changed[ys, xs], valid[ys, xs], before[:, ys, xs], after[:, ys, xs], suns):
+            out.append(i)
+    return out
+
+
+MAX_WINDOW_PX = 2_000_000  # regions larger than this are no shadow of anything
+_IMD_SUN = re.compile(r"meanSun(Az|El)\s*=\s*([-+0-9.eE]+)")
+
+
+def read_sun(path: str) -> Optional[Sun]:
+    """The sun of a capture: GDAL metadata items SUN_AZIMUTH / SUN_ELEVATION, GDAL's IMD
+    domain or a Maxar .IMD sidecar (meanSunAz / meanSunEl); None when unknown."""
+    values: dict[str, float] = {}
+    try:
+        ds = gdal.Open(path)
+    except RuntimeError:
+        ds = None
+    if ds is not None:
+        meta = ds.GetMetadata() or {}
+        imd = ds.GetMetadata("IMD") or {}
+        for key, name in (("SUN_AZIMUTH", "Az"), ("SUN_ELEVATION", "El"),
+                          ("IMAGE_1.meanSunAz", "Az"), ("IMAGE_1.meanSunEl", "El")):
+            raw = meta.get(key, imd.get(key))
+            if raw is not None and name not in values:
+                try:
+                    values[name] = float(str(raw).strip('"; '))
+                except ValueError:
+                    pass
+    if len(values) < 2:
+        stem = os.path.splitext(path)[0]
+        for sidecar in (stem + ".IMD", stem + ".imd"):
+            if os.path.exists(sidecar):
+                with open(sidecar, encoding="utf-8", errors="replace") as f:
+                    for name, value in _IMD_SUN.findall(f.read()):
+                        values.setdefault(name, float(value))
+                break
+    if "Az" in values and "El" in values and 0.0 < values["El"] <= 90.0:
+        return Sun(values["Az"] % 360.0, values["El"])
+    return None
+
+
+def visible_bands(keys: list) -> list[int]:
+    """Indices of the red, green and blue bands when named, else the first three."""
+    named = [i for i, k in enumerate(keys) if k in ("red", "green", "blue")]
+    return named if len(named) == 3 else list(range(min(3, len(keys))))
+
+
+def drop_shadow_moves(pair, shift_model, mask_path: str, regions_path: str, layer_name: str,
+                      suns: tuple[Sun, Sun], bands: list[int], progress) -> list[tuple[float, float, float]]:
+    """Removes the change regions that are shadow moves from the regions layer and the mask
+    (their pixels become unchanged). Returns (centroid_x, centroid_y, area_m2) of each."""
+    grid = pair.grid
+    gt = grid.geotransform
+    pad = RING_PX[1] + UPSUN_PX + 1
+    out_ds = ogr.Open(regions_path, 1)
+    layer = out_ds.GetLayerByName(layer_name)
+    mask_ds = gdal.Open(mask_path, gdal.GA_Update)
+    mask_band = mask_ds.GetRasterBand(1)
+    dropped, fids = [], []
+    total = max(layer.GetFeatureCount(), 1)
+    for n, feature in enumerate(layer):
+        if n % 50 == 0:
+            progress.report(n / total, "Looking for shadows moved by the sun")
+        geom = feature.GetGeometryRef()
+        minx, maxx, miny, maxy = geom.GetEnvelope()
+        x0 = max(int(math.floor((minx - gt[0]) / gt[1])) - pad, 0)
+        x1 = min(int(math.ceil((maxx - gt[0]) / gt[1])) + pad, grid.width)
+        y0 = max(int(math.floor((maxy - gt[3]) / gt[5])) - pad, 0)
+        y1 = min(int(math.ceil((miny - gt[3]) / gt[5])) + pad, grid.height)
+        w, h = x1 - x0, y1 - y0
+        if w <= 0 or h <= 0 or w * h > MAX_WINDOW_PX:
+            continue
+        mask = mask_band.ReadAsArray(x0, y0, w, h)
+        window_gt = (gt[0] + x0 * gt[1], gt[1], 0.0, gt[3] + y0 * gt[5], 0.0, gt[5])
+        region = polygon_mask(geom, window_gt, w, h) & (mask == 1)
+        if not region.any():
+            continue
+        before, vb = pair.before.read(x0, y0, w, h)
+        after, va = shift_model.read(pair.after, x0, y0, w, h)
+        valid = (mask != 255) & vb & va
+        if is_shadow_move(region, mask == 1, valid, before[bands], after[bands], suns):
+            mask[region] = 0
+            mask_band.WriteArray(mask, x0, y0)
+            fids.append(feature.GetFID())
+            dropped.append((feature.GetField("centroid_x"), feature.GetField("centroid_y"), feature.GetField("area_m2")))
+    for fid in fids:
+        layer.DeleteFeature(fid)
+    layer = out_ds = None
+    mask_band = mask_ds = None
+    return dropped
