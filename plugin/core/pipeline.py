@@ -304,6 +304,8 @@ def summary_lines(result: AnalysisResult) -> list[str]:
     if change is not None:
         lines.append(f"Change: {change.changed_area_m2:,.0f} m² in {change.n_regions} regions "
                      f"(method {change.method})")
+        if getattr(change, "shadow_moves_dropped", 0):
+            lines.append(f"  {change.shadow_moves_dropped} more regions left out: shadows moved by the sun")
         if change.shift is not None:
             lines.append(f"Co-registration shift: {change.shift.dx_px:+.2f}, {change.shift.dy_px:+.2f} px "
                          f"(confidence {change.shift.confidence:.2f})")

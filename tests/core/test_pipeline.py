@@ -112,3 +112,16 @@ def test_estimate_counts_the_examples_and_assumes_three_before_they_are_saved(ti
     change_only = describe_run(dataclasses.replace(params, equipment=dataclasses.replace(
         params.equipment, enabled=False))).seconds
     assert without_file - change_only == pytest.approx((with_file - change_only) * 3 / n, rel=1e-6)
+
+
+def test_summary_says_how_many_moved_shadows_were_left_out():
+    from types import SimpleNamespace
+
+    from sitewatch.plugin.core.pipeline import summary_lines
+
+    change = SimpleNamespace(changed_area_m2=1500.0, n_regions=4, method="structure", shift=None, shadow_moves_dropped=2)
+    lines = summary_lines(SimpleNamespace(title="SiteWatch: s a -> b", change=change, match=None))
+    assert lines[1] == "Change: 1,500 m² in 4 regions (method structure)"
+    assert lines[2] == "  2 more regions left out: shadows moved by the sun"
+    change.shadow_moves_dropped = 0
+    assert len(summary_lines(SimpleNamespace(title="t", change=change, match=None))) == 2
