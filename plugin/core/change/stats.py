@@ -103,7 +103,7 @@ def orthogonal_regression(x: np.ndarray, y: np.ndarray) -> tuple[float, float, f
 
 def score_from_ratio(ratio: np.ndarray, power: float = 2.0) -> np.ndarray:
     """Map a non-negative statistic / its automatic threshold onto 0..1 with 0.5 at the threshold."""
-    r = np.maximum(ratio, 0.0).astype(np.float32)
+    r = np.clip(ratio, 0.0, 1e4).astype(np.float32)  # 1e4 ** 8 still fits float32: no inf / inf
     if power in (2.0, 4.0, 8.0):  # repeated squaring: much faster than a float power
         for _ in range({2.0: 1, 4.0: 2, 8.0: 3}[power]):
             r = r * r

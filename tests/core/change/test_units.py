@@ -157,3 +157,13 @@ def test_row_tail_reads_each_row_once_and_returns_the_same_windows(tmp_path):
         assert sum(h for _, h in calls) == 96 + 4 * 64  # the overlap is never read again
     finally:
         pair.close()
+
+
+def test_score_from_ratio_saturates_without_overflow():
+    from sitewatch.plugin.core.change.stats import score_from_ratio
+
+    ratio = np.array([0.0, 1.0, 1e5, 1e30, np.float32(3e38)], np.float32)
+    for power in (2.0, 4.0, 8.0, 3.0):
+        score = score_from_ratio(ratio, power)
+        assert np.isfinite(score).all()
+        assert score[0] == 0.0 and score[1] == pytest.approx(0.5) and (score[2:] > 0.999).all()
