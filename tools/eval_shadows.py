@@ -1,0 +1,90 @@
+"""The shadow-move region test on real imagery: the airbus same-site series (Pleiades, 0.5 m,
+consecutive dates of the same airport). The captures carry no sun angles, so the test looks
+for the caster in any of 8 directions (looser than in the pipeline, which applies it only
+with known sun angles). Each dropped region is checked against the aircraft annotations of
+both dates: inside an aircraft annotated on one date only, it was a real arrival or
+departure, and dropping it was wrong.
+
+    /usr/bin/python3 tools/eval_shadows.py
+"""
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+TOOLS = Path(__file__).resolve().parent
+sys.path.insert(0, str(TOOLS))
+import evalkit as ek  # noqa: E402
+
+from osgeo import gdal  # noqa: E402
+
+ON_AIRCRAFT = 0.3  # share of a region inside an annotated aircraft box
+
+
+def _boxes(polys, shape, dx: float = 0.0, dy: float = 0.0) -> np.ndarray:
+    """Aircraft boxes of one date on the before grid (after-date boxes moved back by the shift)."""
+    mask = np.zeros(shape, bool)
+    for ring in polys:
+        (x0, y0), (x1, y1) = ring.min(0), ring.max(0)
+        mask[max(int(y0 - dy), 0):max(int(y1 - dy), 0), max(int(x0 - dx), 0):max(int(x1 - dx), 0)] = True
+    return mask
+
+
+def main() -> int:
+    data = ek.airbus_dir()
+    if data is None:
+        print(f"Shadow-move test on real pairs skipped: {ek.AIRBUS_DIR} not found")
+        return 0
+    from sitewatch.plugin.core.change import ChangeParameters, detect_changes
+    from sitewatch.plugin.core.change.coregistration import ShiftModel
+    from sitewatch.plugin.core.change.grid import align_pair
+    from sitewatch.plugin.core.change.shadows import shadow_move_regions
+    from sitewatch.plugin.core.deps import is_available
+
+    if not is_available("scipy"):
+        print("Shadow-move test skipped: it needs scipy (optional)")
+        return 0
+    from scipy import ndimage
+
+    gdal.UseExceptions()
+    boxes = ek.load_airbus(data)
+    pairs = [(a, b) for series in ek.airbus_sites(data)["same_site_series"] for a, b in zip(series, series[1:])]
+    totals = {"regions": 0, "dropped": 0, "wrong": 0}
+    print("Shadow-move test on the airbus same-site pairs (sun unknown: any direction)")
+    with tempfile.TemporaryDirectory(prefix="sitewatch-eval-shadows-") as tmp:
+        for a, b in pairs:
+            vrt_b = ek.georeferenced_vrt(data / "images" / a, Path(tmp) / "v")
+            vrt_a = ek.georeferenced_vrt(data / "images" / b, Path(tmp) / "v")
+            result = detect_changes(ChangeParameters(vrt_b, vrt_a, str(Path(tmp) / "out"), drop_shadow_moves=False))
+            mask = gdal.Open(result.mask_path).ReadAsArray()
+            labels, n = ndimage.label(mask == 1, np.ones((3, 3)))
+            dx, dy = result.shift.dx_px, result.shift.dy_px
+            pair = align_pair(vrt_b, vrt_a)
+            try:
+                h, w = mask.shape
+                before, _ = pair.before.read(0, 0, w, h)
+                after, valid = ShiftModel(dx, dy).read(pair.after, 0, 0, w, h)
+            finally:
+                pair.close()
+            dropped = shadow_move_regions(labels, before[:3], after[:3], valid & (mask != 255), (None, None))
+            on_b, on_a = _boxes(boxes.get(a, []), mask.shape), _boxes(boxes.get(b, []), mask.shape, dx, dy)
+            wrong = 0
+            for i in dropped:
+                region = labels == i
+                share_b, share_a = (region & on_b).sum() / region.sum(), (region & on_a).sum() / region.sum()
+                wrong += (share_b > ON_AIRCRAFT) != (share_a > ON_AIRCRAFT)
+            totals["regions"] += n
+            totals["dropped"] += len(dropped)
+            totals["wrong"] += wrong
+            print(f"  {a[:8]} -> {b[:8]}: {n} regions, {len(dropped)} dropped as moved shadows, "
+                  f"{wrong} of them on an aircraft of one date only")
+    print(f"{len(pairs)} pairs: {totals['regions']} regions, {totals['dropped']} dropped, "
+          f"{totals['wrong']} wrongly (a real arrival or departure)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
