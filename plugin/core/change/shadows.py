@@ -128,7 +128,8 @@ def shadow_move_regions(labels: np.ndarray, before: np.ndarray, after: np.ndarra
     return out
 
 
-MAX_WINDOW_PX = 2_000_000  # regions larger than this are no shadow of anything
+MAX_SHADOW_AREA_M2 = 2500.0  # larger regions are not tested (a large aircraft's moved shadow is a few hundred m2)
+MAX_WINDOW_PX = 2_000_000  # nor regions whose window is larger than this
 _IMD_SUN = re.compile(r"meanSun(Az|El)\s*=\s*([-+0-9.eE]+)")
 
 
@@ -179,6 +180,7 @@ def drop_shadow_moves(pair, shift_model, mask_path: str, regions_path: str, laye
     pad = RING_PX[1] + UPSUN_PX + 1
     out_ds = ogr.Open(regions_path, 1)
     layer = out_ds.GetLayerByName(layer_name)
+    layer.SetAttributeFilter(f"area_m2 <= {MAX_SHADOW_AREA_M2}")
     mask_ds = gdal.Open(mask_path, gdal.GA_Update)
     mask_band = mask_ds.GetRasterBand(1)
     dropped, fids = [], []
@@ -208,6 +210,7 @@ def drop_shadow_moves(pair, shift_model, mask_path: str, regions_path: str, laye
             mask_band.WriteArray(mask, x0, y0)
             fids.append(feature.GetFID())
             dropped.append((feature.GetField("centroid_x"), feature.GetField("centroid_y"), feature.GetField("area_m2")))
+    layer.SetAttributeFilter(None)
     for fid in fids:
         layer.DeleteFeature(fid)
     layer = out_ds = None
