@@ -8,8 +8,6 @@ import math
 import os
 import shutil
 import tempfile
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from typing import Optional
 
 import numpy as np
@@ -19,13 +17,13 @@ from ..deps import is_available
 from ..errors import EmptyRaster, InputError
 from ..progress import Progress
 from .coregistration import ShiftModel, estimate_shift
-from .grid import AlignedPair, AlignedView, align_pair, check_not_empty, open_source
-from .filters import double_bilinear, half_bands, half_valid
+from .grid import AlignedPair, align_pair, check_not_empty, open_source
+from .filters import half_bands, half_valid
 from .methods import ChangeMethod, Tile, make_method
 from .model import ChangeParameters, ChangeResult, CoregistrationResult, NormalisationFit, Shift
 from .normalisation import apply_normalisation, fit_normalisation
-from .outputs import OverviewWriter, blocks, build_overviews, create_raster, metres_per_unit, publish, remove_quietly, temp_name
-from .regions import MASK_NODATA, SCORE_NODATA
+from .outputs import blocks, build_overviews, create_raster, metres_per_unit, publish, remove_quietly, temp_name
+from .scoring import fill_invalid, score_grid
 from .shadows import drop_shadow_moves, read_sun, visible_bands
 from .zones import clean_and_polygonise
 
@@ -33,9 +31,6 @@ LOG = logging.getLogger(__name__)
 
 SAMPLE_TILE = 256
 SAMPLE_TILES = 24
-SCORE_THREADS = 2
-STRIP_COLUMNS = 4096  # strips are read in chunks of at most this width (bounded memory)
-BLOCK_WIDTH_FACTOR = 1  # scored blocks are block_size rows x BLOCK_WIDTH_FACTOR * block_size columns
 
 
 def _read_pair(pair: AlignedPair, shift: ShiftModel, x: int, y: int, w: int, h: int, halo: int):
@@ -46,34 +41,6 @@ def _read_pair(pair: AlignedPair, shift: ShiftModel, x: int, y: int, w: int, h: 
     if aoi is not None:
         valid &= aoi
     return before, after, valid
-
-
-class _RowTail:
-    """Reads a column range of a view as successive overlapping row windows (strips with
-    their halo), each input row once: the rows a window shares with the previous one are
-    kept from it (compressed inputs are not decoded twice; bounded: only the overlap is kept)."""
-
-    def __init__(self, view: AlignedView, overlap: int):
-        self.view, self.overlap = view, overlap
-        self.tails: dict[tuple[int, int], tuple[int, np.ndarray, np.ndarray]] = {}
-
-    def read(self, x: int, y: int, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
-        tail = self.tails.pop((x, w), None)
-        if tail is not None and tail[0] == y:
-            kept = tail[1].shape[1]
-            data, valid = self.view.read(x, y + kept, w, h - kept, native=True)
-            data, valid = np.concatenate([tail[1], data], axis=1), np.concatenate([tail[2], valid], axis=0)
-        else:
-            data, valid = self.view.read(x, y, w, h, native=True)
-        keep = min(self.overlap, h)
-        if keep:
-            self.tails[(x, w)] = (y + h - keep, data[:, h - keep:].copy(), valid[h - keep:].copy())
-        return data, valid
-
-
-def _fill_invalid(bands: np.ndarray, valid: np.ndarray, fill: np.ndarray) -> None:
-    if not valid.all():
-        bands[:, ~valid] = fill[:, None]
 
 
 def sample_tiles(pair: AlignedPair, shift: ShiftModel, halo: int, n_tiles: int = SAMPLE_TILES,
@@ -186,112 +153,17 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
             norm = fit_normalisation(pixels_b.T, pixels_a.T, pair.band_pairs)
         for t in tiles:
             t.after = apply_normalisation(t.after, norm)
-            _fill_invalid(t.before, t.valid, fill)
-            _fill_invalid(t.after, t.valid, fill)
+            fill_invalid(t.before, t.valid, fill)
+            fill_invalid(t.after, t.valid, fill)
         progress.report(0.17, "Fitting the change model")
         method.fit(tiles)
         del tiles
 
-        # score pass: each input read once per strip of blocks (large reads, native type),
-        # blocks scored on a small pool, score + raw mask + score overviews written in order
         threshold = float(min(max(1.0 - params.sensitivity, 0.0), 1.0))
-        score_ds = create_raster(temps["score"], grid, 1, gdal.GDT_Float32, SCORE_NODATA, predictor=3)
         raw_path = os.path.join(work, "raw_mask.tif")
-        raw_ds = create_raster(raw_path, grid, 1, gdal.GDT_Byte, MASK_NODATA, compress=False)
         block_size = max(32, int(params.block_size) + int(params.block_size) % 2)  # even: 2x decimation aligns
-        overviews = OverviewWriter(score_ds, SCORE_NODATA, block_size)
-        h = method.halo  # analysis pixels
-        halo_px = scale * h  # grid pixels (even: 2x2 averaging starts on even pixels)
-        analysis_shift = shift_model.halved() if scale == 2 else shift_model
-        m = 0 if analysis_shift.is_zero else analysis_shift.margin
-        margin_px = scale * m
-        block_w = BLOCK_WIDTH_FACTOR * block_size  # wide blocks: less halo recomputed per pixel
-        chunk_w = max(block_w, (STRIP_COLUMNS // block_w) * block_w)
-        chunks = list(blocks(grid.width, grid.height, chunk_w, block_size))
-        n_blocks = sum(math.ceil(w / block_w) for _, _, w, _ in chunks)
-        stage = progress.stage(0.2, 0.8)
-
-        def compute(x, y, w, hh, before, vb, raw_after, va_raw, aoi):
-            """Score of the block at grid (x, y, w, hh), from native windows with halo (and margin)."""
-            vb_core = vb[halo_px:halo_px + hh, halo_px:halo_px + w]
-            aoi_core = None if aoi is None else aoi[halo_px:halo_px + hh, halo_px:halo_px + w]
-            if scale == 2:
-                before, vb = half_bands(before), half_valid(vb)
-                raw_after, va_raw = half_bands(raw_after), half_valid(va_raw)
-                aoi = None if aoi is None else half_valid(aoi)
-            else:
-                before = before.astype(np.float32)  # a copy: invalid pixels are filled in place
-            aw, ah = -(-w // scale), -(-hh // scale)
-            after, va = analysis_shift.resample(raw_after, va_raw, x // scale - h, y // scale - h, aw + 2 * h, ah + 2 * h)
-            valid = vb & va
-            if aoi is not None:
-                valid &= aoi
-            core_valid = valid[h:h + ah, h:h + aw]
-            if scale == 2 and core_valid.all():
-                core_valid = vb_core
-            elif scale == 2:  # a grid pixel is valid when its analysis pixel and itself are
-                core_valid = np.repeat(np.repeat(core_valid, 2, axis=0), 2, axis=1)[:hh, :w] & vb_core
-                if aoi_core is not None:
-                    core_valid &= aoi_core
-            if not core_valid.any():
-                return np.full((hh, w), SCORE_NODATA, np.float32), np.full((hh, w), MASK_NODATA, np.uint8)
-            after = apply_normalisation(after.astype(np.float32, copy=after is raw_after and scale == 1), norm)
-            _fill_invalid(before, valid, fill)
-            _fill_invalid(after, valid, fill)
-            if scale == 2:  # one analysis pixel of context each side, so blocks join without seams
-                score = double_bilinear(method.score(before, after, valid)[h - 1:h + ah + 1, h - 1:h + aw + 1])
-                score = score[2:2 + hh, 2:2 + w]
-            else:
-                score = method.score(before, after, valid)[h:h + hh, h:h + w]
-            np.clip(score, 0, 1, out=score)
-            mask = (score > threshold).view(np.uint8)
-            if not core_valid.all():
-                mask = np.where(core_valid, mask, np.uint8(MASK_NODATA))
-                score = np.where(core_valid, score, np.float32(SCORE_NODATA))
-            return np.ascontiguousarray(score, np.float32), mask
-
-        def write(item):
-            (x, y), future = item
-            score, mask = future.result()
-            score_ds.GetRasterBand(1).WriteArray(score, x, y)
-            raw_ds.GetRasterBand(1).WriteArray(mask, x, y)
-            overviews.add(score, x, y)
-
-        # GDAL reads and writes stay on this thread; numpy/scipy scoring (GIL released) runs
-        # on a small pool, at most `workers` blocks ahead (bounded memory: two strips alive)
-        workers = max(1, min(SCORE_THREADS, os.cpu_count() or 1))
-        pending: deque = deque()
-        done = 0
-        rows_b, rows_a = _RowTail(pair.before, 2 * halo_px), _RowTail(pair.after, 2 * (halo_px + margin_px))
-
-        def read_chunk(chunk):
-            cx, cy, cw, ch = chunk
-            ww, wh = cw + 2 * halo_px, ch + 2 * halo_px
-            strip_b, vb_s = rows_b.read(cx - halo_px, cy - halo_px, ww, wh)
-            strip_a, va_s = rows_a.read(cx - halo_px - margin_px, cy - halo_px - margin_px,
-                                        ww + 2 * margin_px, wh + 2 * margin_px)
-            return strip_b, vb_s, strip_a, va_s, pair.aoi(cx - halo_px, cy - halo_px, ww, wh)
-
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for chunk in chunks:
-                cx, cy, cw, ch = chunk
-                strip_b, vb_s, strip_a, va_s, aoi_s = read_chunk(chunk)
-                for x in range(cx, cx + cw, block_w):
-                    stage.report(done / n_blocks, "Scoring changes")
-                    done += 1
-                    w = min(block_w, cx + cw - x)
-                    sx = x - cx
-                    wb, wa = w + 2 * halo_px, w + 2 * halo_px + 2 * margin_px
-                    args = (strip_b[:, :, sx:sx + wb], vb_s[:, sx:sx + wb], strip_a[:, :, sx:sx + wa],
-                            va_s[:, sx:sx + wa], None if aoi_s is None else aoi_s[:, sx:sx + wb])
-                    pending.append(((x, cy), pool.submit(compute, x, cy, w, ch, *args)))
-                    while len(pending) > workers:
-                        write(pending.popleft())
-                del strip_b, strip_a, vb_s, va_s, aoi_s, args
-            while pending:
-                write(pending.popleft())
-        overviews.finish()
-        score_ds = raw_ds = overviews = None
+        score_grid(pair, method, shift_model, norm, fill, threshold, temps["score"], raw_path, block_size,
+                   progress.stage(0.2, 0.8))
 
         # mask clean-up in ground units, overviews, regions
         radius_m = params.cleanup_radius_m if params.cleanup_radius_m is not None else pixel_m

@@ -134,7 +134,7 @@ def test_small_radius_box_mean_matches_the_integral_image():
 def test_row_tail_reads_each_row_once_and_returns_the_same_windows(tmp_path):
     from change_helpers import textured, write_raster
     from sitewatch.plugin.core.change.grid import align_pair
-    from sitewatch.plugin.core.change.pipeline import _RowTail
+    from sitewatch.plugin.core.change.scoring import _RowTail
 
     path = write_raster(tmp_path / "a.tif", textured(300, 2))
     pair = align_pair(path, path)

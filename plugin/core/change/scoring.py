@@ -1,0 +1,163 @@
+"""The score pass: every block of the grid scored once, the score, the raw mask and the
+score overviews written in order.
+
+Each input is read once per strip of blocks (large reads in the native type; the rows a
+strip shares with the previous one are kept, so compressed inputs are decoded once). Blocks
+are scored on a small thread pool (numpy releases the GIL) while GDAL reads and writes stay
+on the calling thread; at most `workers` blocks are ahead, so memory stays bounded."""
+from __future__ import annotations
+
+import math
+import os
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from osgeo import gdal
+
+from ..progress import Progress
+from .coregistration import ShiftModel
+from .filters import double_bilinear, half_bands, half_valid
+from .grid import AlignedPair, AlignedView
+from .methods import ChangeMethod
+from .model import NormalisationFit
+from .normalisation import apply_normalisation
+from .outputs import OverviewWriter, blocks, create_raster
+from .regions import MASK_NODATA, SCORE_NODATA
+
+SCORE_THREADS = 2
+STRIP_COLUMNS = 4096  # strips are read in chunks of at most this width (bounded memory)
+BLOCK_WIDTH_FACTOR = 1  # scored blocks are block_size rows x BLOCK_WIDTH_FACTOR * block_size columns
+
+
+class _RowTail:
+    """Reads a column range of a view as successive overlapping row windows (strips with
+    their halo), each input row once: the rows a window shares with the previous one are
+    kept from it (compressed inputs are not decoded twice; bounded: only the overlap is kept)."""
+
+    def __init__(self, view: AlignedView, overlap: int):
+        self.view, self.overlap = view, overlap
+        self.tails: dict[tuple[int, int], tuple[int, np.ndarray, np.ndarray]] = {}
+
+    def read(self, x: int, y: int, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
+        tail = self.tails.pop((x, w), None)
+        if tail is not None and tail[0] == y:
+            kept = tail[1].shape[1]
+            data, valid = self.view.read(x, y + kept, w, h - kept, native=True)
+            data, valid = np.concatenate([tail[1], data], axis=1), np.concatenate([tail[2], valid], axis=0)
+        else:
+            data, valid = self.view.read(x, y, w, h, native=True)
+        keep = min(self.overlap, h)
+        if keep:
+            self.tails[(x, w)] = (y + h - keep, data[:, h - keep:].copy(), valid[h - keep:].copy())
+        return data, valid
+
+
+def fill_invalid(bands: np.ndarray, valid: np.ndarray, fill: np.ndarray) -> None:
+    """Invalid pixels take the per-band fill value (the sample mean), in place."""
+    if not valid.all():
+        bands[:, ~valid] = fill[:, None]
+
+
+def score_grid(pair: AlignedPair, method: ChangeMethod, shift_model: ShiftModel, norm: NormalisationFit,
+               fill: np.ndarray, threshold: float, score_path: str, raw_path: str, block_size: int,
+               progress: Progress) -> None:
+    """Writes the change score (Float32 0..1 with overviews) to score_path and the raw mask
+    (score > threshold, before clean-up; uncompressed) to raw_path. block_size is even."""
+    grid = pair.grid
+    scale = method.analysis_scale
+    score_ds = create_raster(score_path, grid, 1, gdal.GDT_Float32, SCORE_NODATA, predictor=3)
+    raw_ds = create_raster(raw_path, grid, 1, gdal.GDT_Byte, MASK_NODATA, compress=False)
+    overviews = OverviewWriter(score_ds, SCORE_NODATA, block_size)
+    h = method.halo  # analysis pixels
+    halo_px = scale * h  # grid pixels (even: 2x2 averaging starts on even pixels)
+    analysis_shift = shift_model.halved() if scale == 2 else shift_model
+    m = 0 if analysis_shift.is_zero else analysis_shift.margin
+    margin_px = scale * m
+    block_w = BLOCK_WIDTH_FACTOR * block_size  # wide blocks: less halo recomputed per pixel
+    chunk_w = max(block_w, (STRIP_COLUMNS // block_w) * block_w)
+    chunks = list(blocks(grid.width, grid.height, chunk_w, block_size))
+    n_blocks = sum(math.ceil(w / block_w) for _, _, w, _ in chunks)
+    stage = progress
+
+    def compute(x, y, w, hh, before, vb, raw_after, va_raw, aoi):
+        """Score of the block at grid (x, y, w, hh), from native windows with halo (and margin)."""
+        vb_core = vb[halo_px:halo_px + hh, halo_px:halo_px + w]
+        aoi_core = None if aoi is None else aoi[halo_px:halo_px + hh, halo_px:halo_px + w]
+        if scale == 2:
+            before, vb = half_bands(before), half_valid(vb)
+            raw_after, va_raw = half_bands(raw_after), half_valid(va_raw)
+            aoi = None if aoi is None else half_valid(aoi)
+        else:
+            before = before.astype(np.float32)  # a copy: invalid pixels are filled in place
+        aw, ah = -(-w // scale), -(-hh // scale)
+        after, va = analysis_shift.resample(raw_after, va_raw, x // scale - h, y // scale - h, aw + 2 * h, ah + 2 * h)
+        valid = vb & va
+        if aoi is not None:
+            valid &= aoi
+        core_valid = valid[h:h + ah, h:h + aw]
+        if scale == 2 and core_valid.all():
+            core_valid = vb_core
+        elif scale == 2:  # a grid pixel is valid when its analysis pixel and itself are
+            core_valid = np.repeat(np.repeat(core_valid, 2, axis=0), 2, axis=1)[:hh, :w] & vb_core
+            if aoi_core is not None:
+                core_valid &= aoi_core
+        if not core_valid.any():
+            return np.full((hh, w), SCORE_NODATA, np.float32), np.full((hh, w), MASK_NODATA, np.uint8)
+        after = apply_normalisation(after.astype(np.float32, copy=after is raw_after and scale == 1), norm)
+        fill_invalid(before, valid, fill)
+        fill_invalid(after, valid, fill)
+        if scale == 2:  # one analysis pixel of context each side, so blocks join without seams
+            score = double_bilinear(method.score(before, after, valid)[h - 1:h + ah + 1, h - 1:h + aw + 1])
+            score = score[2:2 + hh, 2:2 + w]
+        else:
+            score = method.score(before, after, valid)[h:h + hh, h:h + w]
+        np.clip(score, 0, 1, out=score)
+        mask = (score > threshold).view(np.uint8)
+        if not core_valid.all():
+            mask = np.where(core_valid, mask, np.uint8(MASK_NODATA))
+            score = np.where(core_valid, score, np.float32(SCORE_NODATA))
+        return np.ascontiguousarray(score, np.float32), mask
+
+    def write(item):
+        (x, y), future = item
+        score, mask = future.result()
+        score_ds.GetRasterBand(1).WriteArray(score, x, y)
+        raw_ds.GetRasterBand(1).WriteArray(mask, x, y)
+        overviews.add(score, x, y)
+
+    # GDAL reads and writes stay on this thread; numpy/scipy scoring (GIL released) runs
+    # on a small pool, at most `workers` blocks ahead (bounded memory: two strips alive)
+    workers = max(1, min(SCORE_THREADS, os.cpu_count() or 1))
+    pending: deque = deque()
+    done = 0
+    rows_b, rows_a = _RowTail(pair.before, 2 * halo_px), _RowTail(pair.after, 2 * (halo_px + margin_px))
+
+    def read_chunk(chunk):
+        cx, cy, cw, ch = chunk
+        ww, wh = cw + 2 * halo_px, ch + 2 * halo_px
+        strip_b, vb_s = rows_b.read(cx - halo_px, cy - halo_px, ww, wh)
+        strip_a, va_s = rows_a.read(cx - halo_px - margin_px, cy - halo_px - margin_px,
+                                    ww + 2 * margin_px, wh + 2 * margin_px)
+        return strip_b, vb_s, strip_a, va_s, pair.aoi(cx - halo_px, cy - halo_px, ww, wh)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for chunk in chunks:
+            cx, cy, cw, ch = chunk
+            strip_b, vb_s, strip_a, va_s, aoi_s = read_chunk(chunk)
+            for x in range(cx, cx + cw, block_w):
+                stage.report(done / n_blocks, "Scoring changes")
+                done += 1
+                w = min(block_w, cx + cw - x)
+                sx = x - cx
+                wb, wa = w + 2 * halo_px, w + 2 * halo_px + 2 * margin_px
+                args = (strip_b[:, :, sx:sx + wb], vb_s[:, sx:sx + wb], strip_a[:, :, sx:sx + wa],
+                        va_s[:, sx:sx + wa], None if aoi_s is None else aoi_s[:, sx:sx + wb])
+                pending.append(((x, cy), pool.submit(compute, x, cy, w, ch, *args)))
+                while len(pending) > workers:
+                    write(pending.popleft())
+            del strip_b, strip_a, vb_s, va_s, aoi_s, args
+        while pending:
+            write(pending.popleft())
+    overviews.finish()
+    score_ds = raw_ds = overviews = None  # flushed and closed before the clean-up reads them
