@@ -79,7 +79,7 @@ def main() -> None:
     pump(0.5)
 
     # what a new user does: Try the sample site, then Run analysis
-    dock.sample_loader.folder = work / "site"
+    dock.sample_loader.folder = work / f"site-{SIZE}"  # a site of another size is not reused
     dock.sample_loader.size_px = SIZE
     log(f"Try the sample site ({SIZE} px) in {work}")
     dock.site_selector.sample_button.click()
