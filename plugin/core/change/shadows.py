@@ -20,16 +20,18 @@ import numpy as np
 from osgeo import gdal, ogr
 
 from ..deps import require
+from .outputs import metres_per_unit
 from .regions import polygon_mask
 
-RING_PX = (2, 6)  # ring around a region: from 2 to 6 px outside it
+RING_M = (1.0, 3.0)  # ring around a region: from 1 to 3 m outside it
 SHADOW_RATIO = 0.65  # shadow: luminance below this share of the ring's ground
 GROUND_TOL = 0.18  # ground: luminance within this share of the ring's ground ...
 CHROMA_TOL = 0.08  # ... and band shares within this
 MAX_OTHER = 0.15  # at most this share of neither-ground-nor-shadow pixels on either date
 MIN_SWAP = 0.5  # at least this share of ground <-> shadow swaps
 MIN_BOTH_WAYS = 0.2  # the shadow left some pixels and reached others: each way this share of the swaps
-UPSUN_PX = 4  # how far up-sun the caster is looked for
+UPSUN_M = 2.0  # how far up-sun (m) the caster is looked for
+REFERENCE_PIXEL_M = 0.5  # the pixel size the defaults of the px arguments below correspond to
 MIN_CASTER = 0.5  # share of up-sun pixels that are unchanged casters
 
 
@@ -70,13 +72,19 @@ def _upsun(mask: np.ndarray, step: tuple[float, float], dist: int) -> np.ndarray
     return out & ~mask
 
 
+def _px(metres: float, pixel_m: float) -> int:
+    return max(1, int(round(metres / pixel_m)))
+
+
 def is_shadow_move(region: np.ndarray, changed: np.ndarray, valid: np.ndarray, before: np.ndarray,
-                   after: np.ndarray, suns: tuple[Optional[Sun], Optional[Sun]]) -> bool:
+                   after: np.ndarray, suns: tuple[Optional[Sun], Optional[Sun]],
+                   pixel_m: float = REFERENCE_PIXEL_M) -> bool:
     """region/changed/valid: boolean window masks; before/after: aligned (bands, rows, cols)
-    windows (visible bands), a margin of at least RING_PX[1] + UPSUN_PX px around the region.
+    windows (visible bands), a margin of at least RING_M[1] + UPSUN_M around the region.
     suns: (before, after); None = unknown (then any of 8 directions may hold the caster)."""
     ndi = require("scipy").ndimage
-    ring = ndi.binary_dilation(region, iterations=RING_PX[1]) & ~ndi.binary_dilation(region, iterations=RING_PX[0])
+    ring_in, ring_out, upsun = _px(RING_M[0], pixel_m), _px(RING_M[1], pixel_m), _px(UPSUN_M, pixel_m)
+    ring = ndi.binary_dilation(region, iterations=ring_out) & ~ndi.binary_dilation(region, iterations=ring_in)
     ring &= ~changed & valid
     if ring.sum() < 10:
         return False
@@ -98,7 +106,8 @@ def is_shadow_move(region: np.ndarray, changed: np.ndarray, valid: np.ndarray, b
         steps = [sun.step()] if sun else [(math.cos(k * math.pi / 4), math.sin(k * math.pi / 4)) for k in range(8)]
         best = 0.0
         for step in steps:
-            up = _upsun(pixels, step, UPSUN_PX) & ~region | (_upsun(pixels, step, UPSUN_PX) & region & sb & sa)
+            near = _upsun(pixels, step, upsun)
+            up = near & ~region | (near & region & sb & sa)
             if up.any():
                 best = max(best, (up & caster).sum() / up.sum())
         held += best * pixels.sum()
@@ -107,12 +116,13 @@ def is_shadow_move(region: np.ndarray, changed: np.ndarray, valid: np.ndarray, b
 
 
 def shadow_move_regions(labels: np.ndarray, before: np.ndarray, after: np.ndarray, valid: np.ndarray,
-                        suns: tuple[Optional[Sun], Optional[Sun]], min_px: int = 1) -> list[int]:
+                        suns: tuple[Optional[Sun], Optional[Sun]], min_px: int = 1,
+                        pixel_m: float = REFERENCE_PIXEL_M) -> list[int]:
     """Labels (1..n) of the regions in a labelled change raster that are shadow moves;
     before/after aligned on the same grid."""
     ndi = require("scipy").ndimage
     changed = labels > 0
-    pad = RING_PX[1] + UPSUN_PX + 1
+    pad = _px(RING_M[1], pixel_m) + _px(UPSUN_M, pixel_m) + 1
     h, w = labels.shape
     out = []
     for i, sl in enumerate(ndi.find_objects(labels), 1):
@@ -123,7 +133,7 @@ def shadow_move_regions(labels: np.ndarray, before: np.ndarray, after: np.ndarra
         region = labels[ys, xs] == i
         if region.sum() < min_px:
             continue
-        if is_shadow_move(region, changed[ys, xs], valid[ys, xs], before[:, ys, xs], after[:, ys, xs], suns):
+        if is_shadow_move(region, changed[ys, xs], valid[ys, xs], before[:, ys, xs], after[:, ys, xs], suns, pixel_m):
             out.append(i)
     return out
 
@@ -177,7 +187,8 @@ def drop_shadow_moves(pair, shift_model, mask_path: str, regions_path: str, laye
     (their pixels become unchanged). Returns (centroid_x, centroid_y, area_m2) of each."""
     grid = pair.grid
     gt = grid.geotransform
-    pad = RING_PX[1] + UPSUN_PX + 1
+    pixel_m = grid.pixel_width * metres_per_unit(grid)
+    pad = _px(RING_M[1], pixel_m) + _px(UPSUN_M, pixel_m) + 1
     out_ds = ogr.Open(regions_path, 1)
     layer = out_ds.GetLayerByName(layer_name)
     layer.SetAttributeFilter(f"area_m2 <= {MAX_SHADOW_AREA_M2}")
@@ -205,7 +216,7 @@ def drop_shadow_moves(pair, shift_model, mask_path: str, regions_path: str, laye
         before, vb = pair.before.read(x0, y0, w, h)
         after, va = shift_model.read(pair.after, x0, y0, w, h)
         valid = (mask != 255) & vb & va
-        if is_shadow_move(region, mask == 1, valid, before[bands], after[bands], suns):
+        if is_shadow_move(region, mask == 1, valid, before[bands], after[bands], suns, pixel_m):
             mask[region] = 0
             mask_band.WriteArray(mask, x0, y0)
             fids.append(feature.GetFID())

@@ -89,3 +89,20 @@ def test_the_pipeline_drops_moved_shadows_of_aircraft_that_stayed(site_2048, tmp
     # the sun angles of the captures are what enables the test
     meta = json.loads((site_2048.before.parent / "site.json").read_text())
     assert meta["captures"]["before"]["sun_azimuth_deg"] != meta["captures"]["after"]["sun_azimuth_deg"]
+
+
+def test_the_region_test_works_in_ground_units():
+    from sitewatch.plugin.core.change.shadows import Sun, is_shadow_move
+
+    sun = Sun(0.0, 40.0)
+    half_shadow = np.full((12, 20), 100.0, np.float32)
+    half_shadow[:, :10] = 40.0
+
+    def finer(array):  # the same scene at 0.25 m
+        return np.repeat(np.repeat(array, 2, axis=-2), 2, axis=-1)
+
+    moved, before, after = _window(half_shadow, half_shadow[:, ::-1])
+    valid = np.ones((80, 80), bool)
+    assert is_shadow_move(finer(moved), finer(moved), valid, finer(before), finer(after), (sun, sun), pixel_m=0.25)
+    dark, before, after = _window(40.0, 100.0)
+    assert not is_shadow_move(finer(dark), finer(dark), valid, finer(before), finer(after), (sun, sun), pixel_m=0.25)
