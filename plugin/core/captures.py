@@ -88,6 +88,16 @@ class CaptureInfo:
 class _Found:
     date: Optional[CaptureDate] = None
     sensor: str = ""
+    sun: Optional[tuple[float, float]] = None  # azimuth (clockwise from north), elevation; degrees
+
+
+def _sun(azimuth: str, elevation: str) -> Optional[tuple[float, float]]:
+    """(azimuth, elevation) in degrees from metadata text; None when absent or implausible."""
+    try:
+        az, el = float(str(azimuth).strip('"; ')), float(str(elevation).strip('"; '))
+    except ValueError:
+        return None
+    return (az % 360.0, el) if 0.0 < el <= 90.0 else None
 
 
 # ---------------------------------------------------------------- parsing dates
@@ -184,6 +194,7 @@ def read_maxar_imd(imd_path: str) -> _Found:
             break
     sat = values.get("satid", "")
     found.sensor = MAXAR_SATELLITES.get(sat.upper(), sat)
+    found.sun = _sun(values.get("meansunaz", ""), values.get("meansunel", ""))
     return found
 
 
@@ -218,6 +229,7 @@ def read_maxar_xml(xml_path: str) -> _Found:
             break
     sat = (values.get("satid") or [""])[0]
     found.sensor = MAXAR_SATELLITES.get(sat.upper(), sat)
+    found.sun = _sun((values.get("meansunaz") or [""])[0], (values.get("meansunel") or [""])[0])
     return found
 
 
@@ -235,6 +247,7 @@ def read_dimap(xml_path: str) -> _Found:
     index = (values.get("mission_index") or [""])[0]
     if mission:
         found.sensor = f"{mission.title()} {index}".strip()
+    found.sun = _sun((values.get("sun_azimuth") or [""])[0], (values.get("sun_elevation") or [""])[0])
     return found
 
 
@@ -350,6 +363,7 @@ def _from_gdal(default: dict[str, str], imagery: dict[str, str]) -> _Found:
     if not sat:
         sat = next((default[k] for k in SENSOR_ITEMS if default.get(k)), "")
     found.sensor = MAXAR_SATELLITES.get(sat.upper(), sat)
+    found.sun = _sun(default.get("SUN_AZIMUTH", ""), default.get("SUN_ELEVATION", ""))
     return found
 
 
@@ -366,13 +380,15 @@ def _read(path: str) -> tuple[_Found, Optional[gdal.Dataset]]:
                 continue
             found.date = found.date or part.date
             found.sensor = found.sensor or part.sensor
-            if found.date and found.sensor:
+            found.sun = found.sun or part.sun
+            if found.date and found.sensor and found.sun:
                 break
     default, imagery, ds = _gdal_metadata(str(path))
-    if not (found.date and found.sensor):
+    if not (found.date and found.sensor and found.sun):
         part = _from_gdal(default, imagery)
         found.date = found.date or part.date
         found.sensor = found.sensor or part.sensor
+        found.sun = found.sun or part.sun
     if found.date is None:
         found.date = date_from_name(str(path))
     if not found.sensor:
@@ -383,6 +399,11 @@ def _read(path: str) -> tuple[_Found, Optional[gdal.Dataset]]:
 def capture_date(path: str) -> Optional[CaptureDate]:
     """When the raster at `path` was captured, or None when nothing says so."""
     return _read(path)[0].date
+
+
+def capture_sun(path: str) -> Optional[tuple[float, float]]:
+    """Sun azimuth and elevation (degrees) at capture time, or None when nothing says so."""
+    return _read(path)[0].sun
 
 
 def capture_sensor(path: str) -> str:

@@ -239,3 +239,25 @@ def test_parse_date_text(text, expected):
 @pytest.mark.parametrize("text", ["", "unknown", "2024-13-45", "v12"])
 def test_parse_date_text_rejects(text):
     assert parse_date_text(text) is None
+
+
+def test_sun_angles_from_maxar_xml_and_dimap(tmp_path):
+    from sitewatch.plugin.core.captures import capture_sun
+
+    (tmp_path / "m").mkdir()
+    path = _tif(tmp_path / "m" / "scene.tif")
+    (tmp_path / "m" / "scene.XML").write_text(
+        "<?xml version='1.0'?><isd><IMD><IMAGE><SATID>WV02</SATID><MEANSUNAZ>158.2</MEANSUNAZ>"
+        "<MEANSUNEL>35.4</MEANSUNEL></IMAGE></IMD></isd>"
+    )
+    assert capture_sun(str(path)) == (158.2, 35.4)
+    (tmp_path / "d").mkdir()
+    path = _tif(tmp_path / "d" / "IMG_PHR1A_PMS_202412130833415_ORT_R1C1.tif")
+    (tmp_path / "d" / "DIM_PHR1A_PMS_202412130833415_ORT_7001.XML").write_text(
+        '<?xml version="1.0"?><Dimap_Document><Metadata_Identification>'
+        "<METADATA_FORMAT version=\"2.0\">DIMAP</METADATA_FORMAT></Metadata_Identification>"
+        "<Geometric_Data><Use_Area><Located_Geometric_Values><Solar_Incidences>"
+        "<SUN_AZIMUTH unit=\"deg\">163.9</SUN_AZIMUTH><SUN_ELEVATION unit=\"deg\">31.7</SUN_ELEVATION>"
+        "</Solar_Incidences></Located_Geometric_Values></Use_Area></Geometric_Data></Dimap_Document>"
+    )
+    assert capture_sun(str(path)) == (163.9, 31.7)

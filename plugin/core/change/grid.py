@@ -212,6 +212,14 @@ class AlignedPair:
     _temp_files: list[str] = field(default_factory=list)
     _sources: list = field(default_factory=list)
 
+    @property
+    def band_keys(self) -> list[Optional[str]]:
+        """Meaning of each paired band (the before capture's colour interpretation or description)."""
+        if not self._sources:
+            return [None] * len(self.band_pairs)
+        info = self._sources[0]
+        return [info.keys[info.data_bands.index(b)] if b in info.data_bands else None for b, _ in self.band_pairs]
+
     def aoi(self, x0: int, y0: int, w: int, h: int) -> Optional[np.ndarray]:
         if self.aoi_ds is None:
             return None

@@ -19,12 +19,12 @@ from ..progress import Progress
 from .coregistration import ShiftModel, estimate_shift
 from .grid import AlignedPair, align_pair, check_not_empty, open_source
 from .filters import half_bands, half_valid
-from .methods import ChangeMethod, Tile, make_method
+from .methods import Tile, make_method
 from .model import ChangeParameters, ChangeResult, CoregistrationResult, NormalisationFit, Shift
 from .normalisation import apply_normalisation, fit_normalisation
 from .outputs import blocks, build_overviews, create_raster, metres_per_unit, publish, remove_quietly, temp_name
 from .scoring import fill_invalid, score_grid
-from .shadows import drop_shadow_moves, read_sun, visible_bands
+from .shadows import capture_suns, drop_shadow_moves, visible_bands
 from .zones import clean_and_polygonise
 
 LOG = logging.getLogger(__name__)
@@ -79,12 +79,12 @@ def _outputs(params: ChangeParameters) -> tuple[str, str, str]:
     return paths
 
 
-def _validate(params: ChangeParameters) -> ChangeMethod:
+def _validate(params: ChangeParameters) -> None:
     if not 0.0 <= float(params.sensitivity) <= 1.0:
         raise InputError(f"Sensitivity must be between 0 and 1 (got {params.sensitivity}).")
     if params.min_area_m2 < 0:
         raise InputError(f"The minimum area cannot be negative (got {params.min_area_m2} m2).")
-    return make_method(params.method)  # an unknown id fails before any work
+    make_method(params.method)  # an unknown id fails before any work
 
 
 CACHE_BYTES = 64 * 1024 * 1024  # GDAL's block cache defaults to 5 % of RAM: cap it (strips are read whole)
@@ -202,14 +202,11 @@ def _drop_shadow_moves(params: ChangeParameters, pair: AlignedPair, shift_model:
     sun angles (and scipy is there); [] otherwise."""
     if not params.drop_shadow_moves or not is_available("scipy"):
         return []
-    suns = (read_sun(params.before), read_sun(params.after))
+    suns = capture_suns(params.before, params.after)
     if suns[0] is None or suns[1] is None:
         return []
-    info = open_source(params.before, "before")
-    keys = [info.keys[info.data_bands.index(b)] if b in info.data_bands else None for b, _ in pair.band_pairs]
-    info = None
     return drop_shadow_moves(pair, shift_model, temps["mask"], temps["regions"], "change_regions", suns,
-                             visible_bands(keys), progress)
+                             visible_bands(pair.band_keys), progress)
 
 
 def coregister(input_path: str, reference_path: str, output_path: Optional[str], progress: Optional[Progress] = None,

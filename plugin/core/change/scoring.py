@@ -78,7 +78,6 @@ def score_grid(pair: AlignedPair, method: ChangeMethod, shift_model: ShiftModel,
     chunk_w = max(block_w, (STRIP_COLUMNS // block_w) * block_w)
     chunks = list(blocks(grid.width, grid.height, chunk_w, block_size))
     n_blocks = sum(math.ceil(w / block_w) for _, _, w, _ in chunks)
-    stage = progress
 
     def compute(x, y, w, hh, before, vb, raw_after, va_raw, aoi):
         """Score of the block at grid (x, y, w, hh), from native windows with halo (and margin)."""
@@ -146,7 +145,7 @@ def score_grid(pair: AlignedPair, method: ChangeMethod, shift_model: ShiftModel,
             cx, cy, cw, ch = chunk
             strip_b, vb_s, strip_a, va_s, aoi_s = read_chunk(chunk)
             for x in range(cx, cx + cw, block_w):
-                stage.report(done / n_blocks, "Scoring changes")
+                progress.report(done / n_blocks, "Scoring changes")
                 done += 1
                 w = min(block_w, cx + cw - x)
                 sx = x - cx

@@ -11,14 +11,13 @@ captures carry their sun angles (drop_shadow_moves)."""
 from __future__ import annotations
 
 import math
-import os
-import re
 from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 from osgeo import gdal, ogr
 
+from ..captures import capture_sun
 from ..deps import require
 from .outputs import metres_per_unit
 from .regions import polygon_mask
@@ -140,39 +139,9 @@ def shadow_move_regions(labels: np.ndarray, before: np.ndarray, after: np.ndarra
 
 MAX_SHADOW_AREA_M2 = 2500.0  # larger regions are not tested (a large aircraft's moved shadow is a few hundred m2)
 MAX_WINDOW_PX = 2_000_000  # nor regions whose window is larger than this
-_IMD_SUN = re.compile(r"meanSun(Az|El)\s*=\s*([-+0-9.eE]+)")
-
-
-def read_sun(path: str) -> Optional[Sun]:
-    """The sun of a capture: GDAL metadata items SUN_AZIMUTH / SUN_ELEVATION, GDAL's IMD
-    domain or a Maxar .IMD sidecar (meanSunAz / meanSunEl); None when unknown."""
-    values: dict[str, float] = {}
-    try:
-        ds = gdal.Open(path)
-    except RuntimeError:
-        ds = None
-    if ds is not None:
-        meta = ds.GetMetadata() or {}
-        imd = ds.GetMetadata("IMD") or {}
-        for key, name in (("SUN_AZIMUTH", "Az"), ("SUN_ELEVATION", "El"),
-                          ("IMAGE_1.meanSunAz", "Az"), ("IMAGE_1.meanSunEl", "El")):
-            raw = meta.get(key, imd.get(key))
-            if raw is not None and name not in values:
-                try:
-                    values[name] = float(str(raw).strip('"; '))
-                except ValueError:
-                    pass
-    if len(values) < 2:
-        stem = os.path.splitext(path)[0]
-        for sidecar in (stem + ".IMD", stem + ".imd"):
-            if os.path.exists(sidecar):
-                with open(sidecar, encoding="utf-8", errors="replace") as f:
-                    for name, value in _IMD_SUN.findall(f.read()):
-                        values.setdefault(name, float(value))
-                break
-    if "Az" in values and "El" in values and 0.0 < values["El"] <= 90.0:
-        return Sun(values["Az"] % 360.0, values["El"])
-    return None
+def capture_suns(before_path: str, after_path: str) -> tuple[Optional[Sun], Optional[Sun]]:
+    """The sun of each capture, from its metadata or vendor sidecar."""
+    return tuple(Sun(*angles) if angles else None for angles in map(capture_sun, (before_path, after_path)))
 
 
 def visible_bands(keys: list) -> list[int]:

@@ -42,19 +42,17 @@ def test_a_moved_shadow_is_recognised_but_departed_objects_are_not():
 def test_sun_angles_come_from_metadata_or_an_imd_sidecar(tmp_path):
     from change_helpers import textured, write_raster
 
-    from sitewatch.plugin.core.change.shadows import read_sun
+    from sitewatch.plugin.core.captures import capture_sun
 
     tagged = write_raster(tmp_path / "tagged.tif", textured(32, 1))
     ds = gdal.Open(tagged, gdal.GA_Update)
     ds.SetMetadata({"SUN_AZIMUTH": "164.57", "SUN_ELEVATION": "30.18"})
     ds = None
-    sun = read_sun(tagged)
-    assert sun is not None and sun.azimuth_deg == pytest.approx(164.57) and sun.elevation_deg == pytest.approx(30.18)
+    assert capture_sun(tagged) == pytest.approx((164.57, 30.18))
     plain = write_raster(tmp_path / "plain.tif", textured(32, 1))
-    assert read_sun(plain) is None
+    assert capture_sun(plain) is None
     (tmp_path / "plain.IMD").write_text("BEGIN_GROUP = IMAGE_1\n\tmeanSunAz = 201.5;\n\tmeanSunEl = 44.0;\nEND_GROUP = IMAGE_1\n")
-    sun = read_sun(plain)
-    assert sun is not None and (sun.azimuth_deg, sun.elevation_deg) == (201.5, 44.0)
+    assert capture_sun(plain) == (201.5, 44.0)
 
 
 @pytest.fixture(scope="module")
