@@ -41,8 +41,9 @@ def main() -> int:
     from sitewatch.plugin.core.change import ChangeParameters, detect_changes
     from sitewatch.plugin.core.change.coregistration import ShiftModel
     from sitewatch.plugin.core.change.grid import align_pair
-    from sitewatch.plugin.core.change.shadows import shadow_move_regions
+    from sitewatch.plugin.core.change.shadows import drop_shadow_moves
     from sitewatch.plugin.core.deps import is_available
+    from sitewatch.plugin.core.progress import Progress
 
     if not is_available("scipy"):
         print("Shadow-move test skipped: it needs scipy (optional)")
@@ -59,27 +60,26 @@ def main() -> int:
             vrt_b = ek.georeferenced_vrt(data / "images" / a, Path(tmp) / "v")
             vrt_a = ek.georeferenced_vrt(data / "images" / b, Path(tmp) / "v")
             result = detect_changes(ChangeParameters(vrt_b, vrt_a, str(Path(tmp) / "out"), drop_shadow_moves=False))
-            mask = gdal.Open(result.mask_path).ReadAsArray()
-            labels, n = ndimage.label(mask == 1, np.ones((3, 3)))
+            changed = gdal.Open(result.mask_path).ReadAsArray() == 1
             dx, dy = result.shift.dx_px, result.shift.dy_px
             pair = align_pair(vrt_b, vrt_a)
-            try:
-                h, w = mask.shape
-                before, _ = pair.before.read(0, 0, w, h)
-                after, valid = ShiftModel(dx, dy).read(pair.after, 0, 0, w, h)
+            try:  # the pipeline's own step, with the caster looked for in any direction
+                dropped = drop_shadow_moves(pair, ShiftModel(dx, dy), result.mask_path, result.regions_path,
+                                            result.regions_layer, (None, None), [0, 1, 2], Progress())
             finally:
                 pair.close()
-            dropped = shadow_move_regions(labels, before[:3], after[:3], valid & (mask != 255), (None, None))
-            on_b, on_a = _boxes(boxes.get(a, []), mask.shape), _boxes(boxes.get(b, []), mask.shape, dx, dy)
+            removed, _ = ndimage.label(changed & (gdal.Open(result.mask_path).ReadAsArray() != 1), np.ones((3, 3)))
+            on_b, on_a = _boxes(boxes.get(a, []), changed.shape), _boxes(boxes.get(b, []), changed.shape, dx, dy)
             wrong = 0
-            for i in dropped:
-                region = labels == i
-                share_b, share_a = (region & on_b).sum() / region.sum(), (region & on_a).sum() / region.sum()
+            for sl_index, sl in enumerate(ndimage.find_objects(removed), 1):
+                region = removed[sl] == sl_index
+                share_b = (region & on_b[sl]).sum() / region.sum()
+                share_a = (region & on_a[sl]).sum() / region.sum()
                 wrong += (share_b > ON_AIRCRAFT) != (share_a > ON_AIRCRAFT)
-            totals["regions"] += n
+            totals["regions"] += result.n_regions
             totals["dropped"] += len(dropped)
             totals["wrong"] += wrong
-            print(f"  {a[:8]} -> {b[:8]}: {n} regions, {len(dropped)} dropped as moved shadows, "
+            print(f"  {a[:8]} -> {b[:8]}: {result.n_regions} regions, {len(dropped)} dropped as moved shadows, "
                   f"{wrong} of them on an aircraft of one date only")
     print(f"{len(pairs)} pairs: {totals['regions']} regions, {totals['dropped']} dropped, "
           f"{totals['wrong']} wrongly (a real arrival or departure)")

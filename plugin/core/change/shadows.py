@@ -30,7 +30,9 @@ MAX_OTHER = 0.15  # at most this share of neither-ground-nor-shadow pixels on ei
 MIN_SWAP = 0.5  # at least this share of ground <-> shadow swaps
 MIN_BOTH_WAYS = 0.2  # the shadow left some pixels and reached others: each way this share of the swaps
 UPSUN_M = 2.0  # how far up-sun (m) the caster is looked for
-REFERENCE_PIXEL_M = 0.5  # the pixel size the defaults of the px arguments below correspond to
+REFERENCE_PIXEL_M = 0.5  # the pixel size the default of is_shadow_move's pixel_m stands for
+MAX_SHADOW_AREA_M2 = 2500.0  # larger regions are not tested (a large aircraft's moved shadow is a few hundred m2)
+MAX_WINDOW_PX = 2_000_000  # nor regions whose window is larger than this
 MIN_CASTER = 0.5  # share of up-sun pixels that are unchanged casters
 
 
@@ -114,31 +116,6 @@ def is_shadow_move(region: np.ndarray, changed: np.ndarray, valid: np.ndarray, b
     return total > 0 and held / total >= MIN_CASTER
 
 
-def shadow_move_regions(labels: np.ndarray, before: np.ndarray, after: np.ndarray, valid: np.ndarray,
-                        suns: tuple[Optional[Sun], Optional[Sun]], min_px: int = 1,
-                        pixel_m: float = REFERENCE_PIXEL_M) -> list[int]:
-    """Labels (1..n) of the regions in a labelled change raster that are shadow moves;
-    before/after aligned on the same grid."""
-    ndi = require("scipy").ndimage
-    changed = labels > 0
-    pad = _px(RING_M[1], pixel_m) + _px(UPSUN_M, pixel_m) + 1
-    h, w = labels.shape
-    out = []
-    for i, sl in enumerate(ndi.find_objects(labels), 1):
-        if sl is None:
-            continue
-        ys = slice(max(sl[0].start - pad, 0), min(sl[0].stop + pad, h))
-        xs = slice(max(sl[1].start - pad, 0), min(sl[1].stop + pad, w))
-        region = labels[ys, xs] == i
-        if region.sum() < min_px:
-            continue
-        if is_shadow_move(region, changed[ys, xs], valid[ys, xs], before[:, ys, xs], after[:, ys, xs], suns, pixel_m):
-            out.append(i)
-    return out
-
-
-MAX_SHADOW_AREA_M2 = 2500.0  # larger regions are not tested (a large aircraft's moved shadow is a few hundred m2)
-MAX_WINDOW_PX = 2_000_000  # nor regions whose window is larger than this
 def capture_suns(before_path: str, after_path: str) -> tuple[Optional[Sun], Optional[Sun]]:
     """The sun of each capture, from its metadata or vendor sidecar."""
     return tuple(Sun(*angles) if angles else None for angles in map(capture_sun, (before_path, after_path)))
@@ -151,9 +128,11 @@ def visible_bands(keys: list) -> list[int]:
 
 
 def drop_shadow_moves(pair, shift_model, mask_path: str, regions_path: str, layer_name: str,
-                      suns: tuple[Sun, Sun], bands: list[int], progress) -> list[tuple[float, float, float]]:
+                      suns: tuple[Optional[Sun], Optional[Sun]], bands: list[int], progress
+                      ) -> list[tuple[float, float, float]]:
     """Removes the change regions that are shadow moves from the regions layer and the mask
-    (their pixels become unchanged). Returns (centroid_x, centroid_y, area_m2) of each."""
+    (their pixels become unchanged). Returns (centroid_x, centroid_y, area_m2) of each.
+    The pipeline passes known suns only; None (any direction) serves the evaluation."""
     grid = pair.grid
     gt = grid.geotransform
     pixel_m = grid.pixel_width * metres_per_unit(grid)
