@@ -117,14 +117,22 @@ def polygon_mask(geom: ogr.Geometry, geotransform: tuple, width: int, height: in
     return burnt
 
 
-def _score_stats(score_ds: gdal.Dataset, geom: ogr.Geometry, grid: GridInfo, srs) -> tuple[float, float]:
+def envelope_window(geom: ogr.Geometry, grid: GridInfo, pad: int = 0) -> tuple[int, int, int, int]:
+    """(x0, y0, width, height) of the grid pixels under geom's envelope grown by pad pixels,
+    clipped to the grid (width or height 0 when outside)."""
     gt = grid.geotransform
     minx, maxx, miny, maxy = geom.GetEnvelope()
-    x0 = max(int(math.floor((minx - gt[0]) / gt[1])), 0)
-    x1 = min(int(math.ceil((maxx - gt[0]) / gt[1])), grid.width)
-    y0 = max(int(math.floor((maxy - gt[3]) / gt[5])), 0)
-    y1 = min(int(math.ceil((miny - gt[3]) / gt[5])), grid.height)
-    w, h = max(x1 - x0, 1), max(y1 - y0, 1)
+    x0 = max(int(math.floor((minx - gt[0]) / gt[1])) - pad, 0)
+    x1 = min(int(math.ceil((maxx - gt[0]) / gt[1])) + pad, grid.width)
+    y0 = max(int(math.floor((maxy - gt[3]) / gt[5])) - pad, 0)
+    y1 = min(int(math.ceil((miny - gt[3]) / gt[5])) + pad, grid.height)
+    return x0, y0, max(x1 - x0, 0), max(y1 - y0, 0)
+
+
+def _score_stats(score_ds: gdal.Dataset, geom: ogr.Geometry, grid: GridInfo, srs) -> tuple[float, float]:
+    gt = grid.geotransform
+    x0, y0, w, h = envelope_window(geom, grid)
+    w, h = max(w, 1), max(h, 1)
     scale = max(1.0, math.sqrt(w * h / 4_000_000))  # huge regions: read decimated (bounded memory)
     bw, bh = max(int(w / scale), 1), max(int(h / scale), 1)
     scores = score_ds.GetRasterBand(1).ReadAsArray(x0, y0, w, h, buf_xsize=bw, buf_ysize=bh)

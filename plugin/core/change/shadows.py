@@ -20,7 +20,7 @@ from osgeo import gdal, ogr
 from ..captures import capture_sun
 from ..deps import require
 from .outputs import metres_per_unit
-from .regions import polygon_mask
+from .regions import envelope_window, polygon_mask
 
 RING_M = (1.0, 3.0)  # ring around a region: from 1 to 3 m outside it
 SHADOW_RATIO = 0.65  # shadow: luminance below this share of the ring's ground
@@ -148,12 +148,7 @@ def drop_shadow_moves(pair, shift_model, mask_path: str, regions_path: str, laye
         if n % 50 == 0:
             progress.report(n / total, "Looking for shadows moved by the sun")
         geom = feature.GetGeometryRef()
-        minx, maxx, miny, maxy = geom.GetEnvelope()
-        x0 = max(int(math.floor((minx - gt[0]) / gt[1])) - pad, 0)
-        x1 = min(int(math.ceil((maxx - gt[0]) / gt[1])) + pad, grid.width)
-        y0 = max(int(math.floor((maxy - gt[3]) / gt[5])) - pad, 0)
-        y1 = min(int(math.ceil((miny - gt[3]) / gt[5])) + pad, grid.height)
-        w, h = x1 - x0, y1 - y0
+        x0, y0, w, h = envelope_window(geom, grid, pad)
         if w <= 0 or h <= 0 or w * h > MAX_WINDOW_PX:
             continue
         mask = mask_band.ReadAsArray(x0, y0, w, h)
