@@ -26,6 +26,7 @@ from .outputs import OverviewWriter, blocks, create_raster
 from .regions import MASK_NODATA, SCORE_NODATA
 
 SCORE_THREADS = 2
+SCORE_STEPS = 1024  # the score is stored in steps of 1/1024: plenty for thresholds, and it compresses ~15x
 STRIP_COLUMNS = 4096  # strips are read in chunks of at most this width (bounded memory)
 BLOCK_WIDTH_FACTOR = 1  # scored blocks are block_size rows x BLOCK_WIDTH_FACTOR * block_size columns
 
@@ -59,14 +60,22 @@ def fill_invalid(bands: np.ndarray, valid: np.ndarray, fill: np.ndarray) -> None
         bands[:, ~valid] = fill[:, None]
 
 
+def quantise(score: np.ndarray) -> None:
+    """Round a 0..1 score to steps of 1/SCORE_STEPS, in place (exact in float32). A 0..1
+    float score is otherwise incompressible noise in its low bits: 300 MB at 8192 x 8192."""
+    score *= np.float32(SCORE_STEPS)
+    np.rint(score, out=score)
+    score *= np.float32(1.0 / SCORE_STEPS)
+
+
 def score_grid(pair: AlignedPair, method: ChangeMethod, shift_model: ShiftModel, norm: NormalisationFit,
                fill: np.ndarray, threshold: float, score_path: str, raw_path: str, block_size: int,
                progress: Progress) -> None:
-    """Writes the change score (Float32 0..1 with overviews) to score_path and the raw mask
+    """Writes the change score (Float32 0..1 in steps of 1/SCORE_STEPS, with overviews) to score_path and the raw mask
     (score > threshold, before clean-up; uncompressed) to raw_path. block_size is even."""
     grid = pair.grid
     scale = method.analysis_scale
-    score_ds = create_raster(score_path, grid, 1, gdal.GDT_Float32, SCORE_NODATA, predictor=3)
+    score_ds = create_raster(score_path, grid, 1, gdal.GDT_Float32, SCORE_NODATA)
     raw_ds = create_raster(raw_path, grid, 1, gdal.GDT_Byte, MASK_NODATA, compress=False)
     overviews = OverviewWriter(score_ds, SCORE_NODATA, block_size)
     h = method.halo  # analysis pixels
@@ -112,6 +121,7 @@ def score_grid(pair: AlignedPair, method: ChangeMethod, shift_model: ShiftModel,
         else:
             score = method.score(before, after, valid)[h:h + hh, h:h + w]
         np.clip(score, 0, 1, out=score)
+        quantise(score)
         mask = (score > threshold).view(np.uint8)
         if not core_valid.all():
             mask = np.where(core_valid, mask, np.uint8(MASK_NODATA))

@@ -18,6 +18,16 @@ def textured(size: int, seed: int = 0, bands: int = 3) -> np.ndarray:
     return out.astype(np.float32)
 
 
+def assert_same_scores(a: np.ndarray, b: np.ndarray) -> None:
+    """Two stored change scores agree: at most one storage step (1/1024) apart, and only on
+    the few pixels whose score sits on a rounding boundary (float rounding differs)."""
+    from sitewatch.plugin.core.change.scoring import SCORE_STEPS
+
+    diff = np.abs(a.astype(np.float64) - b)
+    assert diff.max() <= 1.0 / SCORE_STEPS + 1e-7
+    assert (diff > 0).mean() < 0.01
+
+
 def shifted(image: np.ndarray, dx: float, dy: float) -> np.ndarray:
     """The image as seen by a sensor displaced so that features move by (+dx, +dy) px."""
     from sitewatch.plugin.core.change.filters import bilinear_sample

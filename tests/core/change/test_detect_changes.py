@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from osgeo import gdal, ogr
 
-from change_helpers import textured, write_raster
+from change_helpers import assert_same_scores, textured, write_raster
 
 
 def _run(before, after, out_dir, **kwargs):
@@ -68,6 +68,17 @@ def test_default_method_finds_the_new_building(change_pair, tmp_path):
     assert sorted(os.listdir(tmp_path / "out")) == ["change_mask.tif", "change_regions.gpkg", "change_score.tif"]
 
 
+def test_stored_score_is_quantised_and_compresses(change_pair, tmp_path):
+    from sitewatch.plugin.core.change.scoring import SCORE_STEPS
+
+    before, after, _ = change_pair
+    result = _run(before, after, tmp_path / "out")
+    values = gdal.Open(result.score_path).ReadAsArray()
+    steps = values[values != -1].astype(np.float64) * SCORE_STEPS
+    assert np.array_equal(steps, np.round(steps)) and np.unique(steps).size > 20
+    assert os.path.getsize(result.score_path) < values.nbytes / 3  # raw Float32 noise would not shrink
+
+
 @pytest.mark.parametrize("method", ["cva", "irmad", "pcakmeans", "structure"])
 def test_every_method_detects_the_building(change_pair, tmp_path, method):
     before, after, truth = change_pair
@@ -93,7 +104,7 @@ def test_block_size_does_not_change_the_result(change_pair, tmp_path):
     b = _run(before, after, tmp_path / "b", block_size=48)
     sa = gdal.Open(a.score_path).ReadAsArray()
     sb = gdal.Open(b.score_path).ReadAsArray()
-    np.testing.assert_allclose(sa, sb, atol=1e-4)
+    assert_same_scores(sa, sb)
 
 
 def test_aoi_and_reprojected_after(tmp_path):
@@ -289,4 +300,4 @@ def test_half_resolution_scores_on_averaged_pixels_and_keeps_the_grid(change_pai
     assert np.abs(score - gdal.Open(full.score_path).ReadAsArray()).max() > 0.05
     # blocks join without seams at half resolution too
     other = _run(before, after, tmp_path / "half48", half_resolution=True, block_size=48)
-    np.testing.assert_allclose(gdal.Open(other.score_path).ReadAsArray(), score, atol=1e-4)
+    assert_same_scores(gdal.Open(other.score_path).ReadAsArray(), score)
