@@ -62,6 +62,9 @@ class AnalysisParameters:
     after_date: str = ""
     aoi_wkt: Optional[str] = None
     aoi_crs_wkt: Optional[str] = None
+    # polygons left out on both dates (clouds, haze, anything not to judge), in the AOI's CRS
+    # (the before capture's without an AOI): no change is reported and nothing counted there
+    left_out_wkt: Optional[str] = None
     before_cloud_mask: Optional[str] = None  # vendor cloud masks (non-zero = cloud), when the products have them
     after_cloud_mask: Optional[str] = None
     change: ChangeOptions = field(default_factory=ChangeOptions)
@@ -81,6 +84,7 @@ class AnalysisResult:
     match: object = None  # equipment.matching.MatchResult
     summary_lines: list[str] = field(default_factory=list)
     timings_s: dict[str, float] = field(default_factory=dict)
+    left_out_m2: float = 0.0  # ground area of the site left out (params.left_out_wkt)
 
     @property
     def title(self) -> str:
@@ -103,6 +107,45 @@ def _exemplar_raster(params: AnalysisParameters) -> Optional[str]:
     return {"before": params.before_path, "after": params.after_path}.get(which)
 
 
+def analysis_area(params: AnalysisParameters) -> tuple[Optional[str], Optional[str]]:
+    """The area to analyse (WKT) and its CRS (WKT): the AOI less the areas left out."""
+    if not params.left_out_wkt:
+        return params.aoi_wkt, params.aoi_crs_wkt
+    from .polygons import footprint_wkt, subtract_polygons
+
+    area, crs = params.aoi_wkt, params.aoi_crs_wkt
+    if not area:
+        area, crs = footprint_wkt(params.before_path)
+    return subtract_polygons(area, params.left_out_wkt), crs
+
+
+def left_out_m2(params: AnalysisParameters) -> float:
+    """Ground area of the site that params.left_out_wkt removes (m²; 0 in a geographic CRS)."""
+    if not params.left_out_wkt:
+        return 0.0
+    from .polygons import footprint_wkt
+
+    area_wkt, area_crs = analysis_area(params)
+    whole = params.aoi_wkt or footprint_wkt(params.before_path)[0]
+    return _ground_area_m2(whole, area_crs) - _ground_area_m2(area_wkt, area_crs)
+
+
+def _ground_area_m2(wkt: Optional[str], crs_wkt: Optional[str]) -> float:
+    """Area of a WKT polygon in m² (its CRS's linear unit; 0 in a geographic CRS)."""
+    from osgeo import ogr, osr
+
+    if not wkt:
+        return 0.0
+    unit = 1.0
+    if crs_wkt:
+        srs = osr.SpatialReference()
+        srs.ImportFromWkt(crs_wkt)
+        if srs.IsGeographic():
+            return 0.0
+        unit = srs.GetLinearUnits() or 1.0
+    return ogr.CreateGeometryFromWkt(wkt).GetArea() * unit * unit
+
+
 def _detect(raster: str, capture: str, params: AnalysisParameters, exemplars, progress: Progress):
     """The DetectionResult of one capture."""
     from .equipment.api import DetectionParameters, detect_equipment
@@ -112,7 +155,7 @@ def _detect(raster: str, capture: str, params: AnalysisParameters, exemplars, pr
         DetectionParameters(
             raster=raster, engine=options.engine, model_path=options.model_path, exemplars=exemplars,
             exemplar_raster=_exemplar_raster(params) if exemplars else None,
-            aoi_wkt=params.aoi_wkt, min_score=options.min_score, classes=options.classes, capture=capture,
+            aoi_wkt=analysis_area(params)[0], min_score=options.min_score, classes=options.classes, capture=capture,
         ),
         progress,
     )
@@ -220,6 +263,8 @@ def _run(params: AnalysisParameters, work_dir: Path, progress: Progress) -> Anal
     change_share = 0.45 if params.change.enabled and params.equipment.enabled else 1.0
     dx_m = dy_m = 0.0
     regions_wkt: Optional[list[str]] = None
+    area_wkt, area_crs = analysis_area(params)
+    result.left_out_m2 = left_out_m2(params)
 
     if params.change.enabled:
         from .change import ChangeParameters, detect_changes
@@ -228,7 +273,7 @@ def _run(params: AnalysisParameters, work_dir: Path, progress: Progress) -> Anal
         options = params.change
         kwargs = dict(
             before=params.before_path, after=params.after_path, output_dir=str(work_dir),
-            aoi_wkt=params.aoi_wkt, aoi_crs_wkt=params.aoi_crs_wkt, sensitivity=options.sensitivity,
+            aoi_wkt=area_wkt, aoi_crs_wkt=area_crs, sensitivity=options.sensitivity,
             min_area_m2=options.min_area_m2, coregister=options.coregister, normalize=options.normalize,
             cloud_mask_before=params.before_cloud_mask, cloud_mask_after=params.after_cloud_mask,
         )
@@ -309,6 +354,8 @@ def summary_lines(result: AnalysisResult) -> list[str]:
         if change.shift is not None:
             lines.append(f"Co-registration shift: {change.shift.dx_px:+.2f}, {change.shift.dy_px:+.2f} px "
                          f"(confidence {change.shift.confidence:.2f})")
+    if result.left_out_m2 > 0:
+        lines.append(f"Left out on both dates: {result.left_out_m2:,.0f} m² (areas marked as clouds, haze or not to judge)")
     if result.match is not None:
         lines.append("Equipment (before -> after):")
         lines.extend("  " + line for line in result.match.summary_lines())
@@ -341,6 +388,8 @@ def describe_run(params: AnalysisParameters) -> RunEstimate:
         gsd = abs(ds.GetGeoTransform()[1])
         megapixels = max(megapixels, ds.RasterXSize * ds.RasterYSize / 1e6)
         lines.append(f"{label}: {ds.RasterXSize} x {ds.RasterYSize} px, {ds.RasterCount} bands, {gsd:.2f} m/px")
+    if params.left_out_wkt:
+        lines.append(f"Left out on both dates: {left_out_m2(params):,.0f} m² of the site")
     seconds = 0.0
     if params.change.enabled:
         seconds += megapixels / CHANGE_MP_PER_S

@@ -47,3 +47,36 @@ def convex_hull(pts: np.ndarray) -> np.ndarray:
             upper.pop()
         upper.append(p)
     return np.array(lower[:-1] + upper[:-1])
+
+
+def subtract_polygons(area_wkt: str, left_out_wkt: str) -> str:
+    """area minus the left-out polygons (both WKT in the same CRS), as WKT; InputError when
+    either is not a polygon geometry or nothing of the area remains."""
+    from osgeo import ogr
+
+    geometries = []
+    for wkt, what in ((area_wkt, "area of interest"), (left_out_wkt, "areas left out")):
+        try:
+            geometry = ogr.CreateGeometryFromWkt(wkt)
+        except RuntimeError as exc:
+            raise InputError(f"The {what} is not a valid WKT geometry: {exc}") from exc
+        if geometry is None or ogr.GT_Flatten(geometry.GetGeometryType()) not in (ogr.wkbPolygon, ogr.wkbMultiPolygon):
+            raise InputError(f"The {what} must be polygons.")
+        geometries.append(geometry if geometry.IsValid() else geometry.Buffer(0))  # self-crossing outlines mended
+    remaining = geometries[0].Difference(geometries[1])
+    if remaining is None or remaining.IsEmpty() or remaining.GetArea() <= 0:
+        raise InputError("The areas left out cover the whole site: nothing is left to analyse.")
+    return remaining.ExportToWkt()
+
+
+def footprint_wkt(path: str) -> tuple[str, str]:
+    """The rectangle a georeferenced raster covers, as WKT in its own CRS, and that CRS (WKT)."""
+    from osgeo import gdal
+
+    ds = gdal.Open(path)
+    if ds is None:
+        raise InputError(f"Cannot read {path}.")
+    x0, dx, rx, y0, ry, dy = ds.GetGeoTransform()
+    w, h = ds.RasterXSize, ds.RasterYSize
+    corners = [(x0 + i * dx + j * rx, y0 + i * ry + j * dy) for i, j in ((0, 0), (w, 0), (w, h), (0, h), (0, 0))]
+    return "POLYGON ((" + ", ".join(f"{x!r} {y!r}" for x, y in corners) + "))", ds.GetProjection()

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 from qgis.core import (
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
+    QgsGeometry,
     QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingException,
@@ -18,6 +21,7 @@ from qgis.core import (
 
 from ..core.change import METHODS, ChangeParameters, detect_changes
 from ..core.errors import SiteWatchError
+from ..core.polygons import subtract_polygons
 from ..layers.postprocess import style_output_on_completion
 from ..qgisio.vectors import aoi_wkt_from_source
 from .alg_coregister import feedback_progress
@@ -27,6 +31,7 @@ class DetectChangesAlgorithm(QgsProcessingAlgorithm):
     BEFORE = "BEFORE"
     AFTER = "AFTER"
     AOI = "AOI"
+    LEAVE_OUT = "LEAVE_OUT"
     METHOD = "METHOD"
     SENSITIVITY = "SENSITIVITY"
     MIN_AREA = "MIN_AREA"
@@ -72,6 +77,10 @@ class DetectChangesAlgorithm(QgsProcessingAlgorithm):
             (QgsProcessingParameterFeatureSource(self.AOI, "Area of interest", [QgsProcessing.SourceType.TypeVectorPolygon],
                                                  optional=True),
              "Optional polygons: changes are looked for only inside them.", False),
+            (QgsProcessingParameterFeatureSource(self.LEAVE_OUT, "Areas to leave out", [
+                QgsProcessing.SourceType.TypeVectorPolygon], optional=True),
+             "Optional polygons over clouds, haze or anything not to judge on either date: no change is "
+             "reported inside them (no data in the score and the mask).", False),
             (QgsProcessingParameterEnum(self.METHOD, "Method", method_labels, defaultValue=0),
              "Change method; the first is the most robust to illumination and season.", False),
             (QgsProcessingParameterNumber(self.SENSITIVITY, "Sensitivity (0-1)", QgsProcessingParameterNumber.Type.Double,
@@ -113,6 +122,9 @@ class DetectChangesAlgorithm(QgsProcessingAlgorithm):
         if before is None or after is None:
             raise QgsProcessingException("Both BEFORE and AFTER rasters are required.")
         aoi_wkt, aoi_crs = aoi_wkt_from_source(self.parameterAsSource(parameters, self.AOI, context))
+        left_out, left_out_crs = aoi_wkt_from_source(self.parameterAsSource(parameters, self.LEAVE_OUT, context))
+        if left_out:
+            aoi_wkt, aoi_crs = _less_left_out(aoi_wkt, aoi_crs, left_out, left_out_crs, before, context)
         regions = self.parameterAsOutputLayer(parameters, self.OUTPUT_REGIONS, context)
         if not regions.lower().endswith(".gpkg"):
             regions = regions.rsplit(".", 1)[0] + ".gpkg" if "." in regions.rsplit("/", 1)[-1] else regions + ".gpkg"
@@ -160,3 +172,20 @@ class DetectChangesAlgorithm(QgsProcessingAlgorithm):
             self.N_REGIONS: result.n_regions,
             self.CHANGED_AREA: result.changed_area_m2,
         }
+
+
+def _less_left_out(aoi_wkt, aoi_crs, left_out_wkt, left_out_crs, before, context) -> tuple[str, str]:
+    """The AOI (or the before capture's extent) less the areas left out, in the AOI's CRS."""
+    if aoi_wkt:
+        crs = QgsCoordinateReferenceSystem.fromWkt(aoi_crs)
+    else:
+        crs = before.crs()
+        aoi_wkt = QgsGeometry.fromRect(before.extent()).asWkt()
+    left_out = QgsGeometry.fromWkt(left_out_wkt)
+    source_crs = QgsCoordinateReferenceSystem.fromWkt(left_out_crs)
+    if source_crs.isValid() and crs.isValid() and source_crs != crs:
+        left_out.transform(QgsCoordinateTransform(source_crs, crs, context.transformContext()))
+    try:
+        return subtract_polygons(aoi_wkt, left_out.asWkt()), crs.toWkt()
+    except SiteWatchError as exc:
+        raise QgsProcessingException(str(exc)) from exc

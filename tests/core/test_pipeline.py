@@ -97,7 +97,11 @@ def test_describe_run_names_engine_and_estimate(tiny_site, tmp_path):
     estimate = describe_run(_params(tiny_site, tmp_path / "x", _exemplars(tiny_site, tmp_path)))
     text = "\n".join(estimate.lines)
     assert "768 x 768 px" in text and "exemplar engine" in text and "Estimated time" in text
-    assert estimate.seconds > 0
+    assert estimate.seconds > 0 and "Left out" not in text
+    params = _params(tiny_site, tmp_path / "x", _exemplars(tiny_site, tmp_path))
+    params.left_out_wkt = _left_half(tiny_site)
+    half = ogr.CreateGeometryFromWkt(params.left_out_wkt).GetArea()
+    assert f"Left out on both dates: {half:,.0f} m² of the site" in describe_run(params).lines
 
 
 def test_estimate_counts_the_examples_and_assumes_three_before_they_are_saved(tiny_site, tmp_path):
@@ -120,8 +124,51 @@ def test_summary_says_how_many_moved_shadows_were_left_out():
     from sitewatch.plugin.core.pipeline import summary_lines
 
     change = SimpleNamespace(changed_area_m2=1500.0, n_regions=4, method="structure", shift=None, shadow_moves_dropped=2)
-    lines = summary_lines(SimpleNamespace(title="SiteWatch: s a -> b", change=change, match=None))
+    lines = summary_lines(SimpleNamespace(title="SiteWatch: s a -> b", change=change, match=None, left_out_m2=0.0))
     assert lines[1] == "Change: 1,500 m² in 4 regions (method structure)"
     assert lines[2] == "  2 more regions left out: shadows moved by the sun"
     change.shadow_moves_dropped = 0
-    assert len(summary_lines(SimpleNamespace(title="t", change=change, match=None))) == 2
+    assert len(summary_lines(SimpleNamespace(title="t", change=change, match=None, left_out_m2=0.0))) == 2
+
+
+def _left_half(site) -> str:
+    from sitewatch.plugin.core.polygons import footprint_wkt
+
+    ring = ogr.CreateGeometryFromWkt(footprint_wkt(str(site.before))[0])
+    minx, maxx, miny, maxy = ring.GetEnvelope()
+    half = (minx + maxx) / 2
+    return f"POLYGON (({minx} {miny}, {half} {miny}, {half} {maxy}, {minx} {maxy}, {minx} {miny}))"
+
+
+def test_areas_left_out_get_no_change_and_no_counts(tiny_site, tmp_path):
+    exemplars = _exemplars(tiny_site, tmp_path)
+    left = ogr.CreateGeometryFromWkt(_left_half(tiny_site))
+
+    def inside(x, y):
+        point = ogr.Geometry(ogr.wkbPoint)
+        point.AddPoint_2D(float(x), float(y))
+        return left.Contains(point)
+
+    whole = run_analysis(_params(tiny_site, tmp_path / "whole", exemplars))
+    params = _params(tiny_site, tmp_path / "part", exemplars)
+    params.left_out_wkt = _left_half(tiny_site)
+    part = run_analysis(params)
+    # the left half had changes and equipment; with it left out, nothing is reported there
+    assert any(inside(r.centroid_x, r.centroid_y) for r in whole.change.regions)
+    assert any(inside(d.cx, d.cy) for d in whole.detections_before + whole.detections_after)
+    assert part.change.regions and not any(inside(r.centroid_x, r.centroid_y) for r in part.change.regions)
+    kept = part.detections_before + part.detections_after
+    assert kept and not any(inside(d.cx, d.cy) for d in kept)
+    mask = gdal.Open(part.mask_path)  # the grid shrinks to what is left: the right half
+    minx, maxx = left.GetEnvelope()[:2]
+    assert mask.GetGeoTransform()[0] == pytest.approx(maxx, abs=mask.GetGeoTransform()[1])
+    assert (mask.ReadAsArray() != 255).mean() > 0.9
+    area = left.GetArea()
+    assert part.left_out_m2 == pytest.approx(area, rel=0.01)
+    assert any(line.startswith("Left out on both dates") for line in part.summary_lines)
+    # leaving out everything is refused before any output is made
+    params = _params(tiny_site, tmp_path / "none", exemplars)
+    params.left_out_wkt = left.Buffer(1e4).ExportToWkt()
+    with pytest.raises(InputError, match="cover the whole site"):
+        run_analysis(params)
+    assert not (tmp_path / "none").exists() and not (tmp_path / "none.partial").exists()

@@ -73,6 +73,36 @@ def test_detectchanges_algorithm_with_aoi(provider, tmp_path):
     assert full_score.shape == half_score.shape and np.abs(full_score - half_score).max() > 0.05
 
 
+def test_detectchanges_leaves_out_areas_given_in_another_crs(provider, tmp_path):
+    from qgis.core import (
+        QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsFeature, QgsGeometry, QgsProject, QgsVectorLayer,
+    )
+
+    before = textured(256, 9)
+    after = before.copy()
+    after[:, 100:124, 60:100] = 240.0  # covered by the cloud outline below
+    after[:, 10:30, 200:240] = 240.0  # in the clear
+    b = write_raster(tmp_path / "before.tif", before)
+    a = write_raster(tmp_path / "after.tif", after)
+    cloud = QgsGeometry.fromWkt("POLYGON ((500020 3999930, 500060 3999930, 500060 3999960, 500020 3999960, 500020 3999930))")
+    cloud.transform(QgsCoordinateTransform(QgsCoordinateReferenceSystem("EPSG:32633"),
+                                           QgsCoordinateReferenceSystem("EPSG:4326"), QgsProject.instance()))
+    layer = QgsVectorLayer("Polygon?crs=EPSG:4326", "clouds", "memory")
+    feature = QgsFeature()
+    feature.setGeometry(cloud)
+    layer.dataProvider().addFeatures([feature])
+    params = {"BEFORE": b, "AFTER": a, "LEAVE_OUT": layer, "COREGISTER": False,
+              "OUTPUT_SCORE": str(tmp_path / "s.tif"), "OUTPUT_MASK": str(tmp_path / "m.tif"),
+              "OUTPUT_REGIONS": str(tmp_path / "r.gpkg")}
+    results = _run("sitewatch:detectchanges", params)
+    assert results["N_REGIONS"] == 1
+    regions = QgsVectorLayer(results["OUTPUT_REGIONS"], "regions", "ogr")
+    centre = next(regions.getFeatures()).geometry().centroid().asPoint()
+    assert 500095 < centre.x() < 500125 and centre.y() > 3999980  # the clear one
+    mask = gdal.Open(str(tmp_path / "m.tif")).ReadAsArray()
+    assert (mask[84:136, 44:116] == 255).all()  # rows 80-140, columns 40-120 left out
+
+
 def test_detectchanges_reports_bad_input(provider, tmp_path):
     from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback
 

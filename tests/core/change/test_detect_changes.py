@@ -127,6 +127,18 @@ def test_aoi_and_reprojected_after(tmp_path):
     assert "32633" in result.grid.crs_wkt or "UTM zone 33N" in result.grid.crs_wkt
 
 
+def test_hole_in_the_aoi_is_left_out(change_pair, tmp_path):
+    # the site less an area left out around the new building (a cloud, say): no change there
+    before, after, truth = change_pair
+    outer = "500000 3999872, 500128 3999872, 500128 4000000, 500000 4000000, 500000 3999872"
+    hole = "500025 3999935, 500025 3999955, 500055 3999955, 500055 3999935, 500025 3999935"
+    result = _run(before, after, tmp_path / "out", aoi_wkt=f"POLYGON (({outer}), ({hole}))")
+    assert result.n_regions == 0
+    mask = gdal.Open(result.mask_path).ReadAsArray()
+    assert (mask[92:126, 52:108] == 255).all()  # the hole (rows 90-130, columns 50-110) is nodata
+    assert (mask[:80] != 255).mean() > 0.95
+
+
 def test_png_pair_without_georeferencing(tmp_path):
     before = textured(128, 5)
     after = before.copy()
