@@ -161,6 +161,7 @@ class SampleSiteTask(_ReportingTask):
     def run(self) -> bool:  # noqa: D401 (QgsTask API)
         from .core.errors import InputError
         from .core.samplesite import generate_sample_site, load_sample_site
+        from .core.samplesite.clouds import CLOUDS_FILE, write_cloud_polygons
         from .core.samplesite.examples import write_example_boxes
 
         try:
@@ -172,6 +173,8 @@ class SampleSiteTask(_ReportingTask):
             examples = self.folder / self.EXAMPLES_FILE
             if not examples.exists():
                 write_example_boxes(site, examples)
+            if not (self.folder / CLOUDS_FILE).exists():  # sites prepared by older versions lack it
+                write_cloud_polygons(site, self.folder / CLOUDS_FILE)
             self.site = site
             return True
         except Exception as exc:  # noqa: BLE001 (reported on the main thread)

@@ -50,10 +50,12 @@ from ..layers.analysis_layers import (
 from ..qgisio import sites as site_store
 from ..qgisio.captures import set_user_date, site_captures
 from ..qgisio.results import feature_ids, features_extent, read_counts
+from ..qgisio.vectors import polygons_over_site_wkt
 from ..store.workspace import AnalysisRecord, new_analysis_id
 from .capture_picker import CapturePicker
 from .compare import CompareControl
 from .date_dialog import CaptureDateDialog
+from .left_out import LeftOutPicker
 from .map_tools import PolygonMapTool
 from .options import ChangeOptionsWidget, EquipmentOptionsWidget, model_summary_or_none
 from .results import REGIONS_ROW_KEY, HistoryList, ResultsTable
@@ -105,6 +107,8 @@ class SiteWatchDock(QgsDockWidget):
         QVBoxLayout(capture_box)
         self.capture_picker = CapturePicker(capture_box)
         capture_box.layout().addWidget(self.capture_picker)
+        self.left_out_picker = LeftOutPicker(capture_box)
+        capture_box.layout().addWidget(self.left_out_picker)
         layout.addWidget(capture_box)
 
         self.change_options = ChangeOptionsWidget(body)
@@ -215,6 +219,7 @@ class SiteWatchDock(QgsDockWidget):
         self.sample_loader.failed.connect(self._on_sample_failed)
         self.capture_picker.selectionChanged.connect(self.update_plan)
         self.capture_picker.setDateRequested.connect(self.ask_capture_date)
+        self.left_out_picker.changed.connect(self.update_plan)
         self.change_options.changed.connect(self.update_plan)
         self.equipment_options.changed.connect(self.update_plan)
         self.run_button.clicked.connect(self.run_analysis)
@@ -518,6 +523,7 @@ class SiteWatchDock(QgsDockWidget):
             after_date=after.date.iso_date if after.date else "",
             aoi_wkt=self.site.polygon_wkt,
             aoi_crs_wkt=self.site.crs_wkt,
+            left_out_wkt=polygons_over_site_wkt(self.left_out_picker.layer(), self.site.geometry(), self.site.crs()),
             change=self.change_options.options(),
             equipment=self.equipment_options.options(ex_path, ex_layer),
         )

@@ -74,6 +74,7 @@ class SampleSiteLoader(QObject):
         from ..core.samplesite.examples import EXAMPLE_MIN_SCORE
 
         self.dock.equipment_options.use_examples(layers["examples"])
+        self.dock.left_out_picker.set_layer(layers.get("clouds"))
         self.dock.equipment_options.min_score_spin.setValue(EXAMPLE_MIN_SCORE)
         self.dock.refresh_captures()
         self.dock.capture_picker.select(layers["before"].id(), layers["after"].id())

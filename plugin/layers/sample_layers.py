@@ -1,10 +1,13 @@
-"""The sample site's layers: its two captures and the example boxes, in one group."""
+"""The sample site's layers: its two captures, the example boxes and the cloud to leave out,
+in one group."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Optional
 
-from qgis.core import QgsLayerTreeGroup, QgsMapLayer, QgsProject, QgsRasterLayer, QgsVectorLayer
+from qgis.core import (
+    QgsFillSymbol, QgsLayerTreeGroup, QgsMapLayer, QgsProject, QgsRasterLayer, QgsSingleSymbolRenderer, QgsVectorLayer,
+)
 
 from ..resources import style_path
 
@@ -21,12 +24,16 @@ def _find(project: QgsProject, source: str) -> Optional[QgsMapLayer]:
 
 
 def add_sample_site_layers(site, examples_path: str, project: Optional[QgsProject] = None) -> dict[str, QgsMapLayer]:
-    """Add (or find, when already loaded) the before and after captures and the examples layer
-    of a SampleSite; returns {"before", "after", "examples"} layers."""
+    """Add (or find, when already loaded) the before and after captures, the examples layer and,
+    when the site has a cloud, its outline; returns {"before", "after", "examples"[, "clouds"]}."""
+    from ..core.samplesite.clouds import CLOUDS_FILE
+
     project = project or QgsProject.instance()
     root = project.layerTreeRoot()
     group: Optional[QgsLayerTreeGroup] = root.findGroup(SAMPLE_GROUP)
+    clouds = Path(site.root) / CLOUDS_FILE
     wanted = (
+        *((("clouds", str(clouds), f"Cloud ({site.after_date:%Y-%m-%d}), left out"),) if clouds.exists() else ()),
         ("examples", str(examples_path), f"Example boxes ({site.before_date:%Y-%m-%d})"),
         ("after", str(site.after), f"Khmeimim {site.after_date:%Y-%m-%d} (sample, after)"),
         ("before", str(site.before), f"Khmeimim {site.before_date:%Y-%m-%d} (sample, before)"),
@@ -38,6 +45,10 @@ def add_sample_site_layers(site, examples_path: str, project: Optional[QgsProjec
             if role == "examples":
                 layer = QgsVectorLayer(source, name, "ogr")
                 layer.loadNamedStyle(style_path("examples.qml"))
+            elif role == "clouds":
+                layer = QgsVectorLayer(source, name, "ogr")
+                layer.setRenderer(QgsSingleSymbolRenderer(QgsFillSymbol.createSimple({
+                    "style": "no", "outline_color": "#1f78b4", "outline_style": "dash", "outline_width": "0.6"})))
             else:
                 layer = QgsRasterLayer(source, name)
             if not layer.isValid():

@@ -328,3 +328,29 @@ print(base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     assert out.returncode == 0, out.stderr
     base_kb, peak_kb = map(int, out.stdout.split()[-2:])
     assert (peak_kb - base_kb) / 1024 < 120, (base_kb, peak_kb)
+
+
+def test_cloud_polygons_cover_the_cloud_mask(site, tmp_path):
+    from osgeo import ogr
+
+    from sitewatch.plugin.core.samplesite.clouds import CLOUD_MARGIN_M, write_cloud_polygons
+
+    path = write_cloud_polygons(site, tmp_path / "clouds.geojson")
+    mask_ds = gdal.Open(str(site.cloud_mask))
+    mask = mask_ds.ReadAsArray() > 0
+    assert mask.any() and path is not None
+    source = ogr.Open(str(path))
+    layer = source.GetLayer(0)
+    assert layer.GetFeatureCount() == 1 and "32636" in layer.GetSpatialRef().ExportToWkt()
+    feature = layer.GetNextFeature()  # kept: the geometry belongs to it
+    cloud = feature.GetGeometryRef()
+    # every cloud pixel centre lies inside; the outline adds about the margin, not more
+    x0, dx, _, y0, _, dy = mask_ds.GetGeoTransform()
+    rows, cols = np.nonzero(mask)
+    pick = np.random.default_rng(0).choice(len(rows), min(len(rows), 400), replace=False)
+    for r, c in zip(rows[pick], cols[pick]):
+        point = ogr.Geometry(ogr.wkbPoint)
+        point.AddPoint_2D(x0 + (c + 0.5) * dx, y0 + (r + 0.5) * dy)
+        assert cloud.Contains(point)
+    mask_m2 = mask.sum() * dx * dx
+    assert mask_m2 < cloud.GetArea() < mask_m2 + cloud.Boundary().Length() * CLOUD_MARGIN_M * 1.5

@@ -321,3 +321,46 @@ def test_examples_capture_choice_reaches_the_analysis(dock, qgis_app):
     assert _exemplar_raster(Params) == "a.tif"
     options.engine_combo.setCurrentIndex(options.engine_combo.findData("model"))
     assert not options.drawn_on_combo.isVisibleTo(options)
+
+
+def test_left_out_polygons_reach_the_analysis_in_the_site_crs(dock, qgis_app, tmp_path):
+    """'Leave out' takes a polygon layer in any CRS; only what lies over the site is passed on,
+    in the site's CRS, and the plan says how much of the site is left out."""
+    from qgis.core import QgsCoordinateTransform
+
+    before, after = capture_pair(tmp_path / "captures")
+    for path in (before, after):
+        _add_raster(path)
+    dock.create_site("Base", QgsGeometry.fromWkt(site_wkt()), CRS)
+    dock.equipment_options.setChecked(False)
+    _refresh(dock, qgis_app)
+    assert dock.left_out_picker.layer() is None
+    assert dock.build_parameters().left_out_wkt is None
+
+    site = QgsGeometry.fromWkt(site_wkt())
+    box = site.boundingBox()
+    cloud = QgsGeometry.fromWkt(  # a cloud over the site's west edge, partly outside it
+        f"POLYGON(({box.xMinimum() - 20} {box.yMinimum() + 10},{box.xMinimum() + 30} {box.yMinimum() + 10},"
+        f"{box.xMinimum() + 30} {box.yMinimum() + 40},{box.xMinimum() - 20} {box.yMinimum() + 40},"
+        f"{box.xMinimum() - 20} {box.yMinimum() + 10}))")
+    far = QgsGeometry.fromWkt(f"POLYGON(({box.xMaximum() + 500} {box.yMinimum()},{box.xMaximum() + 600} {box.yMinimum()},"
+                              f"{box.xMaximum() + 600} {box.yMaximum()},{box.xMaximum() + 500} {box.yMinimum()}))")
+    wgs84 = QgsCoordinateReferenceSystem("EPSG:4326")
+    to_wgs84 = QgsCoordinateTransform(CRS, wgs84, QgsProject.instance())
+    layer = QgsVectorLayer("Polygon?crs=EPSG:4326", "clouds", "memory")
+    features = []
+    for geometry in (cloud, far):
+        g = QgsGeometry(geometry)
+        g.transform(to_wgs84)
+        feature = QgsFeature()
+        feature.setGeometry(g)
+        features.append(feature)
+    layer.dataProvider().addFeatures(features)
+    QgsProject.instance().addMapLayer(layer)
+    dock.left_out_picker.set_layer(layer)
+    qgis_app.processEvents()
+
+    left_out = QgsGeometry.fromWkt(dock.build_parameters().left_out_wkt)
+    assert left_out.area() == pytest.approx(30 * 30, rel=0.02)  # the part over the site, in metres
+    assert left_out.boundingBox().xMinimum() == pytest.approx(box.xMinimum(), abs=0.5)
+    assert "Left out on both dates: 900 m² of the site" in dock.plan_label.text()

@@ -34,7 +34,7 @@ def _wait(dock, qgis_app, timeout_s: float = 60.0) -> None:
 
 def test_sample_site_button_makes_a_runnable_site(dock, qgis_app, qgis_iface):
     from sitewatch.plugin.gui.sample_site import SAMPLE_SITE_NAME
-    from sitewatch.plugin.layers.sample_layers import SAMPLE_GROUP
+    from sitewatch.plugin.layers.sample_layers import ROLE_PROPERTY, SAMPLE_GROUP
 
     dock.site_selector.sample_button.click()
     assert dock.sample_loader.busy and not dock.run_button.isEnabled() and dock.cancel_button.isEnabled()
@@ -44,8 +44,11 @@ def test_sample_site_button_makes_a_runnable_site(dock, qgis_app, qgis_iface):
     group = QgsProject.instance().layerTreeRoot().findGroup(SAMPLE_GROUP)
     layers = [node.layer() for node in group.findLayers()]
     rasters = [lyr for lyr in layers if isinstance(lyr, QgsRasterLayer)]
-    examples = [lyr for lyr in layers if isinstance(lyr, QgsVectorLayer)]
-    assert len(rasters) == 2 and len(examples) == 1
+    examples = [lyr for lyr in layers if lyr.customProperty(ROLE_PROPERTY) == "examples"]
+    clouds = [lyr for lyr in layers if lyr.customProperty(ROLE_PROPERTY) == "clouds"]
+    assert len(rasters) == 2 and len(examples) == 1 and len(clouds) == 1 and len(layers) == 4
+    assert isinstance(clouds[0], QgsVectorLayer) and clouds[0].featureCount() == 1
+    assert dock.left_out_picker.layer() is clouds[0]  # the after date's cloud is left out
     classes = {f["class"] for f in examples[0].getFeatures()}
     assert len(classes) >= 2 and all(classes), classes
     before, after = dock.capture_picker.before(), dock.capture_picker.after()
@@ -68,13 +71,21 @@ def test_sample_site_button_makes_a_runnable_site(dock, qgis_app, qgis_iface):
     title = f"SiteWatch: {SAMPLE_SITE_NAME} {before.date.iso_date} -> {after.date.iso_date}"
     assert QgsProject.instance().layerTreeRoot().findGroup(title) is not None
     assert dock.results_table.table.rowCount() >= 1
+    # the cloud was left out: no change region reaches into it, and the summary says so
+    analysis = max(dock.site.workspace().analyses_dir().iterdir(), key=lambda p: p.stat().st_mtime)
+    summary = (analysis / "summary.txt").read_text(encoding="utf-8")
+    assert "Left out on both dates" in summary
+    cloud = next(clouds[0].getFeatures()).geometry()
+    regions = QgsVectorLayer(f"{analysis / 'analysis.gpkg'}|layername=change_regions", "regions", "ogr")
+    assert regions.isValid() and regions.featureCount() > 0
+    assert not any(f.geometry().intersection(cloud).area() > 1.0 for f in regions.getFeatures())
 
     # a second press reuses the prepared files and layers: no duplicates, same site
     stamp = (dock.sample_loader.folder / "before.tif").stat().st_mtime
     dock.open_sample_site()
     _wait(dock, qgis_app)
     assert (dock.sample_loader.folder / "before.tif").stat().st_mtime == stamp
-    assert len(group.findLayers()) == 3
+    assert len(group.findLayers()) == 4
     assert [s.name for s in dock.sites].count(SAMPLE_SITE_NAME) == 1
 
 
