@@ -15,8 +15,15 @@ MIN_BANDS = 3  # fewer bands carry no colour
 
 
 def stretch_limits(samples: np.ndarray, low: float, high: float) -> np.ndarray:
-    """Per-band (low, high) percentiles of (p, n) sample pixels, as a (2, p) float32 array."""
-    limits = np.percentile(samples.astype(np.float64), [low, high], axis=1)
+    """Per-band (low, high) percentiles of (p, n) sample pixels, as a (2, p) float32 array
+    (numpy's linear interpolation; a partial sort around the two ranks, not a full one)."""
+    n = samples.shape[1]
+    ranks = np.array([low, high], np.float64) / 100.0 * (n - 1)
+    below = np.floor(ranks).astype(np.intp)
+    above = np.minimum(below + 1, n - 1)
+    ordered = np.partition(samples, np.unique(np.concatenate([below, above])), axis=1)
+    at_below, at_above = ordered[:, below].astype(np.float64), ordered[:, above].astype(np.float64)
+    limits = (at_below + (ranks - below) * (at_above - at_below)).T
     span = np.maximum(limits[1] - limits[0], 1e-6 * (np.abs(limits[1]) + 1.0))
     limits[1] = limits[0] + span
     return limits.astype(np.float32)

@@ -14,6 +14,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import CoregistrationFailed
+from ..parallel import thread_map
 from ..progress import Progress
 from .filters import box_mean, shift_subpixel, sobel
 from .grid import AlignedPair, AlignedView
@@ -104,10 +105,22 @@ def find_peak(surface: np.ndarray, max_shift: float) -> tuple[PeakEstimate, Peak
     return peak(inside), peak(np.ones_like(inside))
 
 
-def estimate_window(before: AlignedView, after: AlignedView, x0: int, y0: int, size_x: int, size_y: int,
-                    max_shift: float) -> tuple[PeakEstimate, PeakEstimate, int]:
-    db, vb = before.read(x0, y0, size_x, size_y)
-    da, va = after.read(x0, y0, size_x, size_y)
+def estimate_windows(pair: AlignedPair, windows: list[tuple[int, int, int, int]], max_shift: float,
+                     progress: Progress, message: str) -> list[tuple[PeakEstimate, PeakEstimate, int]]:
+    """correlate_window on each window (x0, y0, width, height) of the pair, in order: the
+    windows are read on this thread, correlated on the thread pool."""
+    def jobs():
+        for k, (x0, y0, w, h) in enumerate(windows):
+            progress.report(k / len(windows), message)
+            yield (*pair.before.read(x0, y0, w, h), *pair.after.read(x0, y0, w, h), max_shift)
+
+    return thread_map(correlate_window, jobs())
+
+
+def correlate_window(db: np.ndarray, vb: np.ndarray, da: np.ndarray, va: np.ndarray,
+                     max_shift: float) -> tuple[PeakEstimate, PeakEstimate, int]:
+    """Shift of one window of the after capture against the before one: the peak within
+    max_shift, the peak anywhere, and the number of pixels valid on both dates."""
     both = vb & va
     ref = _structure_image(db, both)
     mov = _structure_image(da, both)
@@ -278,18 +291,17 @@ def estimate_shift(pair: AlignedPair, max_shift_px: float = 32.0, local: bool = 
     nx = 1 if g.width < 2 * size_x else 3
     ny = 1 if g.height < 2 * size_y else 3
     estimates, far, n_checked = [], [], 0
-    for j, y0 in enumerate(np.linspace(0, g.height - size_y, ny).astype(int)):
-        for i, x0 in enumerate(np.linspace(0, g.width - size_x, nx).astype(int)):
-            progress.report(0.3 * (j * nx + i) / (nx * ny), "Estimating the global shift")
-            inside, anywhere, n_valid = estimate_window(pair.before, pair.after, int(x0), int(y0), size_x, size_y,
-                                                        search)
-            if n_valid < 0.2 * size_x * size_y:
-                continue
-            n_checked += 1
-            if inside.confidence >= MIN_CONFIDENCE:
-                estimates.append(inside)
-            elif anywhere.confidence >= MIN_CONFIDENCE and (abs(anywhere.dx) > search or abs(anywhere.dy) > search):
-                far.append(anywhere)
+    windows = [(int(x0), int(y0), size_x, size_y) for y0 in np.linspace(0, g.height - size_y, ny).astype(int)
+               for x0 in np.linspace(0, g.width - size_x, nx).astype(int)]
+    for inside, anywhere, n_valid in estimate_windows(pair, windows, search, progress.stage(0.0, 0.3),
+                                                      "Estimating the global shift"):
+        if n_valid < 0.2 * size_x * size_y:
+            continue
+        n_checked += 1
+        if inside.confidence >= MIN_CONFIDENCE:
+            estimates.append(inside)
+        elif anywhere.confidence >= MIN_CONFIDENCE and (abs(anywhere.dx) > search or abs(anywhere.dy) > search):
+            far.append(anywhere)
     if n_checked == 0:
         raise CoregistrationFailed(f"Too few valid pixels where {pair.before_name} and {pair.after_name} overlap "
                                    f"to estimate a shift.")
@@ -317,13 +329,12 @@ def estimate_shift(pair: AlignedPair, max_shift_px: float = 32.0, local: bool = 
         cys = np.linspace(LOCAL_TILE / 2, g.height - LOCAL_TILE / 2, ny)
         gdx = np.full((ny, nx), np.nan)
         gdy = np.full((ny, nx), np.nan)
-        for j, cy in enumerate(cys):
-            for i, cx in enumerate(cxs):
-                progress.report(0.3 + 0.7 * (j * nx + i) / (nx * ny), "Estimating local shifts")
-                est, _, nv = estimate_window(pair.before, pair.after, int(cx - LOCAL_TILE / 2), int(cy - LOCAL_TILE / 2),
-                                             LOCAL_TILE, LOCAL_TILE, min(search, LOCAL_TILE / 4))
-                if nv > 0.5 * LOCAL_TILE ** 2 and est.confidence >= MIN_CONFIDENCE:
-                    gdx[j, i], gdy[j, i] = est.dx, est.dy
+        tiles = [(int(cx - LOCAL_TILE / 2), int(cy - LOCAL_TILE / 2), LOCAL_TILE, LOCAL_TILE) for cy in cys for cx in cxs]
+        found = estimate_windows(pair, tiles, min(search, LOCAL_TILE / 4), progress.stage(0.3, 1.0),
+                                 "Estimating local shifts")
+        for k, (est, _, nv) in enumerate(found):
+            if nv > 0.5 * LOCAL_TILE ** 2 and est.confidence >= MIN_CONFIDENCE:
+                gdx[k // nx, k % nx], gdy[k // nx, k % nx] = est.dx, est.dy
         ok = np.isfinite(gdx)
         ok &= ~_neighbour_outliers(gdx, gdy, ok)
         n_tiles = int(ok.sum())

@@ -59,21 +59,22 @@ class MadModel:
 
 
 def fit_irmad(x: np.ndarray, y: np.ndarray, iterations: int = 20, tol: float = 1e-4) -> MadModel:
-    """x, y: (n, p) samples of before and after. Returns the converged model."""
-    x = x.astype(np.float64)
-    y = y.astype(np.float64)
+    """x, y: (n, p) samples of before and after. Returns the converged model.
+
+    Both captures are stacked as (2p, n) rows: the weighted means and the joint covariance
+    are one matrix product each, and no step broadcasts over a short last axis."""
     n, p = x.shape
+    z = np.empty((2 * p, n))
+    z[:p], z[p:] = x.T, y.T
     w = np.ones(n)
     rho_old = None
     model = None
     for it in range(1, iterations + 1):
         sw = w.sum()
-        mx = (w[:, None] * x).sum(0) / sw
-        my = (w[:, None] * y).sum(0) / sw
-        xc, yc = x - mx, y - my
-        sxx = (w[:, None] * xc).T @ xc / sw
-        syy = (w[:, None] * yc).T @ yc / sw
-        sxy = (w[:, None] * xc).T @ yc / sw
+        mean = (z @ w) / sw
+        zc = z - mean[:, None]
+        cov = (zc * w) @ zc.T / sw
+        sxx, syy, sxy = cov[:p, :p].copy(), cov[p:, p:].copy(), cov[:p, p:]
         ridge = 1e-6 * (np.trace(sxx) + np.trace(syy)) / (2 * p) + 1e-12
         sxx += ridge * np.eye(p)
         syy += ridge * np.eye(p)
@@ -86,12 +87,11 @@ def fit_irmad(x: np.ndarray, y: np.ndarray, iterations: int = 20, tol: float = 1
         rho = np.sqrt(rho2)
         a = linv.T @ v
         b = syy_inv @ sxy.T @ a / rho
-        mad = xc @ a - yc @ b
-        var = np.maximum((w[:, None] * mad ** 2).sum(0) / sw, 1e-12)
-        med = np.zeros(p)
-        z = (mad ** 2 / var).sum(1)
-        w = chi2_sf(z, p)
-        model = MadModel(mx, my, a, b, var, rho, it, med)
+        mad2 = np.vstack([a, -b]).T @ zc  # (p, n) MAD variates, squared in place
+        mad2 *= mad2
+        var = np.maximum((mad2 @ w) / sw, 1e-12)
+        w = chi2_sf((1.0 / var) @ mad2, p)
+        model = MadModel(mean[:p], mean[p:], a, b, var, rho, it, np.zeros(p))
         if rho_old is not None and np.max(np.abs(rho - rho_old)) < tol:
             break
         rho_old = rho

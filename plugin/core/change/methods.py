@@ -8,6 +8,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import InputError
+from ..parallel import thread_map
 from .chroma import MIN_BANDS, least_chroma, stretch_limits
 from .filters import box_mean, double_bilinear, half_bands, sobel
 from .irmad import MadModel, fit_irmad
@@ -262,7 +263,8 @@ class StructureContext(ChangeMethod):
 
     def fit(self, tiles):
         self.fit_standardisation(tiles)
-        raw = np.concatenate([t.core(self._fuse(self._cues(t.before, t.after)))[t.core(t.valid)] for t in tiles])
+        raw = np.concatenate(thread_map(lambda t: t.core(self._fuse(self._cues(t.before, t.after)))[t.core(t.valid)],
+                                        ((t,) for t in tiles)))
         self.raw_threshold = max(otsu_threshold(raw), self.MIN_THRESHOLD)
         self.spectral = None
         if self.FUSE_IRMAD:

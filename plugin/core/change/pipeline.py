@@ -15,6 +15,7 @@ from osgeo import gdal
 
 from ..deps import is_available
 from ..errors import EmptyRaster, InputError
+from ..parallel import thread_map
 from ..progress import Progress
 from .coregistration import ShiftModel, estimate_shift
 from .grid import AlignedPair, align_pair, check_not_empty, open_source
@@ -33,35 +34,34 @@ SAMPLE_TILE = 256
 SAMPLE_TILES = 24
 
 
-def _read_pair(pair: AlignedPair, shift: ShiftModel, x: int, y: int, w: int, h: int, halo: int):
-    before, vb = pair.before.read(x - halo, y - halo, w + 2 * halo, h + 2 * halo)
-    after, va = shift.read(pair.after, x - halo, y - halo, w + 2 * halo, h + 2 * halo)
-    valid = vb & va
-    aoi = pair.aoi(x - halo, y - halo, w + 2 * halo, h + 2 * halo)
-    if aoi is not None:
-        valid &= aoi
-    return before, after, valid
-
-
 def sample_tiles(pair: AlignedPair, shift: ShiftModel, halo: int, n_tiles: int = SAMPLE_TILES,
                  scale: int = 1) -> list[Tile]:
     """Tiles spread regularly over the grid (whole grid when small); halo in analysis pixels,
-    scale 2: each tile handed over 2 x 2-averaged (the analysis grid)."""
+    scale 2: each tile handed over 2 x 2-averaged (the analysis grid). Read on this thread,
+    resampled on the thread pool."""
     halo_px = scale * halo
     g = pair.grid
     tw, th = min(SAMPLE_TILE, g.width), min(SAMPLE_TILE, g.height)
     nx = max(1, min(math.ceil(g.width / tw), int(math.sqrt(n_tiles * g.width / g.height)) or 1))
     ny = max(1, min(math.ceil(g.height / th), n_tiles // nx or 1))
-    tiles = []
-    for y in np.linspace(0, g.height - th, ny).astype(int):
-        for x in np.linspace(0, g.width - tw, nx).astype(int):
-            before, after, valid = _read_pair(pair, shift, int(x) // 2 * 2, int(y) // 2 * 2, tw, th, halo_px)
-            if scale == 2:
-                before, after, valid = half_bands(before), half_bands(after), half_valid(valid)
-            tile = Tile(before, after, valid, halo)
-            if tile.core(valid).sum() > 0:
-                tiles.append(tile)
-    return tiles
+
+    def jobs():
+        for y in np.linspace(0, g.height - th, ny).astype(int):
+            for x in np.linspace(0, g.width - tw, nx).astype(int):
+                x0, y0, w, h = int(x) // 2 * 2 - halo_px, int(y) // 2 * 2 - halo_px, tw + 2 * halo_px, th + 2 * halo_px
+                yield (*pair.before.read(x0, y0, w, h), *shift.read_raw(pair.after, x0, y0, w, h),
+                       pair.aoi(x0, y0, w, h), (x0, y0, w, h))
+
+    def tile(before, vb, raw_after, va_raw, aoi, window) -> Tile:
+        after, va = shift.resample(raw_after, va_raw, *window)
+        valid = vb & va
+        if aoi is not None:
+            valid &= aoi
+        if scale == 2:
+            before, after, valid = half_bands(before), half_bands(after), half_valid(valid)
+        return Tile(before, after, valid, halo)
+
+    return [t for t in thread_map(tile, jobs()) if t.core(t.valid).sum() > 0]
 
 
 def _outputs(params: ChangeParameters) -> tuple[str, str, str]:

@@ -109,3 +109,15 @@ def test_block_scores_match_the_whole_image_within_the_halo():
         win = (slice(None), slice(y - h, y + n + h), slice(x - h, x + n + h))
         block = method.score(before[win], after[win], valid[win[1:]])[h:h + n, h:h + n]
         np.testing.assert_allclose(block, whole[y:y + n, x:x + n], atol=2e-5)
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 1000, 250_000])
+def test_stretch_limits_are_numpys_percentiles(n):
+    from sitewatch.plugin.core.change.chroma import stretch_limits
+
+    rng = np.random.default_rng(n)
+    samples = (rng.normal(size=(4, n)) * 100 + 500).astype(np.float32)
+    samples[:, : n // 3] = np.round(samples[:, : n // 3])  # ties, as integer imagery has
+    expected = np.percentile(samples.astype(np.float64), [0.5, 99.5], axis=1)
+    expected[1] = expected[0] + np.maximum(expected[1] - expected[0], 1e-6 * (np.abs(expected[1]) + 1.0))
+    np.testing.assert_array_equal(stretch_limits(samples, 0.5, 99.5), expected.astype(np.float32))
