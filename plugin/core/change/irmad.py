@@ -31,28 +31,26 @@ class MadModel:
         float32 multiply-adds with the variances folded into the weights (the error is about
         1e-6 of the statistic); no BLAS call, so scoring threads never wake (and fight over)
         a BLAS thread pool for these tiny matrices."""
-        shape = x.shape[1:]
         p = self.bands
-        xs, ys = x.reshape(p, -1), y.reshape(p, -1)
         scale = 1.0 / np.sqrt(self.variances)
         wa = (self.a * scale).astype(np.float32)
         wb = (self.b * scale).astype(np.float32)
         const = ((self.a.T @ self.mean_x - self.b.T @ self.mean_y + self.centre) * scale).astype(np.float32)
-        z = np.zeros(xs.shape[1], np.float32)
+        z = np.zeros(x.shape[1:], np.float32)  # views of any layout: no reshaped copies
         mad = np.empty_like(z)
         term = np.empty_like(z)
         for k in range(p):
-            np.multiply(xs[0], wa[0, k], out=mad)
+            np.multiply(x[0], wa[0, k], out=mad)
             mad -= const[k]
             for i in range(p):
                 if i:
-                    np.multiply(xs[i], wa[i, k], out=term)
+                    np.multiply(x[i], wa[i, k], out=term)
                     mad += term
-                np.multiply(ys[i], wb[i, k], out=term)
+                np.multiply(y[i], wb[i, k], out=term)
                 mad -= term
             np.multiply(mad, mad, out=mad)
             z += mad
-        return z.reshape(shape)
+        return z
 
     def no_change_probability(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return chi2_sf(self.chi_square(x, y), self.bands)

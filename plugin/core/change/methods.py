@@ -50,8 +50,22 @@ class ChangeMethod:
     def fit(self, tiles: list[Tile]) -> None:
         raise NotImplementedError
 
-    def score(self, before: np.ndarray, after: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    def score(self, before: np.ndarray, after: np.ndarray, valid: Optional[np.ndarray], core: int = 0) -> np.ndarray:
+        """Score of the block (bands with halo) less `core` pixels on each side (the halo:
+        the steps that need no context then skip it)."""
+        return window(self.score_all(before, after, valid), core)
+
+    def score_all(self, before: np.ndarray, after: np.ndarray, valid: Optional[np.ndarray]) -> np.ndarray:
+        """Score of every pixel of the block."""
         raise NotImplementedError
+
+
+def window(array: np.ndarray, inset: int) -> np.ndarray:
+    """The last two axes less `inset` pixels on each side (a view)."""
+    if inset <= 0:
+        return array
+    h, w = array.shape[-2:]
+    return array[..., inset:h - inset, inset:w - inset]
 
 
 def _sample_core(tiles: list[Tile], raw_of_tile) -> np.ndarray:
@@ -69,7 +83,7 @@ class CVA(ChangeMethod):
         self.fit_standardisation(tiles)
         self.raw_threshold = max(otsu_threshold(_sample_core(tiles, lambda t: self.raw(t.before, t.after))), 1e-6)
 
-    def score(self, before, after, valid):
+    def score_all(self, before, after, valid):
         return score_from_ratio(self.raw(before, after) / self.raw_threshold, 4.0)
 
 
@@ -90,7 +104,10 @@ class IRMAD(ChangeMethod):
         self.model = fit_irmad(x, y)
         self.raw_threshold = chi2_ppf(self.SIGNIFICANCE, self.model.bands)
 
-    def score(self, before, after, valid):
+    def score(self, before, after, valid, core=0):  # per pixel: the halo is skipped
+        return self.score_all(window(before, core), window(after, core), None)
+
+    def score_all(self, before, after, valid):
         return score_from_ratio(np.sqrt(self.model.chi_square(before, after) / self.raw_threshold), 4.0)
 
 
@@ -137,7 +154,7 @@ class PCAKMeans(ChangeMethod):
         self.centres = centres[np.argsort(means)].astype(np.float32)  # [no change, change]
         self.raw_threshold = 1.0
 
-    def score(self, before, after, valid):
+    def score_all(self, before, after, valid):
         feats = self._patches(self._difference(before, after))
         proj = (feats - self.patch_mean.astype(np.float32)) @ self.components
         d_nc = np.sqrt(((proj - self.centres[0]) ** 2).sum(-1))
@@ -145,10 +162,11 @@ class PCAKMeans(ChangeMethod):
         return score_from_ratio(d_nc / np.maximum(d_c, 1e-6), 2.0)
 
 
-def _guided_filter(guide: np.ndarray, src: np.ndarray, r: int, eps: float) -> np.ndarray:
+def _guided_filter(guide: np.ndarray, src: np.ndarray, r: int, eps: float, inset: int = 0) -> np.ndarray:
     """He et al. guided filter, fast form (He & Sun 2015): src smoothed, its edges snapped to
     the guide's edges. The linear coefficients come from a 2x-decimated grid (a quarter of
-    the work) and are upsampled; the output keeps the guide's full-resolution edges."""
+    the work) and are upsampled; the output keeps the guide's full-resolution edges.
+    The output is that of the arrays less `inset` pixels on each side."""
     h, w = guide.shape
     g, s = half_bands(guide[None])[0], half_bands(src[None])[0]
     r = max(r // 2, 1)
@@ -157,7 +175,9 @@ def _guided_filter(guide: np.ndarray, src: np.ndarray, r: int, eps: float) -> np
     var = box_mean(g * g, r) - mg * mg
     a = cov / (var + eps)
     b = ms - a * mg
-    return double_bilinear(box_mean(a, r))[:h, :w] * guide + double_bilinear(box_mean(b, r))[:h, :w]
+    out = window(double_bilinear(box_mean(a, r))[:h, :w], inset) * window(guide, inset)
+    out += window(double_bilinear(box_mean(b, r))[:h, :w], inset)
+    return out
 
 
 class StructureContext(ChangeMethod):
@@ -215,9 +235,9 @@ class StructureContext(ChangeMethod):
 
     def _cues(self, before, after) -> list[np.ndarray]:
         """Context cues on a 2x-decimated grid (4x less work), the fine cue at full resolution."""
-        sb, sa = self.standardise(before), self.standardise(after)
-        h, w = sb.shape[-2:]
-        hb, wb = half_bands(sb), half_bands(sa)
+        # standardising is per-band affine: done on the decimated bands (a quarter of the work),
+        # and at full resolution only the difference is needed
+        hb, wb = self.standardise(half_bands(before)), self.standardise(half_bands(after))
         cues = []
         d = 0.0
         for r in self.R_MEAN:
@@ -238,12 +258,15 @@ class StructureContext(ChangeMethod):
         saa = box_mean(ax * ax + ay * ay, r)
         sab = box_mean(bx * ax + by * ay, r)
         cues.append(1.0 - (2 * sab + c) / (saa + sbb + c))
-        diff = box_mean(sb - sa, 1)
+        change = after - before
+        change *= (np.float32(1.0) / self.std)[:, None, None]  # in units of the scene's spread
+        diff = box_mean(change, 1)
         cues.append(np.sqrt((diff * diff).sum(0)))
-        cues.append(sa.mean(0) - sb.mean(0) if self.GUIDED else None)  # guide: luminance difference
+        cues.append(change.mean(0) if self.GUIDED else None)  # guide: luminance difference
         return cues
 
-    def _fuse(self, cues) -> np.ndarray:
+    def _fuse(self, cues, inset: int = 0) -> np.ndarray:
+        """The raw score of the block less `inset` pixels on each side."""
         # absolute scales: spectral change in units of the scene's spread (k = 1), structural
         # cues are dissimilarities in 0..1; the geometric mean needs agreement of all three
         c1 = cues[0] * cues[0]
@@ -258,12 +281,12 @@ class StructureContext(ChangeMethod):
         fine = fine / (fine + self.SPECTRAL_SCALE ** 2)
         out = np.sqrt(context * np.sqrt(fine))
         if cues[4] is not None:
-            out = _guided_filter(cues[4], out, self.GUIDE_R, self.GUIDE_EPS)
-        return out
+            return _guided_filter(cues[4], out, self.GUIDE_R, self.GUIDE_EPS, inset)
+        return window(out, inset)
 
     def fit(self, tiles):
         self.fit_standardisation(tiles)
-        raw = np.concatenate(thread_map(lambda t: t.core(self._fuse(self._cues(t.before, t.after)))[t.core(t.valid)],
+        raw = np.concatenate(thread_map(lambda t: self._fuse(self._cues(t.before, t.after), t.halo)[t.core(t.valid)],
                                         ((t,) for t in tiles)))
         self.raw_threshold = max(otsu_threshold(raw), self.MIN_THRESHOLD)
         self.spectral = None
@@ -282,16 +305,22 @@ class StructureContext(ChangeMethod):
     def _chroma(self, before, after) -> np.ndarray:
         return least_chroma(before, after, self.limits[0], self.limits[1], self.CHROMA_EPS)
 
-    def score(self, before, after, valid):
-        out = score_from_ratio(self._fuse(self._cues(before, after)) / self.raw_threshold, 8.0)
+    def score(self, before, after, valid, core=0):
+        # the context steps need the halo; the per-pixel ones run on the core only
+        out = score_from_ratio(self._fuse(self._cues(before, after), core) / self.raw_threshold, 8.0)
         if self.spectral is not None:
-            out = np.sqrt(out * self.spectral.score(before, after, valid))
+            out = np.sqrt(out * self.spectral.score(before, after, None, core))
         if self.limits is not None:
             # odds of change divided by exp(weight * excess chroma): s f / (s f + 1 - s)
-            excess = np.maximum(self._chroma(before, after) - np.float32(self.chroma_reference), 0.0)
+            margin = min(core, 1)  # the chroma's 3 x 3 smoothing reads one pixel around the core
+            chroma = window(self._chroma(window(before, core - margin), window(after, core - margin)), margin)
+            excess = np.maximum(chroma - np.float32(self.chroma_reference), 0.0)
             f = np.exp(np.minimum(np.float32(self.CHROMA_WEIGHT) * excess, 30.0) * np.float32(-1.0))
             out = out * f / (out * f + (1.0 - out))
         return out
+
+    def score_all(self, before, after, valid):
+        return self.score(before, after, valid)
 
 
 _CLASSES = {"structure": StructureContext, "cva": CVA, "irmad": IRMAD, "pcakmeans": PCAKMeans}

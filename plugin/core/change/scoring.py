@@ -116,10 +116,10 @@ def score_grid(pair: AlignedPair, method: ChangeMethod, shift_model: ShiftModel,
         fill_invalid(before, valid, fill)
         fill_invalid(after, valid, fill)
         if scale == 2:  # one analysis pixel of context each side, so blocks join without seams
-            score = double_bilinear(method.score(before, after, valid)[h - 1:h + ah + 1, h - 1:h + aw + 1])
+            score = double_bilinear(method.score(before, after, valid, core=h - 1))
             score = score[2:2 + hh, 2:2 + w]
         else:
-            score = method.score(before, after, valid)[h:h + hh, h:h + w]
+            score = method.score(before, after, valid, core=h)
         np.clip(score, 0, 1, out=score)
         quantise(score)
         mask = (score > threshold).view(np.uint8)

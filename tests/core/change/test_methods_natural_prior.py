@@ -121,3 +121,21 @@ def test_stretch_limits_are_numpys_percentiles(n):
     expected = np.percentile(samples.astype(np.float64), [0.5, 99.5], axis=1)
     expected[1] = expected[0] + np.maximum(expected[1] - expected[0], 1e-6 * (np.abs(expected[1]) + 1.0))
     np.testing.assert_array_equal(stretch_limits(samples, 0.5, 99.5), expected.astype(np.float32))
+
+
+@pytest.mark.parametrize("method_id", ["structure", "irmad", "cva", "pcakmeans"])
+def test_score_of_the_core_is_the_inside_of_the_whole_score(method_id):
+    """score(..., core=k) skips the halo's per-pixel work; its values are the whole score's."""
+    from sitewatch.plugin.core.change.methods import Tile, make_method
+
+    size = 160
+    before = textured(size, 21)
+    after = before + np.random.default_rng(22).normal(0, 2, before.shape).astype(np.float32)
+    after[:, 60:90, 50:110] = np.array([230.0, 60.0, 40.0], np.float32)[:, None, None]
+    method = make_method(method_id)
+    valid = np.ones((size, size), bool)
+    method.fit([Tile(before, after, valid, 8)])
+    whole = method.score(before, after, valid)
+    for k in (1, 5, 32):
+        np.testing.assert_allclose(method.score(before, after, valid, core=k), whole[k:size - k, k:size - k],
+                                   atol=1e-6)
