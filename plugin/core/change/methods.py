@@ -104,9 +104,6 @@ class IRMAD(ChangeMethod):
         self.model = fit_irmad(x, y)
         self.raw_threshold = chi2_ppf(self.SIGNIFICANCE, self.model.bands)
 
-    def score(self, before, after, valid, core=0):  # per pixel: the halo is skipped
-        return self.score_all(window(before, core), window(after, core), None)
-
     def score_all(self, before, after, valid):
         return score_from_ratio(np.sqrt(self.model.chi_square(before, after) / self.raw_threshold), 4.0)
 
@@ -306,14 +303,15 @@ class StructureContext(ChangeMethod):
         return least_chroma(before, after, self.limits[0], self.limits[1], self.CHROMA_EPS)
 
     def score(self, before, after, valid, core=0):
-        # the context steps need the halo; the per-pixel ones run on the core only
+        # the steps after the guided filter run on the core only; the IR-MAD and chroma terms
+        # are computed on the whole (contiguous) block: numpy runs slower on strided views
         out = score_from_ratio(self._fuse(self._cues(before, after), core) / self.raw_threshold, 8.0)
         if self.spectral is not None:
-            out = np.sqrt(out * self.spectral.score(before, after, None, core))
+            out *= self.spectral.score(before, after, None, core)
+            np.sqrt(out, out=out)
         if self.limits is not None:
             # odds of change divided by exp(weight * excess chroma): s f / (s f + 1 - s)
-            margin = min(core, 1)  # the chroma's 3 x 3 smoothing reads one pixel around the core
-            chroma = window(self._chroma(window(before, core - margin), window(after, core - margin)), margin)
+            chroma = window(self._chroma(before, after), core)
             excess = np.maximum(chroma - np.float32(self.chroma_reference), 0.0)
             f = np.exp(np.minimum(np.float32(self.CHROMA_WEIGHT) * excess, 30.0) * np.float32(-1.0))
             out = out * f / (out * f + (1.0 - out))
