@@ -24,6 +24,7 @@ LAYER_REGIONS = "change_regions"
 LAYER_BEFORE = "detections_before"
 LAYER_AFTER = "detections_after"
 LAYER_COUNTS = "counts"
+LAYER_LEFT_OUT = "left_out"  # the areas left out (params.left_out_wkt), kept with the results
 
 
 @dataclass
@@ -226,6 +227,22 @@ def _write_counts(gpkg: str, counts: list) -> None:
     ds = None
 
 
+def _write_left_out(gpkg: str, wkt: str, crs_wkt: Optional[str]) -> None:
+    from osgeo import ogr, osr
+
+    srs = None
+    if crs_wkt:
+        srs = osr.SpatialReference()
+        srs.ImportFromWkt(crs_wkt)
+        srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    ds = ogr.Open(gpkg, 1) if Path(gpkg).exists() else ogr.GetDriverByName("GPKG").CreateDataSource(gpkg)
+    layer = ds.CreateLayer(LAYER_LEFT_OUT, srs=srs, geom_type=ogr.wkbMultiPolygon, options=["OVERWRITE=YES"])
+    feature = ogr.Feature(layer.GetLayerDefn())
+    feature.SetGeometry(ogr.ForceToMultiPolygon(ogr.CreateGeometryFromWkt(wkt)))
+    layer.CreateFeature(feature)
+    ds = None
+
+
 def _copy_layer(src_path: str, src_layer: str, dst_path: str, dst_layer: str) -> None:
     from osgeo import gdal
 
@@ -265,6 +282,8 @@ def _run(params: AnalysisParameters, work_dir: Path, progress: Progress) -> Anal
     regions_wkt: Optional[list[str]] = None
     area_wkt, area_crs = analysis_area(params)
     result.left_out_m2 = left_out_m2(params)
+    if params.left_out_wkt:
+        _write_left_out(gpkg, params.left_out_wkt, area_crs or _crs_wkt(params.before_path))
 
     if params.change.enabled:
         from .change import ChangeParameters, detect_changes

@@ -11,17 +11,21 @@ from typing import Optional
 
 from qgis.core import (
     QgsColorRampShader,
+    QgsFillSymbol,
     QgsLayerTreeGroup,
     QgsMapLayer,
     QgsProject,
     QgsRasterLayer,
     QgsRasterShader,
     QgsSingleBandPseudoColorRenderer,
+    QgsSingleSymbolRenderer,
     QgsVectorLayer,
 )
 from qgis.PyQt.QtGui import QColor
 
-from ..core.pipeline import LAYER_AFTER, LAYER_BEFORE, LAYER_COUNTS, LAYER_REGIONS  # noqa: F401 (re-exported)
+from ..core.pipeline import (  # noqa: F401 (re-exported)
+    LAYER_AFTER, LAYER_BEFORE, LAYER_COUNTS, LAYER_LEFT_OUT, LAYER_REGIONS,
+)
 from ..resources import style_path
 
 OUTPUT_PROPERTY = "sitewatch/output"
@@ -33,6 +37,7 @@ ROLE_BEFORE_CAPTURE = "before_capture"
 ROLE_AFTER_CAPTURE = "after_capture"
 ROLE_SCORE = "change_score"
 ROLE_REGIONS = "change_regions"
+ROLE_LEFT_OUT = "left_out"
 ROLE_DETECTIONS_BEFORE = "detections_before"
 ROLE_DETECTIONS_AFTER = "detections_after"
 
@@ -111,13 +116,23 @@ def regions_layer(gpkg_path: str, name: str = "Change regions") -> Optional[QgsV
     return layer
 
 
+def left_out_layer(gpkg_path: str, name: str = "Left out (not judged)") -> Optional[QgsVectorLayer]:
+    """The areas the analysis left out, outlined (absent when nothing was left out)."""
+    layer = _vector(gpkg_path, LAYER_LEFT_OUT, name)
+    if layer is not None:
+        layer.setRenderer(QgsSingleSymbolRenderer(QgsFillSymbol.createSimple({
+            "style": "b_diagonal", "color": "120,120,120,160", "outline_color": "#1f78b4",
+            "outline_style": "dash", "outline_width": "0.6"})))
+    return layer
+
+
 def add_analysis_layers(
     outputs: AnalysisOutputs, threshold: float = 0.5, project: Optional[QgsProject] = None
 ) -> QgsLayerTreeGroup:
     """Add one group named after the analysis at the top of the layer tree; returns it.
 
-    Order, top to bottom: detections after, detections before, change regions, change score,
-    after capture, before capture (the before capture starts hidden so flicker shows after).
+    Order, top to bottom: areas left out (when any), detections after, detections before,
+    change regions, change score, after capture, before capture (the before capture starts hidden so flicker shows after).
     A group with the same title is replaced, so reopening an analysis never duplicates it.
     """
     project = project or QgsProject.instance()
@@ -132,6 +147,7 @@ def add_analysis_layers(
     after_label = outputs.after_date or "after"
 
     candidates: list[tuple[Optional[QgsMapLayer], str, bool]] = [
+        (left_out_layer(outputs.gpkg_path), ROLE_LEFT_OUT, True),
         (detections_layer(outputs.gpkg_path, LAYER_AFTER, f"Equipment {after_label}"), ROLE_DETECTIONS_AFTER, True),
         (detections_layer(outputs.gpkg_path, LAYER_BEFORE, f"Equipment {before_label}"), ROLE_DETECTIONS_BEFORE, False),
         (regions_layer(outputs.gpkg_path), ROLE_REGIONS, True),

@@ -9,7 +9,7 @@ from osgeo import gdal, ogr
 
 from sitewatch.plugin.core.errors import Cancelled, InputError
 from sitewatch.plugin.core.pipeline import (
-    LAYER_AFTER, LAYER_BEFORE, LAYER_COUNTS, LAYER_REGIONS, AnalysisParameters, EquipmentOptions, describe_run,
+    LAYER_AFTER, LAYER_BEFORE, LAYER_COUNTS, LAYER_LEFT_OUT, LAYER_REGIONS, AnalysisParameters, EquipmentOptions, describe_run,
     run_analysis,
 )
 from sitewatch.plugin.core.progress import Progress
@@ -165,6 +165,13 @@ def test_areas_left_out_get_no_change_and_no_counts(tiny_site, tmp_path):
     assert (mask.ReadAsArray() != 255).mean() > 0.9
     area = left.GetArea()
     assert part.left_out_m2 == pytest.approx(area, rel=0.01)
+    # what was left out is kept with the results
+    kept_ds = ogr.Open(part.gpkg_path)
+    kept_layer = kept_ds.GetLayerByName(LAYER_LEFT_OUT)
+    kept_feature = kept_layer.GetNextFeature()
+    assert kept_layer.GetFeatureCount() == 1 and kept_feature.GetGeometryRef().GetArea() == pytest.approx(area)
+    assert "32636" in kept_layer.GetSpatialRef().ExportToWkt() or "UTM zone 36N" in kept_layer.GetSpatialRef().ExportToWkt()
+    assert ogr.Open(whole.gpkg_path).GetLayerByName(LAYER_LEFT_OUT) is None
     assert any(line.startswith("Left out on both dates") for line in part.summary_lines)
     # leaving out everything is refused before any output is made
     params = _params(tiny_site, tmp_path / "none", exemplars)

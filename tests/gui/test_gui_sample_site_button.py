@@ -79,6 +79,12 @@ def test_sample_site_button_makes_a_runnable_site(dock, qgis_app, qgis_iface):
     regions = QgsVectorLayer(f"{analysis / 'analysis.gpkg'}|layername=change_regions", "regions", "ogr")
     assert regions.isValid() and regions.featureCount() > 0
     assert not any(f.geometry().intersection(cloud).area() > 1.0 for f in regions.getFeatures())
+    from sitewatch.plugin.layers.analysis_layers import ROLE_LEFT_OUT, group_layers
+
+    shown = group_layers(QgsProject.instance().layerTreeRoot().findGroup(title)).get(ROLE_LEFT_OUT)
+    assert shown is not None and shown.featureCount() == 1
+    assert next(shown.getFeatures()).geometry().area() == pytest.approx(cloud.intersection(dock.site.geometry()).area(),
+                                                                        rel=0.01)
 
     # a second press reuses the prepared files and layers: no duplicates, same site
     stamp = (dock.sample_loader.folder / "before.tif").stat().st_mtime
