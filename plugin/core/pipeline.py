@@ -302,6 +302,8 @@ def _run(params: AnalysisParameters, work_dir: Path, progress: Progress) -> Anal
         result.change = change
         result.score_path, result.mask_path = change.score_path, change.mask_path
         _copy_layer(change.regions_path, change.regions_layer, gpkg, LAYER_REGIONS)
+        Path(change.regions_path).unlink()  # one copy of the regions: the analysis GeoPackage's
+        change.regions_path, change.regions_layer = gpkg, LAYER_REGIONS
         regions_wkt = [region.wkt for region in change.regions]
         if change.shift is not None:
             dx_m, dy_m = change.shift.dx_m, change.shift.dy_m
@@ -359,6 +361,9 @@ def _relocate(result: AnalysisResult, old: Path, new: Path) -> None:
     result.gpkg_path = moved(result.gpkg_path)
     result.score_path = moved(result.score_path)
     result.mask_path = moved(result.mask_path)
+    if result.change is not None:
+        for name in ("score_path", "mask_path", "regions_path"):
+            setattr(result.change, name, moved(getattr(result.change, name)))
 
 
 def summary_lines(result: AnalysisResult) -> list[str]:

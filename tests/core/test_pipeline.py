@@ -53,6 +53,10 @@ def test_run_writes_every_layer_and_counts_add_up(tiny_site, tmp_path):
     names = {ds.GetLayer(i).GetName() for i in range(ds.GetLayerCount())}
     assert {LAYER_REGIONS, LAYER_BEFORE, LAYER_AFTER, LAYER_COUNTS} <= names
     assert ds.GetLayerByName(LAYER_REGIONS).GetFeatureCount() == result.change.n_regions > 0
+    # one copy of each output, and the change result points at the final folder
+    assert not (out / "change_regions.gpkg").exists()
+    assert result.change.regions_path == result.gpkg_path and result.change.regions_layer == LAYER_REGIONS
+    assert Path(result.change.score_path) == out / "change_score.tif" and Path(result.change.mask_path).exists()
     score = gdal.Open(result.score_path)
     assert score.GetRasterBand(1).DataType == gdal.GDT_Float32
     counts = {f.GetField("class"): f for f in ds.GetLayerByName(LAYER_COUNTS)}
