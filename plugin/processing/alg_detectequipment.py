@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from qgis.core import (
     QgsFeatureSink,
+    QgsGeometry,
     QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingException,
@@ -19,6 +20,7 @@ from qgis.core import (
 
 from ..core.equipment.api import DetectionParameters, detect_equipment
 from ..core.errors import SiteWatchError
+from ..core.polygons import subtract_polygons
 from ..core.progress import Progress
 from ..layers.postprocess import style_output_on_completion
 from ..qgisio.detections import aoi_wkt_in_crs, detection_fields, detection_to_feature, features_to_detections
@@ -29,6 +31,7 @@ ENGINES = ["exemplar", "learned", "model"]
 class DetectEquipmentAlgorithm(QgsProcessingAlgorithm):
     INPUT = "INPUT"
     AOI = "AOI"
+    LEAVE_OUT = "LEAVE_OUT"
     ENGINE = "ENGINE"
     MODEL = "MODEL"
     EXEMPLARS = "EXEMPLARS"
@@ -65,6 +68,10 @@ class DetectEquipmentAlgorithm(QgsProcessingAlgorithm):
             (QgsProcessingParameterFeatureSource(self.AOI, "Area of interest", [QgsProcessing.TypeVectorPolygon],
                                                  optional=True),
              "Only objects whose centre falls inside these polygons are reported. Empty: the whole raster."),
+            (QgsProcessingParameterFeatureSource(self.LEAVE_OUT, "Areas to leave out", [QgsProcessing.TypeVectorPolygon],
+                                                 optional=True),
+             "Optional polygons over clouds, haze or anything not to judge: no object whose centre falls "
+             "inside them is reported."),
             (QgsProcessingParameterEnum(self.ENGINE, "Engine", options=ENGINES, defaultValue=0),
              "exemplar: match boxes you drew; learned: the site's trained detector; model: an ONNX file."),
             (QgsProcessingParameterFile(self.MODEL, "ONNX model (engine 'model')", extension="onnx", optional=True),
@@ -104,15 +111,20 @@ class DetectEquipmentAlgorithm(QgsProcessingAlgorithm):
         crs = raster.crs()
         engine = ENGINES[self.parameterAsEnum(parameters, self.ENGINE, context)]
         aoi_source = self.parameterAsSource(parameters, self.AOI, context)
+        left_out_source = self.parameterAsSource(parameters, self.LEAVE_OUT, context)
         ex_source = self.parameterAsSource(parameters, self.EXEMPLARS, context)
         try:
+            aoi_wkt = aoi_wkt_in_crs(aoi_source, crs, context.project()) if aoi_source is not None else None
+            left_out = aoi_wkt_in_crs(left_out_source, crs, context.project()) if left_out_source is not None else None
+            if left_out:
+                aoi_wkt = subtract_polygons(aoi_wkt or QgsGeometry.fromRect(raster.extent()).asWkt(), left_out)
             params = DetectionParameters(
                 raster=raster.source(),
                 engine=engine,
                 model_path=self.parameterAsFile(parameters, self.MODEL, context) or None,
                 exemplars=features_to_detections(ex_source, crs, project=context.project())
                 if ex_source is not None else None,
-                aoi_wkt=aoi_wkt_in_crs(aoi_source, crs, context.project()) if aoi_source is not None else None,
+                aoi_wkt=aoi_wkt,
                 min_score=self.parameterAsDouble(parameters, self.MIN_SCORE, context),
                 capture=self.parameterAsString(parameters, self.CAPTURE, context) or "",
             )

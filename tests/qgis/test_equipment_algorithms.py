@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from osgeo import gdal, osr
 from processing_helpers import run_algorithm
 
@@ -111,3 +112,28 @@ def test_compare_equipment(provider, tmp_path):
             for f in QgsVectorLayer(counts, "c", "ogr").getFeatures()}
     assert rows == {"su24": [2, 1, -1, 0, 0, 1, 0], "su34": [0, 1, 1, 0, 0, 0, 1],
                     "il76": [1, 0, -1, 0, 1, 0, 0], "mi8": [0, 1, 1, 1, 0, 0, 0]}
+
+
+def test_detect_equipment_leaves_out_areas(provider, tmp_path):
+    from qgis.core import QgsProcessingException, QgsVectorLayer
+
+    objects = [(100, 100, 0), (300, 100, 90), (100, 300, 225), (300, 300, 130)]
+    raster = _scene(tmp_path / "scene.tif", objects)
+    exemplars = _box_layer("ex", [(100, 100, 32.0, "su24")])
+    cloud = _box_layer("cloud", [(300, 300, 60.0, "")])  # over the south-east aircraft only
+    out = str(tmp_path / "det.gpkg")
+    run_algorithm("sitewatch:detectequipment", {
+        "INPUT": raster, "ENGINE": 0, "EXEMPLARS": exemplars, "LEAVE_OUT": cloud, "MIN_SCORE": 0.5, "OUTPUT": out})
+    feats = list(QgsVectorLayer(out, "det", "ogr").getFeatures())
+    found = sorted((round((f.geometry().centroid().asPoint().x() - ORIGIN[0]) / GSD / 10),
+                    round((ORIGIN[1] - f.geometry().centroid().asPoint().y()) / GSD / 10)) for f in feats)
+    assert found == [(10, 10), (10, 30), (30, 10)]
+    from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingFeedback, QgsProject
+
+    alg = QgsApplication.processingRegistry().createAlgorithmById("sitewatch:detectequipment")
+    context = QgsProcessingContext()
+    context.setProject(QgsProject.instance())
+    everything = _box_layer("all", [(200, 200, 400.0, "")])
+    with pytest.raises(QgsProcessingException, match="cover the whole site"):
+        alg.processAlgorithm({"INPUT": raster, "ENGINE": 0, "EXEMPLARS": exemplars, "LEAVE_OUT": everything,
+                              "OUTPUT": str(tmp_path / "none.gpkg")}, context, QgsProcessingFeedback())
