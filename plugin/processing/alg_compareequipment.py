@@ -15,12 +15,12 @@ from qgis.core import (
     QgsProcessingParameterFeatureSource,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QVariant
 
 from ..core.equipment.matching import match_detections
 from ..core.errors import SiteWatchError
 from ..layers.postprocess import style_output_on_completion
 from ..qgisio.detections import detection_fields, detection_to_feature, features_to_detections
+from ..qgisio.field_types import DOUBLE, INT, STRING
 
 COUNT_FIELDS = ("before", "after", "delta", "arrived", "departed", "stayed", "moved")
 
@@ -115,8 +115,7 @@ class CompareEquipmentAlgorithm(QgsProcessingAlgorithm):
         except SiteWatchError as exc:
             raise QgsProcessingException(str(exc)) from exc
         steps.setCurrentStep(2)
-        fields = detection_fields([("event", QVariant.String), ("distance_m", QVariant.Double),
-                                   ("in_change", QVariant.Int)])
+        fields = detection_fields([("event", STRING), ("distance_m", DOUBLE), ("in_change", INT)])
         sink, dest = self.parameterAsSink(parameters, self.OUTPUT, context, fields, QgsWkbTypes.Polygon, crs)
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
@@ -125,10 +124,10 @@ class CompareEquipmentAlgorithm(QgsProcessingAlgorithm):
                 "event": e.event, "distance_m": e.distance_m, "in_change": int(e.in_change)}),
                 QgsFeatureSink.FastInsert)
         count_fields = QgsFields()
-        count_fields.append(QgsField("class", QVariant.String))
-        count_fields.append(QgsField("label", QVariant.String))
+        count_fields.append(QgsField("class", STRING))
+        count_fields.append(QgsField("label", STRING))
         for name in COUNT_FIELDS:
-            count_fields.append(QgsField(name, QVariant.Int))
+            count_fields.append(QgsField(name, INT))
         csink, cdest = self.parameterAsSink(parameters, self.OUTPUT_COUNTS, context, count_fields,
                                             QgsWkbTypes.NoGeometry)
         if csink is None:

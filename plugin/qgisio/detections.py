@@ -20,10 +20,10 @@ from qgis.PyQt.QtCore import QVariant
 from ..core.equipment.detection import Detection
 from ..core.equipment.io import detection_from_polygon
 from ..core.errors import InputError
+from .field_types import DOUBLE, STRING
 
-DETECTION_FIELD_TYPES = (("class", QVariant.String), ("score", QVariant.Double), ("engine", QVariant.String),
-                         ("length_m", QVariant.Double), ("width_m", QVariant.Double),
-                         ("heading_deg", QVariant.Double), ("capture", QVariant.String))
+DETECTION_FIELD_TYPES = (("class", STRING), ("score", DOUBLE), ("engine", STRING), ("length_m", DOUBLE),
+                         ("width_m", DOUBLE), ("heading_deg", DOUBLE), ("capture", STRING))
 
 
 def _transform(source_crs: QgsCoordinateReferenceSystem, target_crs: Optional[QgsCoordinateReferenceSystem],
@@ -72,7 +72,8 @@ def _plain(value):
     return None if value is None or str(value) == "NULL" else value
 
 
-def detection_fields(extra: Iterable[tuple[str, QVariant.Type]] = ()) -> QgsFields:
+def detection_fields(extra: Iterable[tuple[str, object]] = ()) -> QgsFields:
+    """The detection fields, then `extra` (name, field_types type) pairs."""
     fields = QgsFields()
     for name, vtype in (*DETECTION_FIELD_TYPES, *extra):
         fields.append(QgsField(name, vtype))
