@@ -3,7 +3,9 @@ uint16 pair (default, then with half-resolution scoring) vs gdal_translate copyi
 (target <= 3x), peak RSS (target < 1 GiB),
 and OTB's MultivariateAlterationDetector when installed (target: ours >= 4x faster, <= 1/3
 of its peak memory). SITEWATCH_BENCH_SIZE overrides the size; SITEWATCH_BENCH_DATA names a
-folder with before.tif/after.tif to reuse instead of generating."""
+folder with before.tif/after.tif to reuse instead of generating; SITEWATCH_BENCH_REPEAT=n runs
+the copy and both pipelines n times, interleaved, and compares their medians (a shared machine's
+speed drifts by tens of percent over minutes)."""
 from __future__ import annotations
 
 import os
@@ -96,26 +98,36 @@ def main() -> int:
             print(f"Generating a {SIZE} x {SIZE} 4-band uint16 pair ...", flush=True)
             before, after = make_pair(folder, SIZE)
         print("load average before timing: {:.2f} {:.2f} {:.2f} ({} CPUs)".format(*os.getloadavg(), os.cpu_count() or 1))
-        t_copy, rss_copy, rc = timed(["gdal_translate", "-q", "-co", "TILED=YES", before, str(folder / "copy.tif")])
-        if rc:
-            print("gdal_translate failed")
-            return 1
-        ours = {}
-        for label, extra in (("default pipeline", ""), ("half-resolution scoring", ", half_resolution=True")):
-            script = (
-                f"import sys; sys.path.insert(0, {str(TOOLS)!r}); import pkgpath\n"
-                "from sitewatch.plugin.core.change import ChangeParameters, detect_changes\n"
-                f"r = detect_changes(ChangeParameters({before!r}, {after!r}, {str(folder / label.replace(' ', '_'))!r}{extra}))\n"
-                "print(r.n_regions, r.shift)\n"
-            )
-            t_ours, rss_ours, rc = timed([sys.executable, "-c", script])
+        repeat = max(1, int(os.environ.get("SITEWATCH_BENCH_REPEAT", "1")))
+        copies, runs = [], {}
+        for k in range(repeat):
+            t_copy, _, rc = timed(["gdal_translate", "-q", "-co", "TILED=YES", before, str(folder / "copy.tif")])
             if rc:
-                print(f"the change pipeline failed ({label})")
+                print("gdal_translate failed")
                 return 1
+            copies.append(t_copy)
+            for label, extra in (("default pipeline", ""), ("half-resolution scoring", ", half_resolution=True")):
+                script = (
+                    f"import sys; sys.path.insert(0, {str(TOOLS)!r}); import pkgpath\n"
+                    "from sitewatch.plugin.core.change import ChangeParameters, detect_changes\n"
+                    f"r = detect_changes(ChangeParameters({before!r}, {after!r}, {str(folder / label.replace(' ', '_'))!r}{extra}))\n"
+                    "print(r.n_regions, r.shift)\n"
+                )
+                t_ours, rss_ours, rc = timed([sys.executable, "-c", script])
+                if rc:
+                    print(f"the change pipeline failed ({label})")
+                    return 1
+                runs.setdefault(label, []).append((t_ours, rss_ours))
+                if repeat > 1:
+                    print(f"  run {k + 1}: {label} {t_ours:.1f} s, copy {t_copy:.1f} s ({t_ours / t_copy:.1f}x)")
+        t_copy = float(np.median(copies))
+        ours = {}
+        for label, measured in runs.items():
+            t_ours, rss_ours = float(np.median([t for t, _ in measured])), max(r for _, r in measured)
             ours[label] = (t_ours, rss_ours)
             print(f"{label}: {t_ours:.1f} s ({t_ours / t_copy:.1f}x the copy; target <= 3x), "
-                  f"peak RSS {rss_ours:.0f} MiB (target < 1024)")
-        print(f"gdal_translate copy of one input: {t_copy:.1f} s")
+                  f"peak RSS {rss_ours:.0f} MiB (target < 1024)" + (f" (medians of {repeat})" if repeat > 1 else ""))
+        print(f"gdal_translate copy of one input: {t_copy:.1f} s" + (f" (median of {repeat})" if repeat > 1 else ""))
         print("load average after our runs: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
         otb = shutil.which("otbcli_MultivariateAlterationDetector")
         if otb:
