@@ -149,10 +149,27 @@ def test_exemplar_look_comes_from_the_searched_capture_where_the_object_still_is
     anchored = ex.ExemplarEngine._look_here(ds, info, tpl, exemplar, 0.5, opts, backgrounds)
     assert anchored is not None
     own = ex.ExemplarEngine._template(ds, anchored.box, 0.5, 15.0, 1)
-    assert (anchored.box.cx, anchored.box.cy) == pytest.approx((100.0, 100.0), abs=0.01)  # under the box drawn
+    # cut where the object is found (104, 97), not under the box drawn (100, 100): an off-centre
+    # template would place every detection off by the misregistration
+    assert (anchored.box.cx, anchored.box.cy) == pytest.approx((104.0, 97.0), abs=1.5)
     np.testing.assert_allclose(anchored.kernels, own.kernels)
     assert not np.allclose(anchored.kernels, tpl.kernels, atol=1e-3)
     assert anchored.box.length == pytest.approx(tpl.box.length) and anchored.scales == tpl.scales
     # the object left (the second scene lacks it): the look stays as drawn
     ds, info, tpl, backgrounds = _engine_setup(scenes[1], a, exemplar)
     assert ex.ExemplarEngine._look_here(ds, info, tpl, exemplar, 0.5, opts, backgrounds) is None
+
+
+def test_detections_with_examples_from_a_misregistered_capture_sit_on_the_objects(tmp_path, scenes):
+    """Examples drawn on one capture, searched in another displaced by (4, -3) px: the boxes
+    are where the objects are in the capture searched."""
+    from sitewatch.plugin.core.equipment.api import DetectionParameters, detect_equipment
+
+    moved = _shifted_scene(tmp_path / "moved.tif", OBJECTS, 4, -3, gain=0.8)
+    result = detect_equipment(DetectionParameters(raster=moved, engine="exemplar", exemplars=[_exemplar(100, 100, 0)],
+                                                  exemplar_raster=scenes[0], min_score=0.5))
+    truth = np.array([to_map(x + 4, y - 3) for x, y, _, _ in OBJECTS])
+    found = np.array([(d.cx, d.cy) for d in result.detections])
+    assert len(found) >= 5
+    nearest = np.hypot(*(found[:, None, :] - truth[None]).transpose(2, 0, 1)).min(axis=1)
+    assert np.median(nearest) < 1.0 and nearest.max() < 2.0  # metres (0.5 m pixels)

@@ -635,7 +635,7 @@ class ExemplarEngine:
     def _look_here(ds, info, tpl: _Template, exemplar, scale: float, opts: dict,
                   backgrounds: list[np.ndarray]) -> Optional[_Template]:
         """The exemplar's object as it looks in the raster searched, when it is still there: a template
-        from that raster under the exemplar's box; None when nothing within `presence_m` metres (a
+        from that raster where the object is found near the exemplar's box; None when nothing within `presence_m` metres (a
         misregistration) of the box scores `presence_score` with a classifier that also weighs colour
         (what is left in the object's place, a revetment or a shadow, often has its shape)."""
         from ...raster import map_to_pixel
@@ -667,7 +667,10 @@ class ExemplarEngine:
         LOG.info("exemplar '%s' found in %s (score %.2f, %.1f px from its box): its look is taken from there",
                  tpl.box.class_name, Path(info.path).name, best.score,
                  math.hypot(xa + best.cx / scale - px, ya + best.cy / scale - py))
-        box = PixelBox(px, py, length, width, tpl.box.angle_deg, tpl.box.class_name, 1.0)
+        # the template is cut where the object was found: the captures may be misregistered by up to
+        # presence_m, and a template cut off-centre would place every detection off by as much
+        box = PixelBox(xa + best.cx / scale, ya + best.cy / scale, length, width, tpl.box.angle_deg,
+                       tpl.box.class_name, 1.0)
         moved = ExemplarEngine._template(ds, box, scale, float(opts["angle_step_deg"]), tpl.factor)
         moved.scales, moved.colour = tpl.scales, tpl.colour
         return moved
