@@ -319,9 +319,10 @@ def _run(params: AnalysisParameters, work_dir: Path, progress: Progress) -> Anal
         found = _detect_both(params, exemplars, progress.stage(change_share, 0.98))
         LOG.info("equipment search: before %.1f s, after %.1f s", found[0].seconds, found[1].seconds)
         before, after = (one.detections for one in found)
-        _shift_detections(after, dx_m, dy_m)
+        _shift_detections(after, dx_m, dy_m)  # matched on the ground (the before grid) ...
         match = match_detections(before, after, max_distance_m=params.equipment.max_distance_m,
                                  catalogue=load_catalogue(), change_regions_wkt=regions_wkt)
+        _shift_detections(after, -dx_m, -dy_m)  # ... kept where they appear in the after capture
         result.detections_before, result.detections_after, result.match = before, after, match
         crs_wkt = _crs_wkt(params.before_path)
         for layer, detections, side in ((LAYER_BEFORE, before, "before"), (LAYER_AFTER, after, "after")):

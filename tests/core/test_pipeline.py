@@ -77,6 +77,26 @@ def test_run_writes_every_layer_and_counts_add_up(tiny_site, tmp_path):
     assert (out / "summary.txt").read_text().startswith("SiteWatch: tiny 2024-12-09 -> 2024-12-13")
 
 
+def test_boxes_of_each_date_sit_on_that_capture(tiny_site, tmp_path):
+    """Detections are matched on the ground, but each date's boxes are kept where its capture
+    shows the objects (the after capture is misregistered by the site's shift)."""
+    import numpy as np
+
+    assert np.hypot(*tiny_site.shift_px) > 2  # the sample site's after capture is displaced
+    result = run_analysis(_params(tiny_site, tmp_path / "analysis", _exemplars(tiny_site, tmp_path)))
+    for detections, truth_path in ((result.detections_before, tiny_site.truth_before),
+                                   (result.detections_after, tiny_site.truth_after)):
+        truth = np.array([np.array(f["geometry"]["coordinates"][0][:-1]).mean(axis=0)
+                          for f in json.loads(Path(truth_path).read_text())["features"]])
+        found = np.array([(d.cx, d.cy) for d in detections])
+        nearest = np.hypot(*(found[:, None, :] - truth[None]).transpose(2, 0, 1)).min(axis=1)
+        on_objects = nearest[nearest < 8.0]  # the true detections (false ones lie far from any object)
+        assert len(on_objects) >= 5 and np.median(on_objects) < 1.0  # metres; the shift is over 1 m
+    # the events were decided on the ground: the stayed aircraft matched as stayed, not moved
+    stayed = sum(c.stayed for c in result.match.counts)
+    assert stayed >= sum(c.moved for c in result.match.counts)
+
+
 def test_cancel_leaves_no_output(tiny_site, tmp_path):
     out = tmp_path / "cancelled"
     calls = []
