@@ -13,6 +13,7 @@ from qgis.core import (
     QgsProcessingParameterDistance,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterNumber,
     QgsWkbTypes,
 )
 
@@ -31,6 +32,8 @@ class CompareEquipmentAlgorithm(QgsProcessingAlgorithm):
     MAX_DISTANCE = "MAX_DISTANCE"
     STAY_TOLERANCE = "STAY_TOLERANCE"
     CHANGE_REGIONS = "CHANGE_REGIONS"
+    AFTER_DX_M = "AFTER_DX_M"
+    AFTER_DY_M = "AFTER_DY_M"
     OUTPUT = "OUTPUT"
     OUTPUT_COUNTS = "OUTPUT_COUNTS"
 
@@ -65,6 +68,10 @@ class CompareEquipmentAlgorithm(QgsProcessingAlgorithm):
         stay.setFlags(stay.flags() | QgsProcessingParameterDistance.FlagAdvanced)
         regions = QgsProcessingParameterFeatureSource(self.CHANGE_REGIONS, "Change regions",
                                                       [QgsProcessing.TypeVectorPolygon], optional=True)
+        shift_x = QgsProcessingParameterNumber(self.AFTER_DX_M, "Displacement of the later capture, east (m)",
+                                               QgsProcessingParameterNumber.Type.Double, 0.0)
+        shift_y = QgsProcessingParameterNumber(self.AFTER_DY_M, "Displacement of the later capture, north (m)",
+                                               QgsProcessingParameterNumber.Type.Double, 0.0)
         out = QgsProcessingParameterFeatureSink(self.OUTPUT, "Equipment events", QgsProcessing.TypeVectorPolygon)
         counts = QgsProcessingParameterFeatureSink(self.OUTPUT_COUNTS, "Equipment counts", QgsProcessing.TypeVector)
         helps = {
@@ -73,6 +80,11 @@ class CompareEquipmentAlgorithm(QgsProcessingAlgorithm):
             max_dist: "Objects farther apart than this (metres) are never the same object.",
             stay: "A matched object that moved less than this (metres) is 'stayed', else 'moved'.",
             regions: "Polygons of detected change: events inside get in_change = 1.",
+            shift_x: "How far the later capture's content sits east of the earlier one's (DX_M of "
+                     "sitewatch:coregister with INPUT = later, REFERENCE = earlier). Boxes are compared with "
+                     "it removed, so a misregistration does not turn parked objects into 'moved'; the output "
+                     "keeps the boxes where each capture shows them.",
+            shift_y: "The same, north (DY_M of sitewatch:coregister).",
             out: "One box per event (after's box, before's for departures), field 'event'.",
             counts: "One row per class: before, after, delta, arrived, departed, stayed, moved.",
         }
@@ -107,6 +119,10 @@ class CompareEquipmentAlgorithm(QgsProcessingAlgorithm):
                     g = QgsGeometry(f.geometry())
                     g.transform(xform)
                     regions.append(g.asWkt())
+            dx_m = self.parameterAsDouble(parameters, self.AFTER_DX_M, context)
+            dy_m = self.parameterAsDouble(parameters, self.AFTER_DY_M, context)
+            for det in after:  # onto the earlier capture's ground for the comparison
+                det.cx, det.cy = det.cx - dx_m, det.cy - dy_m
             result = match_detections(before, after,
                                       max_distance_m=self.parameterAsDouble(parameters, self.MAX_DISTANCE, context),
                                       stay_tolerance_m=self.parameterAsDouble(parameters, self.STAY_TOLERANCE,
@@ -114,6 +130,8 @@ class CompareEquipmentAlgorithm(QgsProcessingAlgorithm):
                                       change_regions_wkt=regions)
         except SiteWatchError as exc:
             raise QgsProcessingException(str(exc)) from exc
+        for det in after:  # written where the later capture shows them
+            det.cx, det.cy = det.cx + dx_m, det.cy + dy_m
         steps.setCurrentStep(2)
         fields = detection_fields([("event", STRING), ("distance_m", DOUBLE), ("in_change", INT)])
         sink, dest = self.parameterAsSink(parameters, self.OUTPUT, context, fields, QgsWkbTypes.Polygon, crs)

@@ -137,3 +137,25 @@ def test_detect_equipment_leaves_out_areas(provider, tmp_path):
     with pytest.raises(QgsProcessingException, match="cover the whole site"):
         alg.processAlgorithm({"INPUT": raster, "ENGINE": 0, "EXEMPLARS": exemplars, "LEAVE_OUT": everything,
                               "OUTPUT": str(tmp_path / "none.gpkg")}, context, QgsProcessingFeedback())
+
+
+def test_compare_equipment_removes_the_misregistration(provider, tmp_path):
+    """The later capture sits 3 m east and 2 m south: parked aircraft are 'stayed' once that is
+    removed (3.6 m apart, beyond the 3 m stay tolerance, without it); boxes stay where drawn."""
+    from qgis.core import QgsVectorLayer
+
+    spots = [(100, 100), (300, 100), (200, 300)]
+    before = _box_layer("before", [(x, y, 20.0, "su24") for x, y in spots], with_fields=True)
+    after = _box_layer("after", [(x + 6, y + 4, 20.0, "su24") for x, y in spots], with_fields=True)  # 0.5 m px
+    out, counts = str(tmp_path / "plain.gpkg"), str(tmp_path / "plain_counts.gpkg")
+    run_algorithm("sitewatch:compareequipment", {"BEFORE": before, "AFTER": after, "OUTPUT": out,
+                                                 "OUTPUT_COUNTS": counts})
+    assert {f["event"] for f in QgsVectorLayer(out, "e", "ogr").getFeatures()} == {"moved"}
+    out, counts = str(tmp_path / "shifted.gpkg"), str(tmp_path / "shifted_counts.gpkg")
+    run_algorithm("sitewatch:compareequipment", {"BEFORE": before, "AFTER": after, "AFTER_DX_M": 3.0,
+                                                 "AFTER_DY_M": -2.0, "OUTPUT": out, "OUTPUT_COUNTS": counts})
+    events = list(QgsVectorLayer(out, "e", "ogr").getFeatures())
+    assert {f["event"] for f in events} == {"stayed"} and len(events) == 3
+    centres = sorted((round(f.geometry().centroid().asPoint().x() - ORIGIN[0], 1),
+                      round(ORIGIN[1] - f.geometry().centroid().asPoint().y(), 1)) for f in events)
+    assert centres == sorted(((x + 6) * GSD, (y + 4) * GSD) for x, y in spots)  # the later boxes, as drawn
