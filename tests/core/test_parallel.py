@@ -50,3 +50,18 @@ def test_one_core_runs_on_the_calling_thread(monkeypatch):
     caller = threading.get_ident()
     assert parallel.thread_map(lambda k: (k, threading.get_ident()), ((k,) for k in range(3))) == [
         (0, caller), (1, caller), (2, caller)]
+
+
+def test_results_stream_before_the_jobs_run_out(monkeypatch):
+    monkeypatch.setattr(parallel, "workers", lambda: 2)
+    produced = []
+
+    def jobs():
+        for k in range(50):
+            produced.append(k)
+            yield (k,)
+
+    results = parallel.thread_imap(lambda k: -k, jobs())
+    assert [next(results) for _ in range(3)] == [0, -1, -2]
+    assert len(produced) <= 6  # a few jobs ahead, not all fifty
+    assert list(results) == [-k for k in range(3, 50)]

@@ -3,18 +3,16 @@ score overviews written in order.
 
 Each input is read once per strip of blocks (large reads in the native type; the rows a
 strip shares with the previous one are kept, so compressed inputs are decoded once). Blocks
-are scored on a small thread pool (numpy releases the GIL) while GDAL reads and writes stay
-on the calling thread; at most `workers` blocks are ahead, so memory stays bounded."""
+are scored on the small thread pool of core/parallel (numpy releases the GIL) while GDAL reads
+and writes stay on the calling thread; only a few blocks are ahead, so memory stays bounded."""
 from __future__ import annotations
 
 import math
-import os
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from osgeo import gdal
 
+from ..parallel import thread_imap
 from ..progress import Progress
 from .coregistration import ShiftModel
 from .filters import double_bilinear, half_bands, half_valid
@@ -25,7 +23,6 @@ from .normalisation import apply_normalisation
 from .outputs import OverviewWriter, blocks, create_raster
 from .regions import MASK_NODATA, SCORE_NODATA
 
-SCORE_THREADS = 2
 SCORE_STEPS = 1024  # the score is stored in steps of 1/1024: plenty for thresholds, and it compresses ~15x
 STRIP_COLUMNS = 4096  # strips are read in chunks of at most this width (bounded memory)
 BLOCK_WIDTH_FACTOR = 1  # scored blocks are block_size rows x BLOCK_WIDTH_FACTOR * block_size columns
@@ -111,7 +108,7 @@ def score_grid(pair: AlignedPair, method: ChangeMethod, shift_model: ShiftModel,
             if aoi_core is not None:
                 core_valid &= aoi_core
         if not core_valid.any():
-            return np.full((hh, w), SCORE_NODATA, np.float32), np.full((hh, w), MASK_NODATA, np.uint8)
+            return x, y, np.full((hh, w), SCORE_NODATA, np.float32), np.full((hh, w), MASK_NODATA, np.uint8)
         after = apply_normalisation(after.astype(np.float32, copy=after is raw_after and scale == 1), norm)
         fill_invalid(before, valid, fill)
         fill_invalid(after, valid, fill)
@@ -126,47 +123,33 @@ def score_grid(pair: AlignedPair, method: ChangeMethod, shift_model: ShiftModel,
         if not core_valid.all():
             mask = np.where(core_valid, mask, np.uint8(MASK_NODATA))
             score = np.where(core_valid, score, np.float32(SCORE_NODATA))
-        return np.ascontiguousarray(score, np.float32), mask
+        return x, y, np.ascontiguousarray(score, np.float32), mask
 
-    def write(item):
-        (x, y), future = item
-        score, mask = future.result()
-        score_ds.GetRasterBand(1).WriteArray(score, x, y)
-        raw_ds.GetRasterBand(1).WriteArray(mask, x, y)
-        overviews.add(score, x, y)
-
-    # GDAL reads and writes stay on this thread; numpy/scipy scoring (GIL released) runs
-    # on a small pool, at most `workers` blocks ahead (bounded memory: two strips alive)
-    workers = max(1, min(SCORE_THREADS, os.cpu_count() or 1))
-    pending: deque = deque()
-    done = 0
     rows_b, rows_a = _RowTail(pair.before, 2 * halo_px), _RowTail(pair.after, 2 * (halo_px + margin_px))
 
-    def read_chunk(chunk):
-        cx, cy, cw, ch = chunk
-        ww, wh = cw + 2 * halo_px, ch + 2 * halo_px
-        strip_b, vb_s = rows_b.read(cx - halo_px, cy - halo_px, ww, wh)
-        strip_a, va_s = rows_a.read(cx - halo_px - margin_px, cy - halo_px - margin_px,
-                                    ww + 2 * margin_px, wh + 2 * margin_px)
-        return strip_b, vb_s, strip_a, va_s, pair.aoi(cx - halo_px, cy - halo_px, ww, wh)
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for chunk in chunks:
-            cx, cy, cw, ch = chunk
-            strip_b, vb_s, strip_a, va_s, aoi_s = read_chunk(chunk)
+    def jobs():
+        """Each block with its windows, sliced from strips read on this thread (two strips alive)."""
+        done = 0
+        for cx, cy, cw, ch in chunks:
+            ww, wh = cw + 2 * halo_px, ch + 2 * halo_px
+            strip_b, vb_s = rows_b.read(cx - halo_px, cy - halo_px, ww, wh)
+            strip_a, va_s = rows_a.read(cx - halo_px - margin_px, cy - halo_px - margin_px,
+                                        ww + 2 * margin_px, wh + 2 * margin_px)
+            aoi_s = pair.aoi(cx - halo_px, cy - halo_px, ww, wh)
             for x in range(cx, cx + cw, block_w):
                 progress.report(done / n_blocks, "Scoring changes")
                 done += 1
                 w = min(block_w, cx + cw - x)
                 sx = x - cx
                 wb, wa = w + 2 * halo_px, w + 2 * halo_px + 2 * margin_px
-                args = (strip_b[:, :, sx:sx + wb], vb_s[:, sx:sx + wb], strip_a[:, :, sx:sx + wa],
-                        va_s[:, sx:sx + wa], None if aoi_s is None else aoi_s[:, sx:sx + wb])
-                pending.append(((x, cy), pool.submit(compute, x, cy, w, ch, *args)))
-                while len(pending) > workers:
-                    write(pending.popleft())
-            del strip_b, strip_a, vb_s, va_s, aoi_s, args
-        while pending:
-            write(pending.popleft())
+                yield (x, cy, w, ch, strip_b[:, :, sx:sx + wb], vb_s[:, sx:sx + wb], strip_a[:, :, sx:sx + wa],
+                       va_s[:, sx:sx + wa], None if aoi_s is None else aoi_s[:, sx:sx + wb])
+            del strip_b, strip_a, vb_s, va_s, aoi_s  # before the next strip is read
+
+    # GDAL reads and writes stay on this thread; numpy/scipy scoring (GIL released) runs on the pool
+    for x, y, score, mask in thread_imap(compute, jobs()):
+        score_ds.GetRasterBand(1).WriteArray(score, x, y)
+        raw_ds.GetRasterBand(1).WriteArray(mask, x, y)
+        overviews.add(score, x, y)
     overviews.finish()
     score_ds = raw_ds = overviews = None  # flushed and closed before the clean-up reads them
