@@ -146,10 +146,13 @@ def _score_stats(score_ds: gdal.Dataset, geom: ogr.Geometry, grid: GridInfo, srs
     return float(values.mean()), float(values.max())
 
 
-def _zonal_scores(layer: ogr.Layer, score_ds: gdal.Dataset, grid: GridInfo, srs, label_path: str
-                  ) -> dict[int, tuple[float, float]]:
-    """Mean and max score of every polygon of layer: the polygons are burnt as labels into a
-    scratch raster, then label and score strips are reduced with bincount (no per-region reads)."""
+def zonal_scores(layer: ogr.Layer, score_ds: gdal.Dataset, grid: GridInfo, srs,
+                 window: Optional[tuple[int, int, int, int]] = None, label_path: Optional[str] = None
+                 ) -> dict[int, tuple[float, float]]:
+    """Mean and max score of every polygon of layer over a window (x0, y0, w, h) of the grid
+    (the whole grid by default): the polygons are burnt as labels into a scratch raster (a
+    GeoTIFF at label_path, removed afterwards, or in memory), then label and score strips are
+    reduced with bincount (no per-region reads)."""
     fids = [f.GetFID() for f in layer]
     layer.ResetReading()
     if not fids:
@@ -159,9 +162,14 @@ def _zonal_scores(layer: ogr.Layer, score_ds: gdal.Dataset, grid: GridInfo, srs,
         feature.SetField("label", i)
         layer.SetFeature(feature)
     layer.ResetReading()
-    labels = gdal.GetDriverByName("GTiff").Create(label_path, grid.width, grid.height, 1, gdal.GDT_Int32,
-                                                  ["TILED=YES", "SPARSE_OK=YES", "BIGTIFF=IF_SAFER"])
-    labels.SetGeoTransform(grid.geotransform)
+    x0, y0, w, h = window or (0, 0, grid.width, grid.height)
+    gt = grid.geotransform
+    if label_path:
+        labels = gdal.GetDriverByName("GTiff").Create(label_path, w, h, 1, gdal.GDT_Int32,
+                                                      ["TILED=YES", "SPARSE_OK=YES", "BIGTIFF=IF_SAFER"])
+    else:
+        labels = gdal.GetDriverByName("MEM").Create("", w, h, 1, gdal.GDT_Int32)
+    labels.SetGeoTransform((gt[0] + x0 * gt[1] + y0 * gt[2], gt[1], gt[2], gt[3] + x0 * gt[4] + y0 * gt[5], gt[4], gt[5]))
     if srs is not None:
         labels.SetSpatialRef(srs)
     gdal.PushErrorHandler("CPLQuietErrorHandler")  # no CRS on either side: nothing to transform
@@ -172,19 +180,20 @@ def _zonal_scores(layer: ogr.Layer, score_ds: gdal.Dataset, grid: GridInfo, srs,
     n = len(fids) + 1
     sums, counts, maxes = np.zeros(n), np.zeros(n), np.full(n, -np.inf)
     label_band, score_band = labels.GetRasterBand(1), score_ds.GetRasterBand(1)
-    for x, y, w, h in blocks(grid.width, grid.height, min(grid.width, STRIP_COLUMNS), 512):
-        lab = label_band.ReadAsArray(x, y, w, h)
+    for bx, by, bw, bh in blocks(w, h, min(w, STRIP_COLUMNS), 512):
+        lab = label_band.ReadAsArray(bx, by, bw, bh)
         keep = lab > 0
         if not keep.any():
             continue
-        score = score_band.ReadAsArray(x, y, w, h)
+        score = score_band.ReadAsArray(x0 + bx, y0 + by, bw, bh)
         keep &= score >= 0
         lab, score = lab[keep], score[keep].astype(np.float64)
         sums += np.bincount(lab, score, n)
         counts += np.bincount(lab, minlength=n)
         np.maximum.at(maxes, lab, score)
     labels = label_band = None
-    gdal.Unlink(label_path)
+    if label_path:
+        gdal.Unlink(label_path)
     return {fid: (float(sums[i] / counts[i]), float(maxes[i])) for i, fid in enumerate(fids, start=1) if counts[i]}
 
 
@@ -273,7 +282,7 @@ def polygonise(mask_path: str, score_path: str, out_path: str, layer_name: str, 
     zonal = {}
     if changed_only:  # every region's score statistics in one streamed pass over a label raster
         progress.report(0.3, "Measuring change regions")
-        zonal = _zonal_scores(tmp_layer, score_ds, grid, srs, os.path.splitext(mask_path)[0] + ".labels.tif")
+        zonal = zonal_scores(tmp_layer, score_ds, grid, srs, label_path=os.path.splitext(mask_path)[0] + ".labels.tif")
     writer = RegionWriter(out_path, layer_name, grid, keep_in_memory)
     for feature in tmp_layer:
         geom = feature.GetGeometryRef().Clone()

@@ -18,15 +18,15 @@ import numpy as np
 from osgeo import gdal, ogr
 
 from ..progress import Progress
-from .filters import binary_open_close
+from .filters import binary_open_close, box_sum_int
 from .model import ChangeRegion, GridInfo
 from .outputs import blocks, create_raster, remove_quietly, srs_of
-from .regions import MASK_NODATA, STRIP_COLUMNS, RegionWriter, _score_stats, clean_mask, polygonise
+from .regions import MASK_NODATA, STRIP_COLUMNS, RegionWriter, _score_stats, clean_mask, polygonise, zonal_scores
 
 TILE = 16  # px, a multiple of 8 dividing STRIP_COLUMNS and the strip heights
 ZONE_BUDGET_PX = 32_000_000  # one zone window (working memory ~ 12 bytes per pixel)
 TOTAL_BUDGET_PX = 1_000_000_000  # all zone windows (kept at 1 bit per pixel until the mask is written)
-STAT_ROWS = 512  # rows of labels and scores reduced at a time
+STAT_ROWS = 512  # rows of labels reduced at a time
 
 
 class _NeedFullRaster(Exception):
@@ -165,25 +165,9 @@ def _tile_any(a: np.ndarray) -> np.ndarray:
     return cols.reshape(a.shape[0] // TILE, TILE, -1).any(axis=1)
 
 
-def _dilate(tiles: np.ndarray, d: int) -> np.ndarray:
-    """Square dilation by d cells (separable)."""
-    out = tiles
-    for axis in (0, 1):
-        grown = out.copy()
-        for s in range(1, d + 1):
-            if axis == 0:
-                grown[s:] |= out[:-s]
-                grown[:-s] |= out[s:]
-            else:
-                grown[:, s:] |= out[:, :-s]
-                grown[:, :-s] |= out[:, s:]
-        out = grown
-    return out
-
-
 def find_zones(tiles: np.ndarray, halo_tiles: int, grid: GridInfo) -> tuple[np.ndarray, list[Zone]]:
     """Zones: 8-connected groups of the tiles grown by halo_tiles; their label map and windows."""
-    zone_map, n = label8(_dilate(tiles, halo_tiles))
+    zone_map, n = label8(box_sum_int(tiles, halo_tiles) > 0)  # the tiles dilated by halo_tiles
     if n == 0:
         return zone_map, []
     ys, xs = np.nonzero(zone_map)
@@ -356,40 +340,12 @@ def _trace_zone(changed: np.ndarray, zone: Zone, score_ds: gdal.Dataset, grid: G
     layer.CreateField(ogr.FieldDefn("value", ogr.OFTInteger))
     gdal.Polygonize(band, band, layer, 0, ["8CONNECTED=8"])
     mem = band = None
-    # score statistics: polygons burnt as labels, reduced with bincount (as polygonise does)
-    layer.CreateField(ogr.FieldDefn("label", ogr.OFTInteger))
-    geoms = []
-    for i, feature in enumerate(layer, start=1):
-        feature.SetField("label", i)
-        layer.SetFeature(feature)
-        geoms.append(feature.GetGeometryRef().Clone())
-    layer.ResetReading()
-    n = len(geoms) + 1
-    label_ds = _mem_raster(w, h, gdal.GDT_UInt16 if n <= 65535 else gdal.GDT_Int32, window_gt, srs)
-    gdal.PushErrorHandler("CPLQuietErrorHandler")
-    try:
-        gdal.RasterizeLayer(label_ds, [1], layer, options=["ATTRIBUTE=label"])
-    finally:
-        gdal.PopErrorHandler()
+    zonal = zonal_scores(layer, score_ds, grid, srs, window=(x0, y0, w, h))
+    for feature in layer:
+        geom = feature.GetGeometryRef().Clone()
+        stats = zonal.get(feature.GetFID())
+        writer.add(geom, stats if stats else _score_stats(score_ds, geom, grid, srs), metres_per_unit)
     layer = layer_ds = None
-    sums, counts, maxes = np.zeros(n), np.zeros(n), np.full(n, -np.inf)
-    label_band, score_band = label_ds.GetRasterBand(1), score_ds.GetRasterBand(1)
-    for cy in range(0, h, STAT_ROWS):
-        ch = min(STAT_ROWS, h - cy)
-        lab = label_band.ReadAsArray(0, cy, w, ch)
-        keep = lab > 0
-        if not keep.any():
-            continue
-        scores = score_band.ReadAsArray(x0, y0 + cy, w, ch)
-        keep &= scores >= 0
-        lab, values = lab[keep].astype(np.intp), scores[keep].astype(np.float64)
-        sums += np.bincount(lab, values, n)
-        counts += np.bincount(lab, minlength=n)
-        np.maximum.at(maxes, lab, values)
-    label_ds = label_band = None
-    for i, geom in enumerate(geoms, start=1):
-        stats = (float(sums[i] / counts[i]), float(maxes[i])) if counts[i] else _score_stats(score_ds, geom, grid, srs)
-        writer.add(geom, stats, metres_per_unit)
 
 
 def _mem_raster(width: int, height: int, data_type: int, geotransform, srs) -> gdal.Dataset:
