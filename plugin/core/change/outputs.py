@@ -9,6 +9,7 @@ from typing import Iterator, Optional
 import numpy as np
 from osgeo import gdal, ogr, osr
 
+from .filters import half_bands
 from .model import GridInfo
 
 def _compression() -> list[str]:
@@ -77,12 +78,7 @@ def half_mean(array: np.ndarray, nodata: float) -> np.ndarray:
         array = np.pad(array, ((0, h % 2), (0, w % 2)), constant_values=nodata)
     valid = array != nodata
     if valid.all():  # the usual block: a plain 2 x 2 mean
-        total = array[0::2, 0::2].astype(np.float32)
-        total += array[1::2, 0::2]
-        total += array[0::2, 1::2]
-        total += array[1::2, 1::2]
-        total *= np.float32(0.25)
-        return total.astype(array.dtype, copy=False)
+        return half_bands(array[None])[0].astype(array.dtype, copy=False)
     values = np.where(valid, array, 0).astype(np.float32, copy=False)
     total = values[0::2, 0::2] + values[1::2, 0::2] + values[0::2, 1::2] + values[1::2, 1::2]
     count = (valid[0::2, 0::2].astype(np.uint8) + valid[1::2, 0::2] + valid[0::2, 1::2] + valid[1::2, 1::2])
