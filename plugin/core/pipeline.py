@@ -112,21 +112,20 @@ def analysis_area(params: AnalysisParameters) -> tuple[Optional[str], Optional[s
     """The area to analyse (WKT) and its CRS (WKT): the AOI less the areas left out."""
     if not params.left_out_wkt:
         return params.aoi_wkt, params.aoi_crs_wkt
-    from .polygons import footprint_wkt, subtract_polygons
+    from .polygons import area_less_left_out, footprint_wkt
 
-    area, crs = params.aoi_wkt, params.aoi_crs_wkt
-    if not area:
-        area, crs = footprint_wkt(params.before_path)
-    return subtract_polygons(area, params.left_out_wkt), crs
+    crs = params.aoi_crs_wkt if params.aoi_wkt else footprint_wkt(params.before_path)[1]
+    return area_less_left_out(params.aoi_wkt, params.left_out_wkt, params.before_path), crs
 
 
-def left_out_m2(params: AnalysisParameters) -> float:
-    """Ground area of the site that params.left_out_wkt removes (m²; 0 in a geographic CRS)."""
+def left_out_m2(params: AnalysisParameters, area: Optional[tuple[Optional[str], Optional[str]]] = None) -> float:
+    """Ground area of the site that params.left_out_wkt removes (m²; 0 in a geographic CRS);
+    area: analysis_area(params) when already computed."""
     if not params.left_out_wkt:
         return 0.0
     from .polygons import footprint_wkt
 
-    area_wkt, area_crs = analysis_area(params)
+    area_wkt, area_crs = area or analysis_area(params)
     whole = params.aoi_wkt or footprint_wkt(params.before_path)[0]
     return _ground_area_m2(whole, area_crs) - _ground_area_m2(area_wkt, area_crs)
 
@@ -147,8 +146,9 @@ def _ground_area_m2(wkt: Optional[str], crs_wkt: Optional[str]) -> float:
     return ogr.CreateGeometryFromWkt(wkt).GetArea() * unit * unit
 
 
-def _detect(raster: str, capture: str, params: AnalysisParameters, exemplars, progress: Progress):
-    """The DetectionResult of one capture."""
+def _detect(raster: str, capture: str, params: AnalysisParameters, exemplars, area_wkt: Optional[str],
+            progress: Progress):
+    """The DetectionResult of one capture, inside area_wkt (analysis_area)."""
     from .equipment.api import DetectionParameters, detect_equipment
 
     options = params.equipment
@@ -156,7 +156,7 @@ def _detect(raster: str, capture: str, params: AnalysisParameters, exemplars, pr
         DetectionParameters(
             raster=raster, engine=options.engine, model_path=options.model_path, exemplars=exemplars,
             exemplar_raster=_exemplar_raster(params) if exemplars else None,
-            aoi_wkt=analysis_area(params)[0], min_score=options.min_score, classes=options.classes, capture=capture,
+            aoi_wkt=area_wkt, min_score=options.min_score, classes=options.classes, capture=capture,
         ),
         progress,
     )
@@ -168,11 +168,11 @@ def _detect(raster: str, capture: str, params: AnalysisParameters, exemplars, pr
 PARALLEL_DATES = True
 
 
-def _detect_both(params: AnalysisParameters, exemplars, progress: Progress) -> tuple:
+def _detect_both(params: AnalysisParameters, exemplars, area_wkt: Optional[str], progress: Progress) -> tuple:
     """DetectionResults of the before and the after capture; progress is their mean."""
     jobs = ((params.before_path, params.before_date or "before"), (params.after_path, params.after_date or "after"))
     if not PARALLEL_DATES or params.equipment.engine != "exemplar":  # model engines: one model in memory
-        return tuple(_detect(path, label, params, exemplars, progress.stage(0.5 * k, 0.5 * k + 0.5))
+        return tuple(_detect(path, label, params, exemplars, area_wkt, progress.stage(0.5 * k, 0.5 * k + 0.5))
                      for k, (path, label) in enumerate(jobs))
     from concurrent.futures import ThreadPoolExecutor
 
@@ -189,9 +189,9 @@ def _detect_both(params: AnalysisParameters, exemplars, progress: Progress) -> t
         return Progress(report)
 
     with ThreadPoolExecutor(1) as pool:
-        after = pool.submit(_detect, jobs[1][0], jobs[1][1], params, exemplars, reporter(1))
+        after = pool.submit(_detect, jobs[1][0], jobs[1][1], params, exemplars, area_wkt, reporter(1))
         try:
-            before = _detect(jobs[0][0], jobs[0][1], params, exemplars, reporter(0))
+            before = _detect(jobs[0][0], jobs[0][1], params, exemplars, area_wkt, reporter(0))
         except BaseException:
             failed.set()
             raise
@@ -281,7 +281,7 @@ def _run(params: AnalysisParameters, work_dir: Path, progress: Progress) -> Anal
     dx_m = dy_m = 0.0
     regions_wkt: Optional[list[str]] = None
     area_wkt, area_crs = analysis_area(params)
-    result.left_out_m2 = left_out_m2(params)
+    result.left_out_m2 = left_out_m2(params, (area_wkt, area_crs))
     if params.left_out_wkt:
         _write_left_out(gpkg, params.left_out_wkt, area_crs or _crs_wkt(params.before_path))
 
@@ -316,7 +316,7 @@ def _run(params: AnalysisParameters, work_dir: Path, progress: Progress) -> Anal
 
         started = time.perf_counter()
         exemplars = _exemplars(params.equipment)
-        found = _detect_both(params, exemplars, progress.stage(change_share, 0.98))
+        found = _detect_both(params, exemplars, area_wkt, progress.stage(change_share, 0.98))
         LOG.info("equipment search: before %.1f s, after %.1f s", found[0].seconds, found[1].seconds)
         before, after = (one.detections for one in found)
         _shift_detections(after, dx_m, dy_m)  # matched on the ground (the before grid) ...

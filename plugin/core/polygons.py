@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import numpy as np
 
@@ -80,3 +81,8 @@ def footprint_wkt(path: str) -> tuple[str, str]:
     w, h = ds.RasterXSize, ds.RasterYSize
     corners = [(x0 + i * dx + j * rx, y0 + i * ry + j * dy) for i, j in ((0, 0), (w, 0), (w, h), (0, h), (0, 0))]
     return "POLYGON ((" + ", ".join(f"{x!r} {y!r}" for x, y in corners) + "))", ds.GetProjection()
+
+
+def area_less_left_out(area_wkt: Optional[str], left_out_wkt: str, raster_path: str) -> str:
+    """The area (WKT; the raster's footprint when None) less the areas left out, in one CRS."""
+    return subtract_polygons(area_wkt or footprint_wkt(raster_path)[0], left_out_wkt)

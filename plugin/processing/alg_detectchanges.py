@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from qgis.core import (
     QgsCoordinateReferenceSystem,
-    QgsCoordinateTransform,
-    QgsGeometry,
     QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingException,
@@ -21,9 +19,9 @@ from qgis.core import (
 
 from ..core.change import METHODS, ChangeParameters, detect_changes
 from ..core.errors import SiteWatchError
-from ..core.polygons import subtract_polygons
+from ..core.polygons import area_less_left_out
 from ..layers.postprocess import style_output_on_completion
-from ..qgisio.vectors import aoi_wkt_from_source
+from ..qgisio.vectors import aoi_wkt_from_source, aoi_wkt_in_crs
 from .alg_coregister import feedback_progress
 
 
@@ -122,9 +120,15 @@ class DetectChangesAlgorithm(QgsProcessingAlgorithm):
         if before is None or after is None:
             raise QgsProcessingException("Both BEFORE and AFTER rasters are required.")
         aoi_wkt, aoi_crs = aoi_wkt_from_source(self.parameterAsSource(parameters, self.AOI, context))
-        left_out, left_out_crs = aoi_wkt_from_source(self.parameterAsSource(parameters, self.LEAVE_OUT, context))
-        if left_out:
-            aoi_wkt, aoi_crs = _less_left_out(aoi_wkt, aoi_crs, left_out, left_out_crs, before, context)
+        left_out_source = self.parameterAsSource(parameters, self.LEAVE_OUT, context)
+        if left_out_source is not None:  # cut from the AOI, in its CRS (the before capture's without one)
+            crs = QgsCoordinateReferenceSystem.fromWkt(aoi_crs) if aoi_wkt else before.crs()
+            left_out = aoi_wkt_in_crs(left_out_source, crs, context.project())
+            if left_out:
+                try:
+                    aoi_wkt, aoi_crs = area_less_left_out(aoi_wkt, left_out, before.source()), crs.toWkt()
+                except SiteWatchError as exc:
+                    raise QgsProcessingException(str(exc)) from exc
         regions = self.parameterAsOutputLayer(parameters, self.OUTPUT_REGIONS, context)
         if not regions.lower().endswith(".gpkg"):
             regions = regions.rsplit(".", 1)[0] + ".gpkg" if "." in regions.rsplit("/", 1)[-1] else regions + ".gpkg"
@@ -173,19 +177,3 @@ class DetectChangesAlgorithm(QgsProcessingAlgorithm):
             self.CHANGED_AREA: result.changed_area_m2,
         }
 
-
-def _less_left_out(aoi_wkt, aoi_crs, left_out_wkt, left_out_crs, before, context) -> tuple[str, str]:
-    """The AOI (or the before capture's extent) less the areas left out, in the AOI's CRS."""
-    if aoi_wkt:
-        crs = QgsCoordinateReferenceSystem.fromWkt(aoi_crs)
-    else:
-        crs = before.crs()
-        aoi_wkt = QgsGeometry.fromRect(before.extent()).asWkt()
-    left_out = QgsGeometry.fromWkt(left_out_wkt)
-    source_crs = QgsCoordinateReferenceSystem.fromWkt(left_out_crs)
-    if source_crs.isValid() and crs.isValid() and source_crs != crs:
-        left_out.transform(QgsCoordinateTransform(source_crs, crs, context.transformContext()))
-    try:
-        return subtract_polygons(aoi_wkt, left_out.asWkt()), crs.toWkt()
-    except SiteWatchError as exc:
-        raise QgsProcessingException(str(exc)) from exc

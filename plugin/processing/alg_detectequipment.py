@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from qgis.core import (
     QgsFeatureSink,
-    QgsGeometry,
     QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingException,
@@ -20,10 +19,11 @@ from qgis.core import (
 
 from ..core.equipment.api import DetectionParameters, detect_equipment
 from ..core.errors import SiteWatchError
-from ..core.polygons import subtract_polygons
+from ..core.polygons import area_less_left_out
 from ..core.progress import Progress
 from ..layers.postprocess import style_output_on_completion
-from ..qgisio.detections import aoi_wkt_in_crs, detection_fields, detection_to_feature, features_to_detections
+from ..qgisio.detections import detection_fields, detection_to_feature, features_to_detections
+from ..qgisio.vectors import aoi_wkt_in_crs
 
 ENGINES = ["exemplar", "learned", "model"]
 
@@ -117,7 +117,7 @@ class DetectEquipmentAlgorithm(QgsProcessingAlgorithm):
             aoi_wkt = aoi_wkt_in_crs(aoi_source, crs, context.project()) if aoi_source is not None else None
             left_out = aoi_wkt_in_crs(left_out_source, crs, context.project()) if left_out_source is not None else None
             if left_out:
-                aoi_wkt = subtract_polygons(aoi_wkt or QgsGeometry.fromRect(raster.extent()).asWkt(), left_out)
+                aoi_wkt = area_less_left_out(aoi_wkt, left_out, raster.source())
             params = DetectionParameters(
                 raster=raster.source(),
                 engine=engine,

@@ -6,7 +6,6 @@ from typing import Iterable, Optional
 import numpy as np
 from qgis.core import (
     QgsCoordinateReferenceSystem,
-    QgsCoordinateTransform,
     QgsFeature,
     QgsFeatureSource,
     QgsField,
@@ -21,16 +20,10 @@ from ..core.equipment.detection import Detection
 from ..core.equipment.io import detection_from_polygon
 from ..core.errors import InputError
 from .field_types import DOUBLE, STRING
+from .vectors import crs_transform
 
 DETECTION_FIELD_TYPES = (("class", STRING), ("score", DOUBLE), ("engine", STRING), ("length_m", DOUBLE),
                          ("width_m", DOUBLE), ("heading_deg", DOUBLE), ("capture", STRING))
-
-
-def _transform(source_crs: QgsCoordinateReferenceSystem, target_crs: Optional[QgsCoordinateReferenceSystem],
-               context_project: Optional[QgsProject] = None) -> Optional[QgsCoordinateTransform]:
-    if target_crs is None or not target_crs.isValid() or not source_crs.isValid() or source_crs == target_crs:
-        return None
-    return QgsCoordinateTransform(source_crs, target_crs, context_project or QgsProject.instance())
 
 
 def _points(geom: QgsGeometry) -> np.ndarray:
@@ -47,7 +40,7 @@ def features_to_detections(source: QgsFeatureSource, target_crs: Optional[QgsCoo
     'object'.
     """
     crs = source.sourceCrs()
-    xform = _transform(crs, target_crs, project)
+    xform = crs_transform(crs, target_crs, project)
     out_crs = target_crs if xform is not None else crs
     crs_wkt = out_crs.toWkt() if out_crs is not None and out_crs.isValid() else ""
     names = source.fields().names()
@@ -92,16 +85,3 @@ def detection_to_feature(det: Detection, fields: QgsFields, extra: Optional[dict
         if idx >= 0:
             feat.setAttribute(idx, value)
     return feat
-
-
-def aoi_wkt_in_crs(source: QgsFeatureSource, target_crs: QgsCoordinateReferenceSystem,
-                   project: Optional[QgsProject] = None) -> Optional[str]:
-    """The union of a polygon source's features as WKT in target_crs (None when no features)."""
-    geoms = [QgsGeometry(f.geometry()) for f in source.getFeatures() if not f.geometry().isNull()]
-    if not geoms:
-        return None
-    union = QgsGeometry.unaryUnion(geoms)
-    xform = _transform(source.sourceCrs(), target_crs, project)
-    if xform is not None:
-        union.transform(xform)
-    return union.asWkt()

@@ -27,26 +27,40 @@ def aoi_wkt_from_source(source: Optional[QgsFeatureSource], selected_only: bool 
     return union.asWkt(), source.sourceCrs().toWkt()
 
 
+def crs_transform(source_crs: QgsCoordinateReferenceSystem, target_crs: Optional[QgsCoordinateReferenceSystem],
+                  project: Optional[QgsProject] = None) -> Optional[QgsCoordinateTransform]:
+    """The transform between two CRSs, None when there is nothing to transform."""
+    if target_crs is None or not target_crs.isValid() or not source_crs.isValid() or source_crs == target_crs:
+        return None
+    return QgsCoordinateTransform(source_crs, target_crs, project or QgsProject.instance())
+
+
+def aoi_wkt_in_crs(source: QgsFeatureSource, target_crs: QgsCoordinateReferenceSystem,
+                   project: Optional[QgsProject] = None) -> Optional[str]:
+    """The union of a polygon source's features as WKT in target_crs (None when no features)."""
+    geoms = [QgsGeometry(f.geometry()) for f in source.getFeatures() if not f.geometry().isNull()]
+    if not geoms:
+        return None
+    union = QgsGeometry.unaryUnion(geoms)
+    xform = crs_transform(source.sourceCrs(), target_crs, project)
+    if xform is not None:
+        union.transform(xform)
+    return union.asWkt()
+
+
 def polygons_over_site_wkt(layer: Optional[QgsVectorLayer], site: QgsGeometry,
                            site_crs: QgsCoordinateReferenceSystem) -> Optional[str]:
     """The part of a polygon layer's features that lies over the site, in the site's CRS (WKT);
     None when the layer has none there."""
     if layer is None or site is None or site.isEmpty():
         return None
-    transform = QgsCoordinateTransform(layer.crs(), site_crs, QgsProject.instance())
-    parts = []
-    for feature in layer.getFeatures(QgsFeatureRequest().setNoAttributes()):
-        if not feature.hasGeometry() or feature.geometry().type() != QgsWkbTypes.GeometryType.PolygonGeometry:
-            continue
-        geometry = QgsGeometry(feature.geometry())
-        geometry.transform(transform)
-        if not geometry.isGeosValid():
-            geometry = geometry.makeValid()
-        if geometry.intersects(site):
-            parts.append(geometry.intersection(site))
-    if not parts:
+    wkt = aoi_wkt_in_crs(layer, site_crs)
+    if not wkt:
         return None
-    union = QgsGeometry.unaryUnion(parts).convertToType(QgsWkbTypes.GeometryType.PolygonGeometry, True)
-    if union is None or union.isNull() or union.isEmpty() or union.area() <= 0:
+    union = QgsGeometry.fromWkt(wkt)
+    if not union.isGeosValid():
+        union = union.makeValid()
+    over = union.intersection(site).convertToType(QgsWkbTypes.GeometryType.PolygonGeometry, True)
+    if over is None or over.isNull() or over.isEmpty() or over.area() <= 0:
         return None
-    return union.asWkt()
+    return over.asWkt()
