@@ -120,10 +120,15 @@ def left_out_layer(gpkg_path: str, name: str = "Left out (not judged)") -> Optio
     """The areas the analysis left out, outlined (absent when nothing was left out)."""
     layer = _vector(gpkg_path, LAYER_LEFT_OUT, name)
     if layer is not None:
-        layer.setRenderer(QgsSingleSymbolRenderer(QgsFillSymbol.createSimple({
-            "style": "b_diagonal", "color": "120,120,120,160", "outline_color": "#1f78b4",
-            "outline_style": "dash", "outline_width": "0.6"})))
+        style_left_out(layer)
     return layer
+
+
+def style_left_out(layer: QgsVectorLayer) -> None:
+    """Areas left out of an analysis (clouds, haze): hatched grey, dashed blue outline."""
+    layer.setRenderer(QgsSingleSymbolRenderer(QgsFillSymbol.createSimple({
+        "style": "b_diagonal", "color": "120,120,120,160", "outline_color": "#1f78b4",
+        "outline_style": "dash", "outline_width": "0.6"})))
 
 
 def add_analysis_layers(

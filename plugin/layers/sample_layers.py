@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from qgis.core import (
-    QgsFillSymbol, QgsLayerTreeGroup, QgsMapLayer, QgsProject, QgsRasterLayer, QgsSingleSymbolRenderer, QgsVectorLayer,
-)
+from qgis.core import QgsLayerTreeGroup, QgsMapLayer, QgsProject, QgsRasterLayer, QgsVectorLayer
 
 from ..resources import style_path
+from .analysis_layers import style_left_out
 
 SAMPLE_GROUP = "SiteWatch sample site"
 ROLE_PROPERTY = "sitewatch/sample"
@@ -47,8 +46,7 @@ def add_sample_site_layers(site, examples_path: str, project: Optional[QgsProjec
                 layer.loadNamedStyle(style_path("examples.qml"))
             elif role == "clouds":
                 layer = QgsVectorLayer(source, name, "ogr")
-                layer.setRenderer(QgsSingleSymbolRenderer(QgsFillSymbol.createSimple({
-                    "style": "no", "outline_color": "#1f78b4", "outline_style": "dash", "outline_width": "0.6"})))
+                style_left_out(layer)
             else:
                 layer = QgsRasterLayer(source, name)
             if not layer.isValid():
