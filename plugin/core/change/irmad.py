@@ -19,7 +19,6 @@ class MadModel:
     variances: np.ndarray  # (p,) variance of each MAD variate over no-change pixels
     rho: np.ndarray  # canonical correlations, ascending
     iterations: int
-    centre: np.ndarray  # (p,) median of each MAD variate
 
     @property
     def bands(self) -> int:
@@ -35,7 +34,7 @@ class MadModel:
         scale = 1.0 / np.sqrt(self.variances)
         wa = (self.a * scale).astype(np.float32)
         wb = (self.b * scale).astype(np.float32)
-        const = ((self.a.T @ self.mean_x - self.b.T @ self.mean_y + self.centre) * scale).astype(np.float32)
+        const = ((self.a.T @ self.mean_x - self.b.T @ self.mean_y) * scale).astype(np.float32)
         z = np.zeros(x.shape[1:], np.float32)  # views of any layout: no reshaped copies
         mad = np.empty_like(z)
         term = np.empty_like(z)
@@ -89,7 +88,7 @@ def fit_irmad(x: np.ndarray, y: np.ndarray, iterations: int = 20, tol: float = 1
         mad2 *= mad2
         var = np.maximum((mad2 @ w) / sw, 1e-12)
         w = chi2_sf((1.0 / var) @ mad2, p)
-        model = MadModel(mean[:p], mean[p:], a, b, var, rho, it, np.zeros(p))
+        model = MadModel(mean[:p], mean[p:], a, b, var, rho, it)
         if rho_old is not None and np.max(np.abs(rho - rho_old)) < tol:
             break
         rho_old = rho
