@@ -209,10 +209,17 @@ def _shift_detections(detections: list, dx_m: float, dy_m: float) -> None:
         det.cy -= dy_m
 
 
+def _open_for_writing(gpkg: str):
+    """The analysis GeoPackage opened for update, created when it does not exist yet."""
+    from osgeo import ogr
+
+    return ogr.Open(gpkg, 1) if Path(gpkg).exists() else ogr.GetDriverByName("GPKG").CreateDataSource(gpkg)
+
+
 def _write_counts(gpkg: str, counts: list) -> None:
     from osgeo import ogr
 
-    ds = ogr.Open(gpkg, 1) if Path(gpkg).exists() else ogr.GetDriverByName("GPKG").CreateDataSource(gpkg)
+    ds = _open_for_writing(gpkg)
     layer = ds.CreateLayer(LAYER_COUNTS, geom_type=ogr.wkbNone, options=["OVERWRITE=YES"])
     layer.CreateField(ogr.FieldDefn("class", ogr.OFTString))
     names = ("before", "after", "delta", "arrived", "departed", "stayed", "moved")
@@ -235,7 +242,7 @@ def _write_left_out(gpkg: str, wkt: str, crs_wkt: Optional[str]) -> None:
         srs = osr.SpatialReference()
         srs.ImportFromWkt(crs_wkt)
         srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-    ds = ogr.Open(gpkg, 1) if Path(gpkg).exists() else ogr.GetDriverByName("GPKG").CreateDataSource(gpkg)
+    ds = _open_for_writing(gpkg)
     layer = ds.CreateLayer(LAYER_LEFT_OUT, srs=srs, geom_type=ogr.wkbMultiPolygon, options=["OVERWRITE=YES"])
     feature = ogr.Feature(layer.GetLayerDefn())
     feature.SetGeometry(ogr.ForceToMultiPolygon(ogr.CreateGeometryFromWkt(wkt)))
