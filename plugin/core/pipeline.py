@@ -202,13 +202,6 @@ def _detect_both(params: AnalysisParameters, exemplars, area_wkt: Optional[str],
             raise
 
 
-def _shift_detections(detections: list, dx_m: float, dy_m: float) -> None:
-    """Move after-date detections onto the before grid: undo the measured displacement."""
-    for det in detections:
-        det.cx -= dx_m
-        det.cy -= dy_m
-
-
 def _open_for_writing(gpkg: str):
     """The analysis GeoPackage opened for update, created when it does not exist yet."""
     from osgeo import ogr
@@ -326,10 +319,10 @@ def _run(params: AnalysisParameters, work_dir: Path, progress: Progress) -> Anal
         found = _detect_both(params, exemplars, area_wkt, progress.stage(change_share, 0.98))
         LOG.info("equipment search: before %.1f s, after %.1f s", found[0].seconds, found[1].seconds)
         before, after = (one.detections for one in found)
-        _shift_detections(after, dx_m, dy_m)  # matched on the ground (the before grid) ...
+        # matched on the ground (the before grid); kept where each capture shows them
         match = match_detections(before, after, max_distance_m=params.equipment.max_distance_m,
-                                 catalogue=load_catalogue(), change_regions_wkt=regions_wkt)
-        _shift_detections(after, -dx_m, -dy_m)  # ... kept where they appear in the after capture
+                                 catalogue=load_catalogue(), change_regions_wkt=regions_wkt,
+                                 after_shift_m=(dx_m, dy_m))
         result.detections_before, result.detections_after, result.match = before, after, match
         crs_wkt = _crs_wkt(params.before_path)
         for layer, detections, side in ((LAYER_BEFORE, before, "before"), (LAYER_AFTER, after, "after")):

@@ -119,19 +119,15 @@ class CompareEquipmentAlgorithm(QgsProcessingAlgorithm):
                     g = QgsGeometry(f.geometry())
                     g.transform(xform)
                     regions.append(g.asWkt())
-            dx_m = self.parameterAsDouble(parameters, self.AFTER_DX_M, context)
-            dy_m = self.parameterAsDouble(parameters, self.AFTER_DY_M, context)
-            for det in after:  # onto the earlier capture's ground for the comparison
-                det.cx, det.cy = det.cx - dx_m, det.cy - dy_m
             result = match_detections(before, after,
                                       max_distance_m=self.parameterAsDouble(parameters, self.MAX_DISTANCE, context),
                                       stay_tolerance_m=self.parameterAsDouble(parameters, self.STAY_TOLERANCE,
                                                                               context),
-                                      change_regions_wkt=regions)
+                                      change_regions_wkt=regions,
+                                      after_shift_m=(self.parameterAsDouble(parameters, self.AFTER_DX_M, context),
+                                                     self.parameterAsDouble(parameters, self.AFTER_DY_M, context)))
         except SiteWatchError as exc:
             raise QgsProcessingException(str(exc)) from exc
-        for det in after:  # written where the later capture shows them
-            det.cx, det.cy = det.cx + dx_m, det.cy + dy_m
         steps.setCurrentStep(2)
         fields = detection_fields([("event", STRING), ("distance_m", DOUBLE), ("in_change", INT)])
         sink, dest = self.parameterAsSink(parameters, self.OUTPUT, context, fields, QgsWkbTypes.Polygon, crs)

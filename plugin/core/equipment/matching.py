@@ -187,10 +187,13 @@ def _in_regions(points: np.ndarray, regions_wkt: Optional[Sequence[str]]) -> np.
 
 def match_detections(before: Sequence[Detection], after: Sequence[Detection], max_distance_m: float = 20.0,
                      stay_tolerance_m: float = 3.0, catalogue: Optional[Catalogue] = None,
-                     change_regions_wkt: Optional[list[str]] = None) -> MatchResult:
+                     change_regions_wkt: Optional[list[str]] = None,
+                     after_shift_m: tuple[float, float] = (0.0, 0.0)) -> MatchResult:
     """Events (stayed, moved, arrived, departed) and per-class counts between two dates.
 
-    Coordinates of both lists must be in the same projected CRS (metres).
+    Coordinates of both lists must be in the same projected CRS (metres). after_shift_m: how
+    far the after capture's content sits east and north of the before one's (a co-registration
+    shift); the after positions are compared with it removed, the detections stay unchanged.
     """
     if max_distance_m <= 0:
         raise InputError(f"The maximum matching distance must be positive (got {max_distance_m} m).")
@@ -200,7 +203,7 @@ def match_detections(before: Sequence[Detection], after: Sequence[Detection], ma
     cat = catalogue if catalogue is not None else load_catalogue()
     before, after = list(before), list(after)
     pb = np.array([[d.cx, d.cy] for d in before], dtype=float).reshape(-1, 2)
-    pa = np.array([[d.cx, d.cy] for d in after], dtype=float).reshape(-1, 2)
+    pa = np.array([[d.cx, d.cy] for d in after], dtype=float).reshape(-1, 2) - np.asarray(after_shift_m, float)
     dist = np.sqrt(((pb[:, None, :] - pa[None, :, :]) ** 2).sum(-1)) if len(pb) and len(pa) \
         else np.zeros((len(pb), len(pa)))
     cb = np.array([cat.detector_class(d.class_name) for d in before], dtype=object)

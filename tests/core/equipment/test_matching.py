@@ -79,6 +79,16 @@ def test_events_and_counts():
     assert "helicopters: 1 -> 1, 1 stayed" in lines
 
 
+def test_the_after_capture_shift_is_removed_before_comparing():
+    before = [det(0, 0), det(100, 0)]
+    after = [det(4, -3), det(104, -3)]  # the after capture sits 4 m east, 3 m south
+    assert {e.event for e in match_detections(before, after).events} == {"moved"}
+    res = match_detections(before, after, after_shift_m=(4.0, -3.0))
+    assert {e.event for e in res.events} == {"stayed"}
+    assert all(e.distance_m == pytest.approx(0.0) for e in res.events)
+    assert (after[0].cx, after[0].cy) == (4, -3)  # the detections themselves are not moved
+
+
 def test_class_compatibility_blocks_matches():
     res = match_detections([det(0, 0, "su24")], [det(0, 0, "mi8")])
     assert sorted(e.event for e in res.events) == ["arrived", "departed"]
