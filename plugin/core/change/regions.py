@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import math
 import os
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from typing import Optional
 
 import numpy as np
 from osgeo import gdal, ogr
 
 from ..errors import InputError
+from ..parallel import thread_imap
 from ..polygons import min_area_rectangle
 from ..progress import Progress
 from .filters import binary_open_close
@@ -21,14 +20,13 @@ MASK_NODATA = 255
 SCORE_NODATA = -1.0
 
 
-CLEAN_THREADS = 2
 STRIP_COLUMNS = 8192  # strips of rows, at most this wide (bounded memory)
 
 
 def clean_mask(raw_path: str, out_path: str, grid: GridInfo, radius_px: int, min_area_px: int,
                block_size: int, progress: Progress, changed_path: Optional[str] = None) -> int:
-    """Opening + closing (square, radius_px) strip by strip with a halo (on a small thread
-    pool), then GDAL's sieve removes regions (and holes) smaller than min_area_px.
+    """Opening + closing (square, radius_px) strip by strip with a halo (on core/parallel's
+    thread pool), then GDAL's sieve removes regions (and holes) smaller than min_area_px.
 
     Writes the final mask (0/1, nodata 255) to out_path and, when changed_path is given, an
     uncompressed 0/1 raster of the changed pixels only (what polygonise reads). Returns the
@@ -41,28 +39,20 @@ def clean_mask(raw_path: str, out_path: str, grid: GridInfo, radius_px: int, min
     halo = 4 * radius_px + 1  # opening then closing: each output pixel sees 4r around it
     strips = list(blocks(grid.width, grid.height, min(grid.width, STRIP_COLUMNS), max(block_size, 256)))
 
-    def clean(arr: np.ndarray) -> np.ndarray:
+    def clean(arr: np.ndarray, window: tuple[int, int, int, int, int, int]):
         valid = arr != MASK_NODATA
         cleaned = binary_open_close(arr == 1, radius_px) if radius_px > 0 else arr == 1
-        return np.where(valid, cleaned.astype(np.uint8), MASK_NODATA).astype(np.uint8)
+        return window, np.where(valid, cleaned.astype(np.uint8), MASK_NODATA).astype(np.uint8)
 
-    pending: deque = deque()
-
-    def write(item) -> None:
-        (x, y, w, h, x0, y0), future = item
-        out_band.WriteArray(future.result()[y - y0:y - y0 + h, x - x0:x - x0 + w], x, y)
-
-    with ThreadPoolExecutor(max_workers=max(1, min(CLEAN_THREADS, os.cpu_count() or 1))) as pool:
+    def jobs():
         for i, (x, y, w, h) in enumerate(strips):
             progress.report(0.6 * i / len(strips), "Cleaning the change mask")
             x0, y0 = max(x - halo, 0), max(y - halo, 0)
             x1, y1 = min(x + w + halo, grid.width), min(y + h + halo, grid.height)
-            arr = band.ReadAsArray(x0, y0, x1 - x0, y1 - y0)
-            pending.append(((x, y, w, h, x0, y0), pool.submit(clean, arr)))
-            while len(pending) > CLEAN_THREADS:
-                write(pending.popleft())
-        while pending:
-            write(pending.popleft())
+            yield band.ReadAsArray(x0, y0, x1 - x0, y1 - y0), (x, y, w, h, x0, y0)
+
+    for (x, y, w, h, x0, y0), cleaned in thread_imap(clean, jobs()):
+        out_band.WriteArray(cleaned[y - y0:y - y0 + h, x - x0:x - x0 + w], x, y)
     src = band = None
     if min_area_px > 1:
         progress.report(0.6, "Removing regions below the minimum area")
