@@ -1,6 +1,7 @@
 """Change detection speed and memory: the default pipeline on a generated 8192 x 8192 4-band
-uint16 pair (default, then with half-resolution scoring) vs gdal_translate copying one input
-(target <= 3x), peak RSS (target < 1 GiB),
+uint16 pair (default, then with half-resolution scoring, and the numpy path when the optional
+compiled kernels are in use) vs gdal_translate copying one input (target <= 3x), peak RSS
+(target < 1 GiB),
 and OTB's MultivariateAlterationDetector when installed (target: ours >= 4x faster, <= 1/3
 of its peak memory). SITEWATCH_BENCH_SIZE overrides the size; SITEWATCH_BENCH_DATA names a
 folder with before.tif/after.tif to reuse instead of generating; SITEWATCH_BENCH_REPEAT=n runs
@@ -66,11 +67,11 @@ def make_pair(folder: Path, size: int) -> tuple[str, str]:
     return paths[0], paths[1]
 
 
-def timed(cmd: list[str]) -> tuple[float, float, int]:
+def timed(cmd: list[str], env: dict | None = None) -> tuple[float, float, int]:
     """Wall seconds and peak RSS (MiB) of a child process (its stderr shown on failure)."""
     start = time.perf_counter()
     with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         elapsed = time.perf_counter() - start
@@ -98,6 +99,14 @@ def main() -> int:
             print(f"Generating a {SIZE} x {SIZE} 4-band uint16 pair ...", flush=True)
             before, after = make_pair(folder, SIZE)
         print("load average before timing: {:.2f} {:.2f} {:.2f} ({} CPUs)".format(*os.getloadavg(), os.cpu_count() or 1))
+        from sitewatch.plugin.core.change import acceleration
+
+        print(acceleration.describe())
+        variants = [("default pipeline", "", None), ("half-resolution scoring", ", half_resolution=True", None)]
+        if acceleration.kernels() is not None:
+            # compiled once and cached on disk: the timed runs below load the cache
+            print(f"Compiled kernels ready in {acceleration.warm_up():.1f} s (first use only)")
+            variants.append(("numpy path (no compiled kernels)", "", {**os.environ, acceleration.DISABLE_ENV: "1"}))
         repeat = max(1, int(os.environ.get("SITEWATCH_BENCH_REPEAT", "1")))
         copies, runs = [], {}
         for k in range(repeat):
@@ -106,14 +115,14 @@ def main() -> int:
                 print("gdal_translate failed")
                 return 1
             copies.append(t_copy)
-            for label, extra in (("default pipeline", ""), ("half-resolution scoring", ", half_resolution=True")):
+            for label, extra, env in variants:
                 script = (
                     f"import sys; sys.path.insert(0, {str(TOOLS)!r}); import pkgpath\n"
                     "from sitewatch.plugin.core.change import ChangeParameters, detect_changes\n"
-                    f"r = detect_changes(ChangeParameters({before!r}, {after!r}, {str(folder / label.replace(' ', '_'))!r}{extra}))\n"
+                    f"r = detect_changes(ChangeParameters({before!r}, {after!r}, {str(folder / ''.join(c if c.isalnum() else '_' for c in label))!r}{extra}))\n"
                     "print(r.n_regions, r.shift)\n"
                 )
-                t_ours, rss_ours, rc = timed([sys.executable, "-c", script])
+                t_ours, rss_ours, rc = timed([sys.executable, "-c", script], env)
                 if rc:
                     print(f"the change pipeline failed ({label})")
                     return 1

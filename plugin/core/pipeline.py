@@ -376,6 +376,8 @@ def summary_lines(result: AnalysisResult) -> list[str]:
                      f"(method {change.method})")
         if getattr(change, "shadow_moves_dropped", 0):
             lines.append(f"  {change.shadow_moves_dropped} more regions left out: shadows moved by the sun")
+        if getattr(change, "scoring", ""):
+            lines.append(f"  {change.scoring}")
         if change.shift is not None:
             lines.append(f"Co-registration shift: {change.shift.dx_px:+.2f}, {change.shift.dy_px:+.2f} px "
                          f"(confidence {change.shift.confidence:.2f})")

@@ -167,6 +167,8 @@ class DetectChangesAlgorithm(QgsProcessingAlgorithm):
                           f"(method {result.method}, threshold {result.threshold:.2f})")
         if result.shadow_moves_dropped:
             feedback.pushInfo(f"{result.shadow_moves_dropped} regions dropped: shadows moved by the sun")
+        if result.scoring:
+            feedback.pushInfo(result.scoring)
         style_output_on_completion(context, params.score_path, "change_score.qml", threshold=result.threshold)
         style_output_on_completion(context, params.regions_path, "change_regions.qml")
         return {

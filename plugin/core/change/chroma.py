@@ -29,11 +29,16 @@ def stretch_limits(samples: np.ndarray, low: float, high: float) -> np.ndarray:
     return limits.astype(np.float32)
 
 
+def stretch_terms(limits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(low, 1 / span) per band, float32: a band's stretched value is (v - low) * scale."""
+    return limits[0], (np.float32(1.0) / (limits[1] - limits[0])).astype(np.float32)
+
+
 def chroma(bands: np.ndarray, limits: np.ndarray, eps: float) -> np.ndarray:
     """(max - min) / (max + eps) over the stretched bands (p, h, w) -> (h, w); 0 = grey.
     eps (in stretched units) keeps dark pixels, whose ratios are noise, from looking colourful."""
-    lo = limits[0][:, None, None]
-    scale = (np.float32(1.0) / (limits[1] - limits[0]))[:, None, None]
+    lo, scale = stretch_terms(limits)
+    lo, scale = lo[:, None, None], scale[:, None, None]
     top = bottom = None
     for b in range(bands.shape[0]):
         v = (bands[b] - lo[b]) * scale[b]

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import acceleration
+
 
 def _uniform_filter():
     """scipy's C running mean when scipy is installed (optional: same result, faster)."""
@@ -126,6 +128,9 @@ def shift_subpixel(image: np.ndarray, dx: float, dy: float, margin: int = 0) -> 
         m = max(abs(ix), abs(iy)) + 2
         image = np.pad(image, [(0, 0), (m - margin, m - margin), (m - margin, m - margin)], mode="edge")
     y, x = m + iy, m + ix
+    kernels = acceleration.kernels()
+    if kernels is not None:  # the same sampling in one pass (compiled.py)
+        return kernels.shift_bilinear(image, y, x, h, w, fx, fy)
     window = image[:, y:y + h + 1, x:x + w + 1].astype(np.float32)
     rows = window[:, :-1] * (np.float32(1) - fy)
     rows += window[:, 1:] * fy

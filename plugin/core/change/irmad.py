@@ -31,10 +31,7 @@ class MadModel:
         1e-6 of the statistic); no BLAS call, so scoring threads never wake (and fight over)
         a BLAS thread pool for these tiny matrices."""
         p = self.bands
-        scale = 1.0 / np.sqrt(self.variances)
-        wa = (self.a * scale).astype(np.float32)
-        wb = (self.b * scale).astype(np.float32)
-        const = ((self.a.T @ self.mean_x - self.b.T @ self.mean_y) * scale).astype(np.float32)
+        wa, wb, const = self.weights()
         z = np.zeros(x.shape[1:], np.float32)  # views of any layout: no reshaped copies
         mad = np.empty_like(z)
         term = np.empty_like(z)
@@ -50,6 +47,15 @@ class MadModel:
             np.multiply(mad, mad, out=mad)
             z += mad
         return z
+
+    def weights(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(wa, wb, const), float32: MAD variate k over its spread is
+        sum_i x_i wa[i, k] - sum_i y_i wb[i, k] - const[k]."""
+        scale = 1.0 / np.sqrt(self.variances)
+        wa = (self.a * scale).astype(np.float32)
+        wb = (self.b * scale).astype(np.float32)
+        const = ((self.a.T @ self.mean_x - self.b.T @ self.mean_y) * scale).astype(np.float32)
+        return wa, wb, const
 
     def no_change_probability(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return chi2_sf(self.chi_square(x, y), self.bands)

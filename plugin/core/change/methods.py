@@ -9,7 +9,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..parallel import thread_map
-from .chroma import MIN_BANDS, least_chroma, stretch_limits
+from . import acceleration
+from .chroma import MIN_BANDS, least_chroma, stretch_limits, stretch_terms
 from .filters import box_mean, double_bilinear, half_bands, sobel
 from .irmad import MadModel, fit_irmad
 from .model import METHODS
@@ -48,6 +49,10 @@ class ChangeMethod:
 
     def fit(self, tiles: list[Tile]) -> None:
         raise NotImplementedError
+
+    def prepare(self) -> str:
+        """Readies scoring on the calling thread (before the scoring pool starts); a line for the log."""
+        return ""
 
     def score(self, before: np.ndarray, after: np.ndarray, valid: Optional[np.ndarray], core: int = 0) -> np.ndarray:
         """Score of the block (bands with halo) less `core` pixels on each side (the halo:
@@ -228,6 +233,7 @@ class StructureContext(ChangeMethod):
         self.spectral: Optional[IRMAD] = None
         self.limits: Optional[tuple[np.ndarray, np.ndarray]] = None  # stretch of before, after
         self.chroma_reference = 0.0
+        self._kernel_args = None  # the fitted model as the compiled kernels take it
 
     def _cues(self, before, after) -> list[np.ndarray]:
         """Context cues on a 2x-decimated grid (4x less work), the fine cue at full resolution."""
@@ -281,8 +287,9 @@ class StructureContext(ChangeMethod):
         return window(out, inset)
 
     def fit(self, tiles):
+        self._kernel_args = None
         self.fit_standardisation(tiles)
-        raw = np.concatenate(thread_map(lambda t: self._fuse(self._cues(t.before, t.after), t.halo)[t.core(t.valid)],
+        raw = np.concatenate(thread_map(lambda t: self._raw(t.before, t.after, t.halo)[t.core(t.valid)],
                                         ((t,) for t in tiles)))
         self.raw_threshold = max(otsu_threshold(raw), self.MIN_THRESHOLD)
         self.spectral = None
@@ -298,10 +305,41 @@ class StructureContext(ChangeMethod):
             sample = _sample_core(tiles, lambda t: self._chroma(t.before, t.after))
             self.chroma_reference = float(np.quantile(sample, self.CHROMA_REFERENCE))
 
+    def _raw(self, before, after, core: int) -> np.ndarray:
+        """The contextual score before its threshold, less `core` pixels on each side."""
+        kernels = acceleration.kernels() if self.GUIDED else None
+        if kernels is not None:
+            return kernels.structure_raw(before, after, core, self)
+        return self._fuse(self._cues(before, after), core)
+
     def _chroma(self, before, after) -> np.ndarray:
         return least_chroma(before, after, self.limits[0], self.limits[1], self.CHROMA_EPS)
 
+    def prepare(self) -> str:
+        if self.GUIDED and acceleration.kernels() is not None:
+            acceleration.warm_up()
+        return acceleration.describe() if self.GUIDED else "Change scoring: numpy."
+
+    def _compiled_args(self, kernels):
+        """The fitted model in the form of compiled.StructureArgs (built once per fit)."""
+        if self._kernel_args is None:
+            p = len(self.mean)
+            zeros, ones, square = np.zeros(p, np.float32), np.ones(p, np.float32), np.zeros((p, p), np.float32)
+            wa, wb, const = self.spectral.model.weights() if self.spectral is not None else (square, square, zeros)
+            (lo_b, scale_b), (lo_a, scale_a) = (map(stretch_terms, self.limits) if self.limits is not None
+                                                else ((zeros, ones), (zeros, ones)))
+            self._kernel_args = kernels.StructureArgs(
+                self.mean, self.std, tuple(self.R_MEAN), self.R_STRUCT, self.R_CONTEXT, float(self.SPECTRAL_SCALE),
+                self.GUIDE_R, float(self.GUIDE_EPS), float(self.raw_threshold), wa, wb, const,
+                float(self.spectral.raw_threshold) if self.spectral is not None else 1.0, self.spectral is not None,
+                lo_b, scale_b, lo_a, scale_a, float(self.CHROMA_EPS), float(self.chroma_reference),
+                float(self.CHROMA_WEIGHT), self.limits is not None)
+        return self._kernel_args
+
     def score(self, before, after, valid, core=0):
+        kernels = acceleration.kernels() if self.GUIDED else None
+        if kernels is not None:  # the same arithmetic, fused into a few passes (compiled.py)
+            return kernels.structure_score(before, after, core, self._compiled_args(kernels))
         # the steps after the guided filter run on the core only; the IR-MAD and chroma terms
         # are computed on the whole (contiguous) block: numpy runs slower on strided views
         out = score_from_ratio(self._fuse(self._cues(before, after), core) / self.raw_threshold, 8.0)

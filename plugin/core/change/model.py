@@ -148,3 +148,4 @@ class ChangeResult:
     regions_layer: str = "change_regions"
     band_pairs: list[tuple[int, int]] = field(default_factory=list)
     shadow_moves_dropped: int = 0  # regions removed as shadows moved by the sun
+    scoring: str = ""  # which scoring path ran (compiled kernels or numpy), one line

@@ -87,7 +87,9 @@ def _validate(params: ChangeParameters) -> None:
     make_method(params.method)  # an unknown id fails before any work
 
 
-CACHE_BYTES = 64 * 1024 * 1024  # GDAL's block cache defaults to 5 % of RAM: cap it (strips are read whole)
+# GDAL's block cache defaults to 5 % of RAM: cap it. Strips are read whole and their shared
+# rows kept (scoring._RowTail), so the cache only buffers the tiles being written.
+CACHE_BYTES = 16 * 1024 * 1024
 
 
 class _GdalSettings:
@@ -151,10 +153,15 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
             progress.report(0.14, "Fitting the radiometric normalisation")
             pixels_a = np.concatenate([t.core(t.after)[:, t.core(t.valid)] for t in tiles], axis=1)
             norm = fit_normalisation(pixels_b.T, pixels_a.T, pair.band_pairs)
+            del pixels_a
+        del pixels_b  # not needed for the rest of the run (tens of MB on large grids)
         for t in tiles:
             t.after = apply_normalisation(t.after, norm)
             fill_invalid(t.before, t.valid, fill)
             fill_invalid(t.after, t.valid, fill)
+        progress.report(0.16, "Preparing the change scoring")
+        scoring = method.prepare()
+        progress.report(0.165, scoring)
         progress.report(0.17, "Fitting the change model")
         method.fit(tiles)
         del tiles
@@ -185,7 +192,7 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
             score_path=score_path, mask_path=mask_path, regions_path=regions_path, method=params.method,
             threshold=threshold, raw_threshold=float(method.raw_threshold), changed_area_m2=area,
             n_regions=n_regions, regions=regions, shift=shift, normalisation=norm, grid=grid,
-            band_pairs=list(pair.band_pairs), shadow_moves_dropped=len(shadow_moves),
+            band_pairs=list(pair.band_pairs), shadow_moves_dropped=len(shadow_moves), scoring=scoring,
         )
     except BaseException:
         remove_quietly(*temps.values())

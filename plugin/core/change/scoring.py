@@ -24,7 +24,7 @@ from .outputs import OverviewWriter, blocks, create_raster
 from .regions import MASK_NODATA, SCORE_NODATA
 
 SCORE_STEPS = 1024  # the score is stored in steps of 1/1024: plenty for thresholds, and it compresses ~15x
-STRIP_COLUMNS = 4096  # strips are read in chunks of at most this width (bounded memory)
+STRIP_COLUMNS = 2048  # strips are read in chunks of at most this width (bounded memory)
 BLOCK_WIDTH_FACTOR = 1  # scored blocks are block_size rows x BLOCK_WIDTH_FACTOR * block_size columns
 
 

@@ -1,0 +1,149 @@
+"""The optional compiled kernels (numba) give the numpy path's results, and the numpy path
+stays in use, and says how to get the faster one, when numba is missing or switched off."""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+from osgeo import gdal
+
+from change_helpers import assert_same_scores, textured
+
+numba = pytest.importorskip("numba", reason="numba (optional) is not installed: only the numpy path can run")
+
+
+@pytest.fixture
+def numpy_path(monkeypatch):
+    """A context in which the numpy path runs (the compiled one stays the default outside)."""
+    from sitewatch.plugin.core.change.acceleration import DISABLE_ENV
+
+    class _Switch:
+        def __enter__(self):
+            monkeypatch.setenv(DISABLE_ENV, "1")
+
+        def __exit__(self, *exc):
+            monkeypatch.delenv(DISABLE_ENV)
+
+    return _Switch()
+
+
+def _scene(size: int, bands: int, seed: int):
+    """A textured pair with an arrival, a departure, a brightness change and a colourful field."""
+    before = textured(size, seed, bands=bands)
+    rng = np.random.default_rng(seed + 1)
+    after = before * 1.1 + 7 + rng.normal(0, 1.0, before.shape).astype(np.float32)
+    after[:, 30:52, 40:90] = 235.0  # a new roof
+    before[:, 90:110, 20:35] = 30.0  # something that left
+    after[:, 120:150, 100:140] *= 1.6  # brighter only
+    before[1 % bands, :, size - 40:] += 60.0  # a green field (colourful on both dates)
+    after[1 % bands, :, size - 40:] += 40.0
+    return before.astype(np.float32), after.astype(np.float32)
+
+
+def _assert_close(compiled: np.ndarray, reference: np.ndarray) -> None:
+    """float32 rounding in another order: about 1e-7 on the raw cues, up to 1e-4 where the
+    score's steep middle (the 8th power around the threshold) amplifies it; the stored score
+    has steps of 1e-3."""
+    diff = np.abs(compiled.astype(np.float64) - reference)
+    assert diff.max() < 1e-4
+    assert diff.mean() < 5e-6
+
+
+def _fitted(before, after, halo: int, **overrides):
+    from sitewatch.plugin.core.change.methods import Tile, make_method
+
+    method = make_method("structure")
+    for name, value in overrides.items():
+        setattr(method, name, value)
+    method.fit([Tile(before, after, np.ones(before.shape[1:], bool), halo)])
+    return method
+
+
+@pytest.mark.parametrize("bands", [4, 3, 5])
+@pytest.mark.parametrize("shape", [(200, 200), (171, 133)])
+def test_structure_score_equals_the_numpy_path(numpy_path, bands, shape):
+    """Four bands take the unrolled IR-MAD row; three and five the general one. Odd sizes
+    exercise the decimation's replicated edges."""
+    size = max(shape)
+    before, after = _scene(size, bands, seed=bands)
+    before, after = before[:, :shape[0], :shape[1]].copy(), after[:, :shape[0], :shape[1]].copy()
+    method = _fitted(before, after, 8)
+    valid = np.ones(shape, bool)
+    for core in (0, 1, 32):
+        compiled = method.score(before, after, valid, core=core)
+        with numpy_path:
+            reference = method.score(before, after, valid, core=core)
+        assert compiled.shape == reference.shape
+        assert compiled.dtype == np.float32
+        _assert_close(compiled, reference)
+        assert ((compiled > 0.5) != (reference > 0.5)).sum() <= 2
+        assert (reference > 0.5).sum() > 200  # the scene has changes to agree on
+
+
+@pytest.mark.parametrize("overrides", [dict(FUSE_IRMAD=False), dict(NATURAL_PRIOR=False)])
+def test_structure_score_equals_the_numpy_path_without_irmad_or_prior(numpy_path, overrides):
+    before, after = _scene(160, 4, seed=9)
+    method = _fitted(before, after, 8, **overrides)
+    valid = np.ones(before.shape[1:], bool)
+    compiled = method.score(before, after, valid, core=4)
+    with numpy_path:
+        reference = method.score(before, after, valid, core=4)
+    _assert_close(compiled, reference)
+
+
+@pytest.mark.parametrize("radius", [1, 2, 3, 4, 6])
+@pytest.mark.parametrize("shape", [(37, 53), (5, 3), (1, 9)])
+def test_box_mean_equals_the_numpy_one(radius, shape):
+    """Mirrored edges included, also where the window is wider than the array."""
+    from sitewatch.plugin.core.change import compiled
+    from sitewatch.plugin.core.change.filters import box_mean_numpy
+
+    image = np.random.default_rng(radius).normal(size=shape).astype(np.float32)
+    np.testing.assert_allclose(compiled.box_mean(image, radius), box_mean_numpy(image[None], radius)[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.uint8, np.float32])
+@pytest.mark.parametrize("shift", [(-2.69, -2.64), (1.25, 0.5), (0.0, 3.75)])
+def test_shift_sampling_is_bit_identical(numpy_path, dtype, shift):
+    from sitewatch.plugin.core.change.filters import shift_subpixel
+
+    rng = np.random.default_rng(3)
+    strip = (rng.random((4, 80, 300)) * 200).astype(dtype)
+    window = strip[:, :, 40:40 + 70]  # a strided view, as the scoring pass hands over
+    compiled = shift_subpixel(window, *shift, margin=6)
+    with numpy_path:
+        reference = shift_subpixel(window, *shift, margin=6)
+    assert compiled.dtype == np.float32
+    np.testing.assert_array_equal(compiled, reference)
+
+
+def test_pipeline_gives_the_same_change_either_way(change_pair, tmp_path, numpy_path):
+    from sitewatch.plugin.core.change import ChangeParameters, detect_changes
+
+    before, after, _ = change_pair
+    fast = detect_changes(ChangeParameters(before, after, str(tmp_path / "fast")))
+    with numpy_path:
+        slow = detect_changes(ChangeParameters(before, after, str(tmp_path / "slow")))
+    assert "compiled kernels (numba" in fast.scoring
+    assert slow.scoring.startswith("Change scoring: numpy")
+    assert_same_scores(gdal.Open(fast.score_path).ReadAsArray(), gdal.Open(slow.score_path).ReadAsArray())
+    np.testing.assert_array_equal(gdal.Open(fast.mask_path).ReadAsArray(), gdal.Open(slow.mask_path).ReadAsArray())
+    assert fast.n_regions == slow.n_regions >= 1
+
+
+def test_without_numba_the_numpy_path_runs_and_says_how_to_get_the_faster_one(monkeypatch, change_pair, tmp_path):
+    from sitewatch.plugin.core import change
+    from sitewatch.plugin.core.change import ChangeParameters, acceleration, detect_changes
+
+    monkeypatch.setattr(acceleration, "_state", {})
+    monkeypatch.delattr(change, "compiled", raising=False)
+    monkeypatch.setitem(sys.modules, "numba", None)  # import numba now raises ImportError
+    monkeypatch.delitem(sys.modules, "sitewatch.plugin.core.change.compiled", raising=False)
+    assert acceleration.kernels() is None
+    line = acceleration.describe()
+    assert "numpy" in line and "pip install numba" in line
+    before, after, _ = change_pair
+    result = detect_changes(ChangeParameters(before, after, str(tmp_path / "out")))
+    assert result.scoring == line
+    assert result.n_regions >= 1
