@@ -3,6 +3,8 @@ threads use two cores; GDAL reads stay on the calling thread (datasets are not s
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, Iterator, TypeVar
@@ -37,3 +39,48 @@ def thread_imap(function: Callable[..., R], jobs: Iterable[tuple]) -> Iterator[R
 def thread_map(function: Callable[..., R], jobs: Iterable[tuple]) -> list[R]:
     """thread_imap's results as a list."""
     return list(thread_imap(function, jobs))
+
+
+_DONE = object()
+
+
+def prefetch(items: Iterable[R], depth: int) -> Iterator[R]:
+    """The items of `items`, produced on a reader thread up to `depth` ahead of the consumer:
+    GDAL decodes the next strip while the current one is scored (GDAL releases the GIL).
+    The producer's exceptions reach the consumer; a consumer that stops early stops it."""
+    ahead: queue.Queue = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        ahead.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ahead.put((_DONE, None))
+        except BaseException as exc:  # handed over to the consumer
+            ahead.put((_DONE, exc))
+
+    reader = threading.Thread(target=produce, name="sitewatch-prefetch", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item, error = ahead.get()
+            if item is _DONE:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        while reader.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                ahead.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        reader.join()

@@ -65,3 +65,53 @@ def test_results_stream_before_the_jobs_run_out(monkeypatch):
     assert [next(results) for _ in range(3)] == [0, -1, -2]
     assert len(produced) <= 6  # a few jobs ahead, not all fifty
     assert list(results) == [-k for k in range(3, 50)]
+
+
+def test_prefetch_reads_ahead_on_another_thread_in_order_and_bounded():
+    caller = threading.get_ident()
+    state = {"produced": 0, "consumed": 0, "ahead": 0, "threads": set()}
+
+    def items():
+        for k in range(20):
+            state["threads"].add(threading.get_ident())
+            state["produced"] += 1
+            yield k
+
+    out = []
+    for item in parallel.prefetch(items(), depth=3):
+        time.sleep(0.005)  # a slow consumer: the reader gets ahead as far as it may
+        state["ahead"] = max(state["ahead"], state["produced"] - state["consumed"])
+        state["consumed"] += 1
+        out.append(item)
+    assert out == list(range(20))
+    assert state["threads"] and caller not in state["threads"]
+    assert 2 <= state["ahead"] <= 5  # depth in the queue, one being put, one in hand
+
+
+def test_prefetch_hands_the_readers_error_to_the_consumer():
+    def items():
+        yield 1
+        raise OSError("unreadable strip")
+
+    got = []
+    with pytest.raises(OSError, match="unreadable strip"):
+        for item in parallel.prefetch(items(), depth=2):
+            got.append(item)
+    assert got == [1]
+
+
+def test_a_consumer_that_stops_early_stops_the_reader():
+    produced = []
+    before = {t.ident for t in threading.enumerate()}
+
+    def items():
+        for k in range(1000):
+            produced.append(k)
+            yield k
+
+    for item in parallel.prefetch(items(), depth=2):
+        if item == 3:
+            break
+    time.sleep(0.05)
+    assert len(produced) < 10  # it did not read on to the end
+    assert not [t for t in threading.enumerate() if t.ident not in before and t.name == "sitewatch-prefetch"]

@@ -28,37 +28,36 @@ def _mirror(i, n):
 @njit(**_JIT)
 def box_mean(src, r):
     """filters.box_mean of a 2-D float32 array: mean over a (2r+1)^2 window, edges mirrored.
-    Rows: a sum of 2r+1 shifted copies; columns: a running sum in float64 (every inner loop
-    runs along a row, so it vectorises)."""
+    Row by row, in float32 like filters.box_mean_small: the 2r+1 source rows summed, then
+    2r+1 shifted copies of that sum (every inner loop runs along a row and vectorises)."""
     h, w = src.shape
     if r <= 0:
         return src.copy()
     k = 2 * r + 1
-    rows = np.zeros((h, w), F32)
-    line = np.empty(w + 2 * r, F32)
-    for y in range(h):
-        line[r:r + w] = src[y]
-        for d in range(r):
-            line[r - 1 - d] = src[y, _mirror(-1 - d, w)]
-            line[w + r + d] = src[y, _mirror(w + d, w)]
-        row = rows[y]
-        for d in range(k):
-            shifted = line[d:d + w]
-            for x in range(w):
-                row[x] += shifted[x]
     out = np.empty((h, w), F32)
-    acc = np.zeros(w, np.float64)
-    for d in range(-r, r + 1):
-        acc += rows[_mirror(d, h)]
-    scale = 1.0 / (k * k)
+    line = np.empty(w + 2 * r, F32)
+    column_sum = line[r:r + w]
+    scale = F32(1.0 / (k * k))
     for y in range(h):
+        first = src[_mirror(y - r, h)]
+        for x in range(w):
+            column_sum[x] = first[x]
+        for d in range(1, k):
+            row = src[_mirror(y - r + d, h)]
+            for x in range(w):
+                column_sum[x] += row[x]
+        for d in range(r):
+            line[r - 1 - d] = line[r + _mirror(-1 - d, w)]
+            line[w + r + d] = line[r + _mirror(w + d, w)]
         dest = out[y]
         for x in range(w):
-            dest[x] = acc[x] * scale
-        if y + 1 < h:
-            add, drop = rows[_mirror(y + r + 1, h)], rows[_mirror(y - r, h)]
+            dest[x] = line[x]
+        for d in range(1, k):
+            shifted = line[d:d + w]
             for x in range(w):
-                acc[x] += add[x] - drop[x]
+                dest[x] += shifted[x]
+        for x in range(w):
+            dest[x] *= scale
     return out
 
 
@@ -208,36 +207,54 @@ def context(hb, wb, r_means, r_struct, r_context, spectral_scale):
 @njit(**_JIT)
 def fine_and_guide(before, after, inv_std, ctx, spectral_scale):
     """The full-resolution cues of StructureContext._cues and the second half of _fuse before
-    the guided filter: (score before edge alignment, guide = luminance difference)."""
+    the guided filter: (score before edge alignment, guide = luminance difference).
+    One pass over the rows: each band's scaled change is summed over 3 x 3 pixels as
+    filters.box_mean_small does (column of three rows, then three columns, edges mirrored),
+    so nothing full-size is written but the two results."""
     p, h, w = before.shape
-    change = np.empty((h, w), F32)
-    norm2 = np.zeros((h, w), F32)
-    guide = np.zeros((h, w), F32)
-    for b in range(p):
-        s = inv_std[b]
-        for y in range(h):
-            rb, ra, c, g = before[b, y], after[b, y], change[y], guide[y]
-            for x in range(w):
-                c[x] = (ra[x] - rb[x]) * s
-                g[x] += c[x]
-        m = box_mean(change, 1)
-        for y in range(h):
-            mr, n = m[y], norm2[y]
-            for x in range(w):
-                n[x] += mr[x] * mr[x]
-    scale2 = F32(spectral_scale * spectral_scale)
     out = np.empty((h, w), F32)
+    guide = np.empty((h, w), F32)
+    padded = np.empty(w + 2, F32)  # the column sums with one mirrored pixel each side
+    column, left, right = padded[1:w + 1], padded[0:w], padded[2:w + 2]
+    norm2 = np.empty(w, F32)
     up = np.empty(2 * ctx.shape[1], F32)
+    scale2 = F32(spectral_scale * spectral_scale)
+    ninth = F32(1.0 / 9)
     for y in range(h):
+        ym, yp = max(y - 1, 0), min(y + 1, h - 1)
+        g = guide[y]
+        for b in range(p):
+            s = inv_std[b]
+            a0, a1, a2 = after[b, ym], after[b, y], after[b, yp]
+            b0, b1, b2 = before[b, ym], before[b, y], before[b, yp]
+            for x in range(w):
+                column[x] = ((a0[x] - b0[x]) * s + (a1[x] - b1[x]) * s) + (a2[x] - b2[x]) * s
+            if b == 0:
+                for x in range(w):
+                    g[x] = (a1[x] - b1[x]) * s
+            else:
+                for x in range(w):
+                    g[x] += (a1[x] - b1[x]) * s
+            padded[0], padded[w + 1] = padded[1], padded[w]
+            if b == 0:
+                for x in range(w):
+                    m = ((left[x] + column[x]) + right[x]) * ninth
+                    norm2[x] = m * m
+            else:
+                for x in range(w):
+                    m = ((left[x] + column[x]) + right[x]) * ninth
+                    norm2[x] += m * m
         c = ctx[y // 2]
         for j in range(len(c)):
             up[2 * j] = c[j]
             up[2 * j + 1] = c[j]
-        g, n, o = guide[y], norm2[y], out[y]
+        o = out[y]
         for x in range(w):
             g[x] = g[x] / F32(p)
-            fine = n[x] / (n[x] + scale2)
-            o[x] = math.sqrt(up[x] * math.sqrt(fine))
+            cue = F32(math.sqrt(norm2[x]))
+            fine = cue * cue
+            fine = fine / (fine + scale2)
+            o[x] = F32(math.sqrt(up[x] * F32(math.sqrt(fine))))
     return out, guide
 
 
@@ -324,14 +341,6 @@ def _least_chroma(before, after, lo_b, scale_b, lo_a, scale_a, eps):
                 c = (top[x] - bottom[x]) / (max(top[x], F32(0)) + F32(eps))
                 dest[x] = c if date == 0 else min(dest[x], c)
     return out
-
-
-@njit(**_JIT)
-def _score_from_ratio(ratio, squarings):
-    r = min(max(ratio, F32(0)), F32(1e4))
-    for _ in range(squarings):
-        r = r * r
-    return r / (F32(1) + r)
 
 
 @njit(**_JIT)
@@ -466,22 +475,23 @@ def finish(before, after, guide, coef_a, coef_b, inset, threshold, wa, wb, const
 
 
 @njit(**_JIT)
-def shift_bilinear(image, y, x, h, w, fx, fy):
+def shift_bilinear(image, y, x, h, w, fx, fy, gain, offset):
     """filters.shift_subpixel's sampling: bands of any type -> float32 (p, h, w), rows then
-    columns, from the window at (x, y) of size (w + 1, h + 1)."""
+    columns, from the window at (x, y) of size (w + 1, h + 1); then v * gain + offset per band."""
     p = image.shape[0]
     out = np.empty((p, h, w), F32)
     row = np.empty(w + 1, F32)
     gy, gx = F32(1) - fy, F32(1) - fx
     left, right = row[:w], row[1:]
     for b in range(p):
+        g, o = gain[b], offset[b]
         for r in range(h):
             top, bottom = image[b, y + r, x:x + w + 1], image[b, y + r + 1, x:x + w + 1]
             for i in range(w + 1):
                 row[i] = F32(top[i]) * gy + F32(bottom[i]) * fy
             dest = out[b, r]
             for i in range(w):
-                dest[i] = left[i] * gx + right[i] * fx
+                dest[i] = (left[i] * gx + right[i] * fx) * g + o
     return out
 
 

@@ -174,14 +174,15 @@ class ShiftModel:
         m = self.margin
         return view.read(x0 - m, y0 - m, w + 2 * m, h + 2 * m)
 
-    def resample(self, data: np.ndarray, valid: np.ndarray, x0: int, y0: int, w: int, h: int
-                 ) -> tuple[np.ndarray, np.ndarray]:
-        """The numpy part: sample read_raw's output where the before capture's pixels lie."""
+    def resample(self, data: np.ndarray, valid: np.ndarray, x0: int, y0: int, w: int, h: int,
+                 terms: Optional[tuple[np.ndarray, np.ndarray]] = None) -> tuple[np.ndarray, np.ndarray]:
+        """The numpy part: sample read_raw's output where the before capture's pixels lie.
+        terms: per-band (gain, offset) applied to the samples (float32 out), or None."""
         if self.is_zero:
-            return data, valid
+            return (data if terms is None else _affine(data, terms)), valid
         m = self.margin
         if self.field is None:
-            out = shift_subpixel(data, self.dx, self.dy, m)
+            out = shift_subpixel(data, self.dx, self.dy, m, terms)
             if valid.all():  # every neighbour valid: no need to resample the validity
                 return out, np.ones(out.shape[-2:], bool)
             return out, shift_subpixel(valid[None].astype(np.float32), self.dx, self.dy, m)[0] > 0.999
@@ -190,9 +191,19 @@ class ShiftModel:
         ys = np.arange(h)[:, None] + m + dys
         sampler = _Bilinear(xs, ys, data.shape[-2:])
         out = sampler.sample(data)
+        if terms is not None:
+            out = _affine(out, terms)
         if valid.all():  # every neighbour valid: no need to resample the validity
             return out, np.ones((h, w), bool)
         return out, sampler.sample(valid[None].astype(np.float32))[0] > 0.999
+
+
+def _affine(bands: np.ndarray, terms: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """bands * gain + offset per band, float32 (a new array)."""
+    out = np.empty(bands.shape, np.float32)
+    for i, (gain, offset) in enumerate(zip(*terms)):
+        out[i] = bands[i] * gain + offset
+    return out
 
 
 def _lattice_weights(positions: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,6 +1,8 @@
 """Neighbourhood operations in plain numpy (blocks carry a halo, so edges use 'reflect')."""
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from . import acceleration
@@ -116,10 +118,12 @@ def bilinear_sample(image: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.nda
     return out
 
 
-def shift_subpixel(image: np.ndarray, dx: float, dy: float, margin: int = 0) -> np.ndarray:
+def shift_subpixel(image: np.ndarray, dx: float, dy: float, margin: int = 0,
+                   terms: Optional[tuple[np.ndarray, np.ndarray]] = None) -> np.ndarray:
     """Sample bands at (x + dx, y + dy) for a constant shift (bilinear, float32). With margin
     m >= |shift| + 1 the input carries m extra pixels on each side and the output is the inner
-    part (no padding). Separable: rows, then columns; one conversion of the input."""
+    part (no padding). Separable: rows, then columns; one conversion of the input. terms:
+    per-band (gain, offset) applied to the samples (the radiometric normalisation), or None."""
     ix, iy = int(np.floor(dx)), int(np.floor(dy))
     fx, fy = np.float32(dx - ix), np.float32(dy - iy)
     h, w = image.shape[-2] - 2 * margin, image.shape[-1] - 2 * margin
@@ -129,13 +133,19 @@ def shift_subpixel(image: np.ndarray, dx: float, dy: float, margin: int = 0) -> 
         image = np.pad(image, [(0, 0), (m - margin, m - margin), (m - margin, m - margin)], mode="edge")
     y, x = m + iy, m + ix
     kernels = acceleration.kernels()
-    if kernels is not None:  # the same sampling in one pass (compiled.py)
-        return kernels.shift_bilinear(image, y, x, h, w, fx, fy)
+    if kernels is not None:  # the same sampling (and gain, offset) in one pass (compiled.py)
+        gain, offset = terms if terms is not None else (np.ones(image.shape[0], np.float32),
+                                                         np.zeros(image.shape[0], np.float32))
+        return kernels.shift_bilinear(image, y, x, h, w, fx, fy, gain, offset)
     window = image[:, y:y + h + 1, x:x + w + 1].astype(np.float32)
     rows = window[:, :-1] * (np.float32(1) - fy)
     rows += window[:, 1:] * fy
     out = rows[:, :, :-1] * (np.float32(1) - fx)
     out += rows[:, :, 1:] * fx
+    if terms is not None:
+        for i, (gain, offset) in enumerate(zip(*terms)):
+            out[i] *= gain
+            out[i] += offset
     return out
 
 

@@ -192,6 +192,13 @@ class AlignedView:
             ok = np.pad(ok, pads, mode="constant")
         return arr, ok
 
+    def row_grain(self) -> tuple[int, int]:
+        """(rows per block of the file read, grid row of a block boundary): reads that start and
+        end on block boundaries decode each compressed block once."""
+        ds, bands = (self.source, self.source_bands) if self.source is not None else (self.ds, self.bands)
+        rows = max(1, ds.GetRasterBand(bands[0]).GetBlockSize()[1])
+        return rows, -self.source_offset[1] % rows if self.source is not None else 0
+
     def data_type(self) -> np.dtype:
         from osgeo import gdal_array
 

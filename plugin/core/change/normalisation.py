@@ -2,6 +2,8 @@
 (mean and spread matching where a band pair correlates too weakly for a slope)."""
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from .irmad import fit_irmad
@@ -43,11 +45,20 @@ def fit_normalisation(before: np.ndarray, after: np.ndarray, band_pairs: list[tu
     return NormalisationFit(applied=True, n_no_change=int(keep.sum()), n_sample=n, bands=bands)
 
 
+def band_terms(fit: NormalisationFit) -> Optional[tuple[np.ndarray, np.ndarray]]:
+    """Per-band (gain, offset) as float32 arrays when the fit is applied, else None."""
+    if not fit.applied:
+        return None
+    return (np.array([b.gain for b in fit.bands], np.float32), np.array([b.offset for b in fit.bands], np.float32))
+
+
 def apply_normalisation(after: np.ndarray, fit: NormalisationFit) -> np.ndarray:
     """after: (p, h, w) -> radiometry of the before capture."""
-    if not fit.applied:
+    terms = band_terms(fit)
+    if terms is None:
         return after
+    gain, offset = terms
     out = np.empty_like(after, dtype=np.float32)
-    for i, band in enumerate(fit.bands):
-        out[i] = after[i] * np.float32(band.gain) + np.float32(band.offset)
+    for i in range(len(gain)):
+        out[i] = after[i] * gain[i] + offset[i]
     return out

@@ -1,10 +1,12 @@
 """The score pass: every block of the grid scored once, the score, the raw mask and the
 score overviews written in order.
 
-Each input is read once per strip of blocks (large reads in the native type; the rows a
-strip shares with the previous one are kept, so compressed inputs are decoded once). Blocks
-are scored on the small thread pool of core/parallel (numpy releases the GIL) while GDAL reads
-and writes stay on the calling thread; only a few blocks are ahead, so memory stays bounded."""
+Each input is read once per strip of blocks (large reads in the native type, ending on the
+file's block rows; the rows a strip shares with the next one are kept, so compressed inputs
+are decoded once). Three kinds of thread share the work: a reader thread reads the inputs a
+strip ahead (core/parallel.prefetch), the small pool scores blocks (numpy and the compiled
+kernels release the GIL), and the calling thread writes the outputs in order. Only a few
+blocks are ahead, so memory stays bounded."""
 from __future__ import annotations
 
 import math
@@ -12,43 +14,61 @@ import math
 import numpy as np
 from osgeo import gdal
 
-from ..parallel import thread_imap
+from ..parallel import prefetch, thread_imap
 from ..progress import Progress
 from .coregistration import ShiftModel
 from .filters import double_bilinear, half_bands, half_valid
 from .grid import AlignedPair, AlignedView
 from .methods import ChangeMethod
 from .model import NormalisationFit
-from .normalisation import apply_normalisation
+from .normalisation import band_terms
 from .outputs import OverviewWriter, blocks, create_raster
 from .regions import MASK_NODATA, SCORE_NODATA
 
 SCORE_STEPS = 1024  # the score is stored in steps of 1/1024: plenty for thresholds, and it compresses ~15x
-STRIP_COLUMNS = 2048  # strips are read in chunks of at most this width (bounded memory)
+STRIP_COLUMNS = 1024  # strips are read in chunks of at most this width (bounded memory: a strip is read ahead)
 BLOCK_WIDTH_FACTOR = 1  # scored blocks are block_size rows x BLOCK_WIDTH_FACTOR * block_size columns
 
 
 class _RowTail:
     """Reads a column range of a view as successive overlapping row windows (strips with
-    their halo), each input row once: the rows a window shares with the previous one are
-    kept from it (compressed inputs are not decoded twice; bounded: only the overlap is kept)."""
+    their halo), each input row once: the rows a window shares with the next one are kept,
+    and each read runs ahead to the next block boundary of the file (a compressed block row
+    cut by a read would be decoded twice; kept too, bounded: less than one block row)."""
 
     def __init__(self, view: AlignedView, overlap: int):
         self.view, self.overlap = view, overlap
-        self.tails: dict[tuple[int, int], tuple[int, np.ndarray, np.ndarray]] = {}
+        self.grain, self.boundary = view.row_grain()
+        self.height = view.ds.RasterYSize
+        self.kept: dict[tuple[int, int], tuple[int, np.ndarray, np.ndarray]] = {}
+
+    def _ahead(self, end: int) -> int:
+        """The first block boundary at or after `end` (no further than the grid)."""
+        if end >= self.height:
+            return end
+        ahead = end + (self.boundary - end) % self.grain
+        return min(ahead, self.height)
 
     def read(self, x: int, y: int, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
-        tail = self.tails.pop((x, w), None)
-        if tail is not None and tail[0] == y:
-            kept = tail[1].shape[1]
-            data, valid = self.view.read(x, y + kept, w, h - kept, native=True)
-            data, valid = np.concatenate([tail[1], data], axis=1), np.concatenate([tail[2], valid], axis=0)
+        end = y + h
+        ahead = self._ahead(end)
+        start, data, valid = self.kept.pop((x, w), (None, None, None))
+        if start is not None and start <= y <= start + data.shape[1]:
+            have = start + data.shape[1]
+            data, valid = data[:, y - start:], valid[y - start:]
+            if ahead > have:
+                if have >= self.height and data.shape[1]:  # below the grid: the edge row, invalid (as view.read pads)
+                    more = np.repeat(data[:, -1:], ahead - have, axis=1)
+                    more_valid = np.zeros((ahead - have, w), bool)
+                else:
+                    more, more_valid = self.view.read(x, have, w, ahead - have, native=True)
+                data, valid = np.concatenate([data, more], axis=1), np.concatenate([valid, more_valid], axis=0)
         else:
-            data, valid = self.view.read(x, y, w, h, native=True)
-        keep = min(self.overlap, h)
-        if keep:
-            self.tails[(x, w)] = (y + h - keep, data[:, h - keep:].copy(), valid[h - keep:].copy())
-        return data, valid
+            data, valid = self.view.read(x, y, w, ahead - y, native=True)
+        keep_from = max(y, end - self.overlap)
+        if ahead > keep_from:
+            self.kept[(x, w)] = (keep_from, data[:, keep_from - y:].copy(), valid[keep_from - y:].copy())
+        return data[:, :h], valid[:h]
 
 
 def fill_invalid(bands: np.ndarray, valid: np.ndarray, fill: np.ndarray) -> None:
@@ -96,7 +116,8 @@ def score_grid(pair: AlignedPair, method: ChangeMethod, shift_model: ShiftModel,
         else:
             before = before.astype(np.float32)  # a copy: invalid pixels are filled in place
         aw, ah = -(-w // scale), -(-hh // scale)
-        after, va = analysis_shift.resample(raw_after, va_raw, x // scale - h, y // scale - h, aw + 2 * h, ah + 2 * h)
+        after, va = analysis_shift.resample(raw_after, va_raw, x // scale - h, y // scale - h, aw + 2 * h, ah + 2 * h,
+                                            terms)
         valid = vb & va
         if aoi is not None:
             valid &= aoi
@@ -109,7 +130,7 @@ def score_grid(pair: AlignedPair, method: ChangeMethod, shift_model: ShiftModel,
                 core_valid &= aoi_core
         if not core_valid.any():
             return x, y, np.full((hh, w), SCORE_NODATA, np.float32), np.full((hh, w), MASK_NODATA, np.uint8)
-        after = apply_normalisation(after.astype(np.float32, copy=after is raw_after and scale == 1), norm)
+        after = after.astype(np.float32, copy=after is raw_after and scale == 1)  # filled in place below
         fill_invalid(before, valid, fill)
         fill_invalid(after, valid, fill)
         if scale == 2:  # one analysis pixel of context each side, so blocks join without seams
@@ -125,11 +146,11 @@ def score_grid(pair: AlignedPair, method: ChangeMethod, shift_model: ShiftModel,
             score = np.where(core_valid, score, np.float32(SCORE_NODATA))
         return x, y, np.ascontiguousarray(score, np.float32), mask
 
+    terms = band_terms(norm)  # the radiometric normalisation, applied while the after capture is resampled
     rows_b, rows_a = _RowTail(pair.before, 2 * halo_px), _RowTail(pair.after, 2 * (halo_px + margin_px))
 
     def jobs():
-        """Each block with its windows, sliced from strips read on this thread (two strips alive)."""
-        done = 0
+        """Each block with its windows, sliced from strips read in order (runs on the reader thread)."""
         for cx, cy, cw, ch in chunks:
             ww, wh = cw + 2 * halo_px, ch + 2 * halo_px
             strip_b, vb_s = rows_b.read(cx - halo_px, cy - halo_px, ww, wh)
@@ -137,8 +158,6 @@ def score_grid(pair: AlignedPair, method: ChangeMethod, shift_model: ShiftModel,
                                         ww + 2 * margin_px, wh + 2 * margin_px)
             aoi_s = pair.aoi(cx - halo_px, cy - halo_px, ww, wh)
             for x in range(cx, cx + cw, block_w):
-                progress.report(done / n_blocks, "Scoring changes")
-                done += 1
                 w = min(block_w, cx + cw - x)
                 sx = x - cx
                 wb, wa = w + 2 * halo_px, w + 2 * halo_px + 2 * margin_px
@@ -146,8 +165,11 @@ def score_grid(pair: AlignedPair, method: ChangeMethod, shift_model: ShiftModel,
                        va_s[:, sx:sx + wa], None if aoi_s is None else aoi_s[:, sx:sx + wb])
             del strip_b, strip_a, vb_s, va_s, aoi_s  # before the next strip is read
 
-    # GDAL reads and writes stay on this thread; numpy/scipy scoring (GIL released) runs on the pool
-    for x, y, score, mask in thread_imap(compute, jobs()):
+    # the inputs are read on a reader thread a strip ahead (their datasets are used there only),
+    # the outputs written on this thread, the blocks scored on the pool (GIL released)
+    strip_blocks = max(1, chunk_w // block_w)
+    for done, (x, y, score, mask) in enumerate(thread_imap(compute, prefetch(jobs(), strip_blocks))):
+        progress.report(done / n_blocks, "Scoring changes")
         score_ds.GetRasterBand(1).WriteArray(score, x, y)
         raw_ds.GetRasterBand(1).WriteArray(mask, x, y)
         overviews.add(score, x, y)

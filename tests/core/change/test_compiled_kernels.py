@@ -105,17 +105,26 @@ def test_box_mean_equals_the_numpy_one(radius, shape):
 
 @pytest.mark.parametrize("dtype", [np.uint16, np.uint8, np.float32])
 @pytest.mark.parametrize("shift", [(-2.69, -2.64), (1.25, 0.5), (0.0, 3.75)])
-def test_shift_sampling_is_bit_identical(numpy_path, dtype, shift):
+@pytest.mark.parametrize("normalised", [False, True])
+def test_shift_sampling_is_bit_identical(numpy_path, dtype, shift, normalised):
+    """The sampling, and the radiometric normalisation applied with it, as numpy computes them
+    (sampling, then apply_normalisation)."""
     from sitewatch.plugin.core.change.filters import shift_subpixel
+    from sitewatch.plugin.core.change.model import BandFit, NormalisationFit
+    from sitewatch.plugin.core.change.normalisation import apply_normalisation, band_terms
 
     rng = np.random.default_rng(3)
     strip = (rng.random((4, 80, 300)) * 200).astype(dtype)
     window = strip[:, :, 40:40 + 70]  # a strided view, as the scoring pass hands over
-    compiled = shift_subpixel(window, *shift, margin=6)
+    fit = NormalisationFit(applied=normalised, bands=[BandFit(b + 1, b + 1, 1.1 + 0.07 * b, -3.3 * b, 0.9, 1.0,
+                                                              "orthogonal") for b in range(4)])
+    compiled = shift_subpixel(window, *shift, margin=6, terms=band_terms(fit))
     with numpy_path:
-        reference = shift_subpixel(window, *shift, margin=6)
+        reference = shift_subpixel(window, *shift, margin=6, terms=band_terms(fit))
+        sampled_then_normalised = apply_normalisation(shift_subpixel(window, *shift, margin=6), fit)
     assert compiled.dtype == np.float32
     np.testing.assert_array_equal(compiled, reference)
+    np.testing.assert_array_equal(reference, sampled_then_normalised)
 
 
 def test_pipeline_gives_the_same_change_either_way(change_pair, tmp_path, numpy_path):

@@ -131,30 +131,42 @@ def test_small_radius_box_mean_matches_the_integral_image():
         np.testing.assert_allclose(box_mean_small(x[0], radius), box_mean_numpy(x[0], radius), atol=1e-5)
 
 
-def test_row_tail_reads_each_row_once_and_returns_the_same_windows(tmp_path):
+def test_row_tail_reads_each_row_once_on_block_boundaries_and_returns_the_same_windows(tmp_path):
     from change_helpers import textured, write_raster
+    from osgeo import gdal
     from sitewatch.plugin.core.change.grid import align_pair
     from sitewatch.plugin.core.change.scoring import _RowTail
 
-    path = write_raster(tmp_path / "a.tif", textured(300, 2))
+    striped = write_raster(tmp_path / "a.tif", textured(300, 2))
+    path = str(tmp_path / "tiled.tif")  # 64-row blocks: a read that cuts one decodes it twice
+    gdal.Translate(path, striped, creationOptions=["TILED=YES", "BLOCKXSIZE=64", "BLOCKYSIZE=64", "COMPRESS=DEFLATE"])
     pair = align_pair(path, path)
     try:
         class CountingView:  # a wrapper, not a patched method: no cycle keeps the dataset alive
             def __init__(self, view):
-                self.view, self.rows = view, 0
+                self.view, self.ds, self.reads = view, view.ds, []
+
+            def row_grain(self):
+                return self.view.row_grain()
 
             def read(self, x, y, w, h, native=False):
-                self.rows += h
+                self.reads.append((y, y + h))
                 return self.view.read(x, y, w, h, native)
 
         counting = CountingView(pair.before)
+        assert counting.row_grain() == (64, 0)
         tail = _RowTail(counting, 2 * 16)
         for y in range(0, 300, 64):  # strips of 64 rows with a 16-row halo, leaving the grid at both ends
             data, valid = tail.read(-16, y - 16, 332, 96)
             ref, ref_valid = pair.before.read(-16, y - 16, 332, 96, native=True)
             np.testing.assert_array_equal(data, ref)
             np.testing.assert_array_equal(valid, ref_valid)
-        assert counting.rows == 96 + 4 * 64  # the overlap is never read again
+        # every grid row read once (and the 16 halo rows above the grid, padding of the first read);
+        # rows below the grid are the edge row repeated, not read
+        assert sum(end - start for start, end in counting.reads) == 16 + 300
+        for (_, end), (start, _) in zip(counting.reads, counting.reads[1:]):
+            assert start == end  # each read goes on where the last one stopped ...
+            assert end % 64 == 0 or end >= 300  # ... which is a block boundary (or the grid's end)
         counting = tail = None
     finally:
         pair.close()
