@@ -3,7 +3,7 @@ scores any block (with its halo) on a 0..1 scale where 0.5 is the automatic thre
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -50,8 +50,9 @@ class ChangeMethod:
     def fit(self, tiles: list[Tile]) -> None:
         raise NotImplementedError
 
-    def prepare(self) -> str:
-        """Readies scoring on the calling thread (before the scoring pool starts); a line for the log."""
+    def prepare(self, report: Callable[[str], None] = lambda message: None) -> str:
+        """Readies scoring on the calling thread (before any pool starts), telling `report` what
+        takes time; returns a line for the log ("" when there is nothing to say)."""
         return ""
 
     def score(self, before: np.ndarray, after: np.ndarray, valid: Optional[np.ndarray], core: int = 0) -> np.ndarray:
@@ -315,8 +316,9 @@ class StructureContext(ChangeMethod):
     def _chroma(self, before, after) -> np.ndarray:
         return least_chroma(before, after, self.limits[0], self.limits[1], self.CHROMA_EPS)
 
-    def prepare(self) -> str:
+    def prepare(self, report: Callable[[str], None] = lambda message: None) -> str:
         if self.GUIDED and acceleration.kernels() is not None:
+            report("Loading the compiled change kernels (their first use compiles them: about 20 s, once)")
             acceleration.warm_up()
         return acceleration.describe() if self.GUIDED else "Change scoring: numpy."
 

@@ -159,9 +159,9 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
             t.after = apply_normalisation(t.after, norm)
             fill_invalid(t.before, t.valid, fill)
             fill_invalid(t.after, t.valid, fill)
-        progress.report(0.16, "Preparing the change scoring")
-        scoring = method.prepare()
-        progress.report(0.165, scoring)
+        scoring = method.prepare(lambda message: progress.report(0.16, message))
+        if scoring:
+            progress.report(0.165, scoring)
         progress.report(0.17, "Fitting the change model")
         method.fit(tiles)
         del tiles

@@ -130,11 +130,17 @@ def test_shift_sampling_is_bit_identical(numpy_path, dtype, shift, normalised):
 def test_pipeline_gives_the_same_change_either_way(change_pair, tmp_path, numpy_path):
     from sitewatch.plugin.core.change import ChangeParameters, detect_changes
 
+    from sitewatch.plugin.core.progress import Progress
+
     before, after, _ = change_pair
-    fast = detect_changes(ChangeParameters(before, after, str(tmp_path / "fast")))
+    messages = []
+    fast = detect_changes(ChangeParameters(before, after, str(tmp_path / "fast")),
+                          Progress(lambda value, message: messages.append(message)))
     with numpy_path:
         slow = detect_changes(ChangeParameters(before, after, str(tmp_path / "slow")))
     assert "compiled kernels (numba" in fast.scoring
+    assert any(m.startswith("Loading the compiled change kernels") for m in messages)
+    assert fast.scoring in messages  # the user sees which path scores
     assert slow.scoring.startswith("Change scoring: numpy")
     assert_same_scores(gdal.Open(fast.score_path).ReadAsArray(), gdal.Open(slow.score_path).ReadAsArray())
     np.testing.assert_array_equal(gdal.Open(fast.mask_path).ReadAsArray(), gdal.Open(slow.mask_path).ReadAsArray())
