@@ -1,10 +1,12 @@
-"""Compiled kernels of the default change method (optional: needs numba; see acceleration.py).
+"""Compiled kernels of the default change method and of the after capture's resampling
+(optional: needs numba; see acceleration.py).
 
 The same arithmetic as StructureContext's numpy path (methods.py), fused into a few passes
 over each block: numpy runs some forty full-size array operations per block, and with two
 scoring threads the memory traffic, not the arithmetic, sets the pace. Each kernel names
-the numpy steps it replaces; tests/core/test_compiled_kernels.py holds both paths equal.
-Kernels release the GIL (the scoring pool runs them side by side) and are cached on disk."""
+the numpy steps it replaces; tests/core/change/test_compiled_kernels.py holds both paths equal.
+The resampling kernels (constant shift, shift field) apply the radiometric normalisation in the
+same pass. Kernels release the GIL (the scoring pool runs them side by side) and are cached on disk."""
 from __future__ import annotations
 
 import math
@@ -492,6 +494,28 @@ def shift_bilinear(image, y, x, h, w, fx, fy, gain, offset):
             dest = out[b, r]
             for i in range(w):
                 dest[i] = (left[i] * gx + right[i] * fx) * g + o
+    return out
+
+
+@njit(**_JIT)
+def field_bilinear(image, xs, ys, gain, offset):
+    """coregistration._Bilinear's sampling (a shift field): bands of any type at the fractional
+    positions xs, ys (h, w; clamped to the image) -> float32 (p, h, w), then v * gain + offset."""
+    p, rows, cols = image.shape
+    h, w = xs.shape
+    out = np.empty((p, h, w), F32)
+    hi_x, hi_y = cols - 1.001, rows - 1.001
+    for r in range(h):
+        xr, yr = xs[r], ys[r]
+        for c in range(w):
+            x, y = min(max(xr[c], 0.0), hi_x), min(max(yr[c], 0.0), hi_y)
+            x0, y0 = int(math.floor(x)), int(math.floor(y))
+            fx, fy = F32(x - x0), F32(y - y0)
+            gx, gy = F32(1) - fx, F32(1) - fy
+            for b in range(p):
+                top = F32(image[b, y0, x0]) * gx + F32(image[b, y0, x0 + 1]) * fx
+                bottom = F32(image[b, y0 + 1, x0]) * gx + F32(image[b, y0 + 1, x0 + 1]) * fx
+                out[b, r, c] = (top * gy + bottom * fy) * gain[b] + offset[b]
     return out
 
 

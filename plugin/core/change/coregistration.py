@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import CoregistrationFailed
 from ..parallel import thread_map
 from ..progress import Progress
+from . import acceleration
 from .filters import box_mean, shift_subpixel, sobel
 from .grid import AlignedPair, AlignedView
 from .model import Shift
@@ -189,13 +190,18 @@ class ShiftModel:
         dxs, dys = self._field_at(np.arange(x0, x0 + w, dtype=np.float64), np.arange(y0, y0 + h, dtype=np.float64))
         xs = np.arange(w)[None, :] + m + dxs
         ys = np.arange(h)[:, None] + m + dys
-        sampler = _Bilinear(xs, ys, data.shape[-2:])
-        out = sampler.sample(data)
-        if terms is not None:
-            out = _affine(out, terms)
+        kernels = acceleration.kernels()
+        if kernels is not None:  # the same sampling (and gain, offset) in one pass (compiled.py)
+            p = data.shape[0]
+            gain, offset = terms if terms is not None else (np.ones(p, np.float32), np.zeros(p, np.float32))
+            out = kernels.field_bilinear(data, np.ascontiguousarray(xs), np.ascontiguousarray(ys), gain, offset)
+        else:
+            out = _Bilinear(xs, ys, data.shape[-2:]).sample(data)
+            if terms is not None:
+                out = _affine(out, terms)
         if valid.all():  # every neighbour valid: no need to resample the validity
             return out, np.ones((h, w), bool)
-        return out, sampler.sample(valid[None].astype(np.float32))[0] > 0.999
+        return out, _Bilinear(xs, ys, data.shape[-2:]).sample(valid[None].astype(np.float32))[0] > 0.999
 
 
 def _affine(bands: np.ndarray, terms: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
