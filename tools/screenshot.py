@@ -102,6 +102,7 @@ def main() -> None:
         pump(3.0)
         raise RuntimeError(f"the analysis took longer than {TIMEOUT_S:.0f} s")
     log(f"analysis finished in {time.time() - start:.1f} s: {dock.status_label.text()}")
+    log("summary: " + dock.results_table.summary_label.text().replace("\n", " | "))
     examples = dock.equipment_options.exemplar_combo.currentLayer()
     examples_node = project.layerTreeRoot().findLayer(examples.id()) if examples is not None else None
     if examples_node is not None:

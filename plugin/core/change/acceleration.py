@@ -14,8 +14,7 @@ from types import ModuleType
 from typing import Optional
 
 DISABLE_ENV = "SITEWATCH_NO_COMPILED"
-HOW_TO_INSTALL = ("pip install numba  (in the Python that QGIS uses; OSGeo4W Shell on Windows, "
-                  "/Applications/QGIS.app/Contents/MacOS/bin/pip3 on macOS)")
+HOW_TO_INSTALL = "pip install numba, in the Python that QGIS uses (the OSGeo4W Shell on Windows)"
 
 _lock = threading.Lock()
 _state: dict = {}
@@ -42,8 +41,7 @@ def describe() -> str:
         return f"Change scoring: numpy ({DISABLE_ENV} is set)."
     module = kernels()
     if module is None:
-        return ("Change scoring: numpy. Installing numba makes change detection about 1.5x faster: "
-                + HOW_TO_INSTALL)
+        return f"Change scoring: numpy. Change detection runs about 1.5x faster with numba: {HOW_TO_INSTALL}."
     import numba
 
     return f"Change scoring: compiled kernels (numba {numba.__version__})."
