@@ -101,12 +101,21 @@ class IRMAD(ChangeMethod):
         super().__init__()
         self.model: Optional[MadModel] = None
 
+    MAX_SAMPLE = 100_000
+
     def fit(self, tiles):
-        x = np.concatenate([t.core(t.before)[:, t.core(t.valid)] for t in tiles], axis=1).T
-        y = np.concatenate([t.core(t.after)[:, t.core(t.valid)] for t in tiles], axis=1).T
-        step = max(1, -(-len(x) // 100_000))
-        x, y = x[::step], y[::step]
-        self.model = fit_irmad(x, y)
+        # every step-th valid core pixel over all tiles (in tile order), gathered without
+        # copying the rest first: the same pixels as concatenating everything, then [::step]
+        where = [np.flatnonzero(t.core(t.valid)) for t in tiles]
+        step = max(1, -(-sum(len(w) for w in where) // self.MAX_SAMPLE))
+        picks, offset = [], 0
+        for w in where:
+            picks.append(w[(-offset) % step::step])
+            offset += len(w)
+        cells = [np.divmod(pick, t.core(t.valid).shape[1]) for t, pick in zip(tiles, picks)]
+        x, y = ([getattr(t, side)[:, rows + t.halo, cols + t.halo] for t, (rows, cols) in zip(tiles, cells)]
+                for side in ("before", "after"))
+        self.model = fit_irmad(np.concatenate(x, axis=1).T, np.concatenate(y, axis=1).T)
         self.raw_threshold = chi2_ppf(self.SIGNIFICANCE, self.model.bands)
 
     def score_all(self, before, after, valid):
@@ -300,9 +309,10 @@ class StructureContext(ChangeMethod):
         self.limits = None
         if self.NATURAL_PRIOR and tiles[0].before.shape[0] >= MIN_BANDS:
             lo, hi = self.CHROMA_PERCENTILES
-            self.limits = tuple(stretch_limits(np.concatenate([t.core(getattr(t, side))[:, t.core(t.valid)]
-                                                               for t in tiles], axis=1), lo, hi)
-                                for side in ("before", "after"))
+            # both dates at once (the partial sorts release the GIL)
+            self.limits = tuple(thread_map(lambda side: stretch_limits(np.concatenate(
+                [t.core(getattr(t, side))[:, t.core(t.valid)] for t in tiles], axis=1), lo, hi),
+                (("before",), ("after",))))
             sample = _sample_core(tiles, lambda t: self._chroma(t.before, t.after))
             self.chroma_reference = float(np.quantile(sample, self.CHROMA_REFERENCE))
 
