@@ -7,6 +7,7 @@ Kernels compile on first use (about 20 s, once) and are cached on disk. Setting 
 environment variable SITEWATCH_NO_COMPILED=1 forces the numpy path."""
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -16,6 +17,7 @@ from typing import Optional
 DISABLE_ENV = "SITEWATCH_NO_COMPILED"
 HOW_TO_INSTALL = "pip install numba, in the Python that QGIS uses (the OSGeo4W Shell on Windows)"
 
+LOG = logging.getLogger(__name__)
 _lock = threading.Lock()
 _state: dict = {}
 
@@ -28,7 +30,9 @@ def kernels() -> Optional[ModuleType]:
         if "module" not in _state:
             try:
                 from . import compiled
-            except Exception as exc:  # ImportError, or a numba that does not match numpy
+            except ModuleNotFoundError as exc:
+                _state["module"], _state["reason"] = None, "" if exc.name == "numba" else f"{exc}"
+            except Exception as exc:  # a broken numba, or one that does not match this numpy
                 _state["module"], _state["reason"] = None, f"{type(exc).__name__}: {exc}"
             else:
                 _state["module"], _state["reason"] = compiled, ""
@@ -40,6 +44,8 @@ def describe() -> str:
     if os.environ.get(DISABLE_ENV, "").strip() not in ("", "0"):
         return f"Change scoring: numpy ({DISABLE_ENV} is set)."
     module = kernels()
+    if module is None and _state.get("reason"):
+        return f"Change scoring: numpy (numba is installed but its kernels are unusable: {_state['reason']})."
     if module is None:
         return f"Change scoring: numpy. Change detection runs about 1.5x faster with numba: {HOW_TO_INSTALL}."
     import numba
@@ -54,6 +60,12 @@ def warm_up() -> float:
     if module is None or _state.get("warm"):
         return 0.0
     start = time.perf_counter()
-    module.warm_up()
+    try:
+        module.warm_up()
+    except Exception as exc:  # a numba that cannot compile them: numpy does the work instead
+        LOG.warning("Compiled change kernels unusable, numpy scores instead", exc_info=True)
+        with _lock:
+            _state["module"], _state["reason"] = None, f"{type(exc).__name__}: {exc}"
+        return 0.0
     _state["warm"] = True
     return time.perf_counter() - start

@@ -190,7 +190,7 @@ class ShiftModel:
         dxs, dys = self._field_at(np.arange(x0, x0 + w, dtype=np.float64), np.arange(y0, y0 + h, dtype=np.float64))
         xs = np.arange(w)[None, :] + m + dxs
         ys = np.arange(h)[:, None] + m + dys
-        kernels = acceleration.kernels()
+        kernels = acceleration.kernels() if data.dtype.kind in "uif" else None
         if kernels is not None:  # the same sampling (and gain, offset) in one pass (compiled.py)
             p = data.shape[0]
             gain, offset = terms if terms is not None else (np.ones(p, np.float32), np.zeros(p, np.float32))

@@ -132,7 +132,7 @@ def shift_subpixel(image: np.ndarray, dx: float, dy: float, margin: int = 0,
         m = max(abs(ix), abs(iy)) + 2
         image = np.pad(image, [(0, 0), (m - margin, m - margin), (m - margin, m - margin)], mode="edge")
     y, x = m + iy, m + ix
-    kernels = acceleration.kernels()
+    kernels = acceleration.kernels() if image.dtype.kind in "uif" else None
     if kernels is not None:  # the same sampling (and gain, offset) in one pass (compiled.py)
         gain, offset = terms if terms is not None else (np.ones(image.shape[0], np.float32),
                                                          np.zeros(image.shape[0], np.float32))

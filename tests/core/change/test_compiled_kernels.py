@@ -186,3 +186,20 @@ def test_shift_field_sampling_is_bit_identical(numpy_path, dtype, normalised):
     assert out.dtype == np.float32
     np.testing.assert_array_equal(out, ref)
     np.testing.assert_array_equal(ok, ref_ok)
+
+
+def test_kernels_that_cannot_be_compiled_leave_the_work_to_numpy(monkeypatch, change_pair, tmp_path):
+    """A numba that imports but cannot build the kernels (an LLVM or typing error) must not
+    stop the analysis: numpy scores, and the log line says why."""
+    from sitewatch.plugin.core.change import ChangeParameters, acceleration, compiled, detect_changes
+
+    def broken():
+        raise RuntimeError("LLVM ERROR: cannot select")
+
+    monkeypatch.setattr(acceleration, "_state", {})
+    monkeypatch.setattr(compiled, "warm_up", broken)
+    before, after, _ = change_pair
+    result = detect_changes(ChangeParameters(before, after, str(tmp_path / "out")))
+    assert acceleration.kernels() is None
+    assert "numpy" in result.scoring and "LLVM ERROR: cannot select" in result.scoring
+    assert result.n_regions >= 1
