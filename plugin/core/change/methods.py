@@ -309,10 +309,9 @@ class StructureContext(ChangeMethod):
         self.limits = None
         if self.NATURAL_PRIOR and tiles[0].before.shape[0] >= MIN_BANDS:
             lo, hi = self.CHROMA_PERCENTILES
-            # both dates at once (the partial sorts release the GIL)
-            self.limits = tuple(thread_map(lambda side: stretch_limits(np.concatenate(
-                [t.core(getattr(t, side))[:, t.core(t.valid)] for t in tiles], axis=1), lo, hi),
-                (("before",), ("after",))))
+            self.limits = tuple(stretch_limits(np.concatenate([t.core(getattr(t, side))[:, t.core(t.valid)]
+                                                               for t in tiles], axis=1), lo, hi)
+                                for side in ("before", "after"))
             sample = _sample_core(tiles, lambda t: self._chroma(t.before, t.after))
             self.chroma_reference = float(np.quantile(sample, self.CHROMA_REFERENCE))
 
