@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 from numba import njit
@@ -65,21 +66,15 @@ def box_mean(src, r):
 
 @njit(**_JIT)
 def half_standardised(bands, mean, std):
-    """standardise(half_bands(bands)): 2 x 2 means (odd edges replicated), then (v - mean) / std."""
+    """standardise(half_bands(bands)) of float32 bands: 2 x 2 means, then (v - mean) / std."""
     p, h, w = bands.shape
-    hh, hw = (h + 1) // 2, (w + 1) // 2
-    even = w // 2
-    out = np.empty((p, hh, hw), F32)
+    out = np.empty((p, (h + 1) // 2, (w + 1) // 2), F32)
     for b in range(p):
-        m, s = mean[b], std[b]
-        for y in range(hh):
-            r0, r1, dest = bands[b, 2 * y], bands[b, min(2 * y + 1, h - 1)], out[b, y]
-            for x in range(even):
-                v = (F32(r0[2 * x]) + F32(r1[2 * x])) + (F32(r0[2 * x + 1]) + F32(r1[2 * x + 1]))
-                dest[x] = (v * F32(0.25) - m) / s
-            if w % 2:
-                v = F32(r0[w - 1]) + F32(r1[w - 1])
-                dest[hw - 1] = ((v + v) * F32(0.25) - m) / s
+        half, m, s = _half(bands[b]), mean[b], std[b]
+        for y in range(half.shape[0]):
+            src, dest = half[y], out[b, y]
+            for x in range(half.shape[1]):
+                dest[x] = (src[x] - m) / s
     return out
 
 
@@ -432,20 +427,17 @@ def _score_from_ratio_flushed(ratio, squarings):
 
 
 @njit(**_JIT)
-def finish(before, after, guide, coef_a, coef_b, inset, threshold, wa, wb, const, irmad_threshold,
+def finish(before, after, guided, inset, threshold, wa, wb, const, irmad_threshold,
            lo_b, scale_b, lo_a, scale_a, chroma_eps, chroma_reference, chroma_weight, use_irmad, use_chroma):
-    """The rest of StructureContext.score on the block less `inset` pixels on each side: the
-    guided filter's output, its score, the geometric mean with the IR-MAD score
-    (MadModel.chi_square) and the natural-surface prior (least chroma, 3 x 3 mean).
-    Row by row: every inner loop runs along a row."""
+    """The rest of StructureContext.score on the block less `inset` pixels on each side, from
+    the guided filter's output there (guided_output): its score, the geometric mean with the
+    IR-MAD score (MadModel.chi_square) and the natural-surface prior (least chroma, 3 x 3
+    mean). Row by row: every inner loop runs along a row."""
     p, h, w = before.shape
-    oh, ow = h - 2 * inset, w - 2 * inset
+    oh, ow = guided.shape
     out = np.empty((oh, ow), F32)
     least = box_mean(_least_chroma(before, after, lo_b, scale_b, lo_a, scale_a, chroma_eps), 1) if use_chroma \
         else np.empty((1, 1), F32)
-    buffer = np.empty(coef_a.shape[1], F32)
-    up_a = np.empty(2 * coef_a.shape[1], F32)
-    up_b = np.empty(2 * coef_a.shape[1], F32)
     z = np.empty(ow, F32)
     mad = np.empty(ow, F32)
     thr = F32(threshold)
@@ -453,12 +445,9 @@ def finish(before, after, guide, coef_a, coef_b, inset, threshold, wa, wb, const
     reference, weight = F32(chroma_reference), F32(chroma_weight)
     for oy in range(oh):
         y = oy + inset
-        _double_row(coef_a, y, buffer, up_a)
-        _double_row(coef_b, y, buffer, up_b)
-        a, b, g = up_a[inset:inset + ow], up_b[inset:inset + ow], guide[y, inset:inset + ow]
-        score = out[oy]
+        raw, score = guided[oy], out[oy]
         for x in range(ow):
-            score[x] = _score_from_ratio_flushed((a[x] * g[x] + b[x]) / thr, 3)
+            score[x] = _score_from_ratio_flushed(raw[x] / thr, 3)
         if use_irmad:
             if p == 4:
                 _chi_square_row4(before, after, y, inset, wa, wb, const, z)
@@ -517,6 +506,26 @@ def field_bilinear(image, xs, ys, gain, offset):
                 bottom = F32(image[b, y0 + 1, x0]) * gx + F32(image[b, y0 + 1, x0 + 1]) * fx
                 out[b, r, c] = (top * gy + bottom * fy) * gain[b] + offset[b]
     return out
+
+
+def _gain_offset(terms: Optional[tuple[np.ndarray, np.ndarray]], bands: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-band (gain, offset), float32; None stands for no change (1, 0)."""
+    if terms is None:
+        return np.ones(bands, F32), np.zeros(bands, F32)
+    return terms
+
+
+def sample_shifted(image: np.ndarray, y: int, x: int, h: int, w: int, fx: np.float32, fy: np.float32,
+                   terms: Optional[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """shift_bilinear with optional (gain, offset) terms (filters.shift_subpixel's compiled path)."""
+    return shift_bilinear(image, y, x, h, w, fx, fy, *_gain_offset(terms, image.shape[0]))
+
+
+def sample_field(image: np.ndarray, xs: np.ndarray, ys: np.ndarray,
+                 terms: Optional[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """field_bilinear with optional (gain, offset) terms (ShiftModel.resample's compiled path)."""
+    return field_bilinear(image, np.ascontiguousarray(xs), np.ascontiguousarray(ys),
+                          *_gain_offset(terms, image.shape[0]))
 
 
 @dataclass(frozen=True)
@@ -592,7 +601,8 @@ def structure_score(before: np.ndarray, after: np.ndarray, core: int, args: Stru
     after = np.ascontiguousarray(after, F32)
     guide, coef_a, coef_b = _edge_aligned(before, after, args.mean, args.std, args.r_means, args.r_struct,
                                           args.r_context, args.spectral_scale, args.guide_r, args.guide_eps)
-    return finish(before, after, guide, coef_a, coef_b, core, args.threshold, args.wa, args.wb, args.const,
+    guided = guided_output(guide, coef_a, coef_b, core)
+    return finish(before, after, guided, core, args.threshold, args.wa, args.wb, args.const,
                   args.irmad_threshold, args.lo_b, args.scale_b, args.lo_a, args.scale_a, args.chroma_eps,
                   args.chroma_reference, args.chroma_weight, args.use_irmad, args.use_chroma)
 
@@ -607,4 +617,3 @@ def warm_up() -> None:
     args = StructureArgs(zeros, ones, (2, 6), 8, 4, 1.0, 6, 0.01, 0.3, eye, eye, zeros, 13.3, True,
                          zeros, ones, zeros, ones, 0.1, 0.2, 50.0, True)
     structure_score(block, block[:, ::-1].copy(), 4, args)
-    guided_output(block[0], block[1, ::2, ::2].copy(), block[2, ::2, ::2].copy(), 4)

@@ -17,7 +17,7 @@ from ..errors import CoregistrationFailed
 from ..parallel import thread_map
 from ..progress import Progress
 from . import acceleration
-from .filters import box_mean, shift_subpixel, sobel
+from .filters import box_mean, gain_offset, shift_subpixel, sobel
 from .grid import AlignedPair, AlignedView
 from .model import Shift
 
@@ -180,7 +180,7 @@ class ShiftModel:
         """The numpy part: sample read_raw's output where the before capture's pixels lie.
         terms: per-band (gain, offset) applied to the samples (float32 out), or None."""
         if self.is_zero:
-            return (data if terms is None else _affine(data, terms)), valid
+            return (data if terms is None else gain_offset(data, terms)), valid
         m = self.margin
         if self.field is None:
             out = shift_subpixel(data, self.dx, self.dy, m, terms)
@@ -191,25 +191,18 @@ class ShiftModel:
         xs = np.arange(w)[None, :] + m + dxs
         ys = np.arange(h)[:, None] + m + dys
         kernels = acceleration.kernels() if data.dtype.kind in "uif" else None
+        sampler = None
         if kernels is not None:  # the same sampling (and gain, offset) in one pass (compiled.py)
-            p = data.shape[0]
-            gain, offset = terms if terms is not None else (np.ones(p, np.float32), np.zeros(p, np.float32))
-            out = kernels.field_bilinear(data, np.ascontiguousarray(xs), np.ascontiguousarray(ys), gain, offset)
+            out = kernels.sample_field(data, xs, ys, terms)
         else:
-            out = _Bilinear(xs, ys, data.shape[-2:]).sample(data)
+            sampler = _Bilinear(xs, ys, data.shape[-2:])
+            out = sampler.sample(data)
             if terms is not None:
-                out = _affine(out, terms)
+                out = gain_offset(out, terms)
         if valid.all():  # every neighbour valid: no need to resample the validity
             return out, np.ones((h, w), bool)
-        return out, _Bilinear(xs, ys, data.shape[-2:]).sample(valid[None].astype(np.float32))[0] > 0.999
-
-
-def _affine(bands: np.ndarray, terms: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """bands * gain + offset per band, float32 (a new array)."""
-    out = np.empty(bands.shape, np.float32)
-    for i, (gain, offset) in enumerate(zip(*terms)):
-        out[i] = bands[i] * gain + offset
-    return out
+        sampler = sampler or _Bilinear(xs, ys, data.shape[-2:])
+        return out, sampler.sample(valid[None].astype(np.float32))[0] > 0.999
 
 
 def _lattice_weights(positions: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

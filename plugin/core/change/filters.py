@@ -134,18 +134,20 @@ def shift_subpixel(image: np.ndarray, dx: float, dy: float, margin: int = 0,
     y, x = m + iy, m + ix
     kernels = acceleration.kernels() if image.dtype.kind in "uif" else None
     if kernels is not None:  # the same sampling (and gain, offset) in one pass (compiled.py)
-        gain, offset = terms if terms is not None else (np.ones(image.shape[0], np.float32),
-                                                         np.zeros(image.shape[0], np.float32))
-        return kernels.shift_bilinear(image, y, x, h, w, fx, fy, gain, offset)
+        return kernels.sample_shifted(image, y, x, h, w, fx, fy, terms)
     window = image[:, y:y + h + 1, x:x + w + 1].astype(np.float32)
     rows = window[:, :-1] * (np.float32(1) - fy)
     rows += window[:, 1:] * fy
     out = rows[:, :, :-1] * (np.float32(1) - fx)
     out += rows[:, :, 1:] * fx
-    if terms is not None:
-        for i, (gain, offset) in enumerate(zip(*terms)):
-            out[i] *= gain
-            out[i] += offset
+    return out if terms is None else gain_offset(out, terms)
+
+
+def gain_offset(bands: np.ndarray, terms: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """bands * gain + offset per band (terms: (gain, offset) arrays), float32, a new array."""
+    out = np.empty(bands.shape, np.float32)
+    for i, (gain, offset) in enumerate(zip(*terms)):
+        out[i] = bands[i] * gain + offset
     return out
 
 

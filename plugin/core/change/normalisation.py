@@ -6,6 +6,7 @@ from typing import Optional
 
 import numpy as np
 
+from .filters import gain_offset
 from .irmad import fit_irmad
 from .model import BandFit, NormalisationFit
 from .stats import orthogonal_regression
@@ -55,10 +56,4 @@ def band_terms(fit: NormalisationFit) -> Optional[tuple[np.ndarray, np.ndarray]]
 def apply_normalisation(after: np.ndarray, fit: NormalisationFit) -> np.ndarray:
     """after: (p, h, w) -> radiometry of the before capture."""
     terms = band_terms(fit)
-    if terms is None:
-        return after
-    gain, offset = terms
-    out = np.empty_like(after, dtype=np.float32)
-    for i in range(len(gain)):
-        out[i] = after[i] * gain[i] + offset[i]
-    return out
+    return after if terms is None else gain_offset(after, terms)
