@@ -1,5 +1,7 @@
-"""A small thread pool for numpy work: numpy, scipy and the FFT release the GIL, so two
-threads use two cores; GDAL reads stay on the calling thread (datasets are not shared)."""
+"""A small thread pool for numpy work: numpy, scipy, the FFT and the compiled kernels release
+the GIL, so two threads use two cores. GDAL datasets are never shared between threads at the
+same time: reads run on the calling thread (thread_imap's jobs) or on one reader thread
+(prefetch), and the pool only computes."""
 from __future__ import annotations
 
 import os

@@ -228,15 +228,13 @@ def _write_counts(gpkg: str, counts: list) -> None:
 
 
 def _write_left_out(gpkg: str, wkt: str, crs_wkt: Optional[str]) -> None:
-    from osgeo import ogr, osr
+    from osgeo import ogr
 
-    srs = None
-    if crs_wkt:
-        srs = osr.SpatialReference()
-        srs.ImportFromWkt(crs_wkt)
-        srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    from .raster import srs_from_wkt
+
     ds = _open_for_writing(gpkg)
-    layer = ds.CreateLayer(LAYER_LEFT_OUT, srs=srs, geom_type=ogr.wkbMultiPolygon, options=["OVERWRITE=YES"])
+    layer = ds.CreateLayer(LAYER_LEFT_OUT, srs=srs_from_wkt(crs_wkt), geom_type=ogr.wkbMultiPolygon,
+                           options=["OVERWRITE=YES"])
     feature = ogr.Feature(layer.GetLayerDefn())
     feature.SetGeometry(ogr.ForceToMultiPolygon(ogr.CreateGeometryFromWkt(wkt)))
     layer.CreateFeature(feature)

@@ -105,6 +105,8 @@ def score_grid(pair: AlignedPair, method: ChangeMethod, shift_model: ShiftModel,
     chunks = list(blocks(grid.width, grid.height, chunk_w, block_size))
     n_blocks = sum(math.ceil(w / block_w) for _, _, w, _ in chunks)
 
+    terms = band_terms(norm)  # the radiometric normalisation, applied while the after capture is resampled
+
     def compute(x, y, w, hh, before, vb, raw_after, va_raw, aoi):
         """Score of the block at grid (x, y, w, hh), from native windows with halo (and margin)."""
         vb_core = vb[halo_px:halo_px + hh, halo_px:halo_px + w]
@@ -146,7 +148,6 @@ def score_grid(pair: AlignedPair, method: ChangeMethod, shift_model: ShiftModel,
             score = np.where(core_valid, score, np.float32(SCORE_NODATA))
         return x, y, np.ascontiguousarray(score, np.float32), mask
 
-    terms = band_terms(norm)  # the radiometric normalisation, applied while the after capture is resampled
     rows_b, rows_a = _RowTail(pair.before, 2 * halo_px), _RowTail(pair.after, 2 * (halo_px + margin_px))
 
     def jobs():
