@@ -167,14 +167,38 @@ class AlignedView:
             dtype = self.data_type() if native else np.float32
             return np.zeros((len(self.bands), h, w), dtype), np.zeros((h, w), bool)
         cw, ch = cx1 - cx0, cy1 - cy0
-        if self.source is not None:
-            ds, bands = self.source, self.source_bands
-            sx, sy = cx0 + self.source_offset[0], cy0 + self.source_offset[1]
-        else:
-            ds, bands, sx, sy = self.ds, self.bands, cx0, cy0
+        ds, bands, sx, sy = self._source_window(cx0, cy0)
         arr = ds.ReadAsArray(sx, sy, cw, ch, band_list=bands).reshape(len(bands), ch, cw)
         if not native:
             arr = arr.astype(np.float32, copy=False)
+        ok = self._validity(arr, cx0, cy0)
+        pads = ((cy0 - y0, y0 + h - cy1), (cx0 - x0, x0 + w - cx1))
+        if any(pads[0]) or any(pads[1]):
+            arr = np.pad(arr, ((0, 0),) + pads, mode="edge")
+            ok = np.pad(ok, pads, mode="constant")
+        return arr, ok
+
+    def read_into(self, data: np.ndarray, valid: np.ndarray, x0: int, y0: int) -> None:
+        """read(x0, y0, w, h, native=True) into existing arrays (b, h, w) and (h, w), views of a
+        larger buffer allowed: GDAL decodes straight into them when the window is on the grid."""
+        h, w = valid.shape
+        if x0 < 0 or y0 < 0 or x0 + w > self.ds.RasterXSize or y0 + h > self.ds.RasterYSize or not (h and w):
+            data[...], valid[...] = self.read(x0, y0, w, h, native=True)
+            return
+        ds, bands, sx, sy = self._source_window(x0, y0)
+        ds.ReadAsArray(sx, sy, w, h, band_list=bands, buf_obj=data)
+        valid[...] = self._validity(data, x0, y0)
+
+    def _source_window(self, x0: int, y0: int) -> tuple[gdal.Dataset, list[int], int, int]:
+        """The dataset read, its bands and the offset of grid pixel (x0, y0) in it."""
+        if self.source is not None:
+            return self.source, self.source_bands, x0 + self.source_offset[0], y0 + self.source_offset[1]
+        return self.ds, self.bands, x0, y0
+
+    def _validity(self, arr: np.ndarray, x0: int, y0: int) -> np.ndarray:
+        """Valid pixels of data `arr` read at grid (x0, y0): the file's masks, the extra mask, finite values."""
+        ch, cw = arr.shape[-2:]
+        ds, bands, sx, sy = self._source_window(x0, y0)
         ok = np.ones((ch, cw), bool)
         first = ds.GetRasterBand(bands[0])
         if first.GetMaskFlags() != gdal.GMF_ALL_VALID:
@@ -183,21 +207,24 @@ class AlignedView:
                 if first.GetMaskFlags() & gdal.GMF_PER_DATASET:
                     break
         if self.mask_ds is not None:
-            ok &= self.mask_ds.GetRasterBand(1).ReadAsArray(cx0, cy0, cw, ch) == 0
+            ok &= self.mask_ds.GetRasterBand(1).ReadAsArray(x0, y0, cw, ch) == 0
         if not np.issubdtype(arr.dtype, np.integer):
             ok &= np.all(np.isfinite(arr), axis=0)
-        pads = ((cy0 - y0, y0 + h - cy1), (cx0 - x0, x0 + w - cx1))
-        if any(pads[0]) or any(pads[1]):
-            arr = np.pad(arr, ((0, 0),) + pads, mode="edge")
-            ok = np.pad(ok, pads, mode="constant")
-        return arr, ok
+        return ok
 
     def row_grain(self) -> tuple[int, int]:
         """(rows per block of the file read, grid row of a block boundary): reads that start and
         end on block boundaries decode each compressed block once."""
+        return self._grain(1)
+
+    def column_grain(self) -> tuple[int, int]:
+        """(columns per block of the file read, grid column of a block boundary)."""
+        return self._grain(0)
+
+    def _grain(self, axis: int) -> tuple[int, int]:
         ds, bands = (self.source, self.source_bands) if self.source is not None else (self.ds, self.bands)
-        rows = max(1, ds.GetRasterBand(bands[0]).GetBlockSize()[1])
-        return rows, -self.source_offset[1] % rows if self.source is not None else 0
+        size = max(1, ds.GetRasterBand(bands[0]).GetBlockSize()[axis])
+        return size, -self.source_offset[axis] % size if self.source is not None else 0
 
     def data_type(self) -> np.dtype:
         from osgeo import gdal_array

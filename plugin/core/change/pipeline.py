@@ -15,6 +15,7 @@ from osgeo import gdal
 
 from ..deps import is_available
 from ..errors import EmptyRaster, InputError
+from ..memory import release_free_memory
 from ..parallel import thread_map
 from ..progress import Progress
 from .coregistration import ShiftModel, estimate_shift
@@ -88,7 +89,7 @@ def _validate(params: ChangeParameters) -> None:
 
 
 # GDAL's block cache defaults to 5 % of RAM: cap it. Strips are read whole and their shared
-# rows kept (scoring._RowTail), so the cache only buffers the tiles being written.
+# rows and columns kept (scoring._StripReader), so the cache only buffers the tiles being written.
 CACHE_BYTES = 16 * 1024 * 1024
 
 
@@ -159,12 +160,14 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
             t.after = apply_normalisation(t.after, norm)
             fill_invalid(t.before, t.valid, fill)
             fill_invalid(t.after, t.valid, fill)
+        release_free_memory()  # the sample pixels, freed: the fit's peak does not land on them
         scoring = method.prepare(lambda message: progress.report(0.16, message))
         if scoring:
             progress.report(0.165, scoring)
         progress.report(0.17, "Fitting the change model")
         method.fit(tiles)
         del tiles
+        release_free_memory()  # the fit's arrays, freed: the score pass's peak does not land on them
 
         threshold = float(min(max(1.0 - params.sensitivity, 0.0), 1.0))
         raw_path = os.path.join(work, "raw_mask.tif")

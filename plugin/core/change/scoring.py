@@ -1,15 +1,17 @@
 """The score pass: every block of the grid scored once, the score, the raw mask and the
 score overviews written in order.
 
-Each input is read once per strip of blocks (large reads in the native type, ending on the
-file's block rows; the rows a strip shares with the next one are kept, so compressed inputs
-are decoded once). Three kinds of thread share the work: a reader thread reads the inputs a
+Each input pixel is read once (_StripReader: large reads in the native type that start and
+end on the file's blocks; what neighbouring windows share is copied, not read again), so
+compressed inputs are decoded once. Three kinds of thread share the work: a reader thread reads the inputs a
 strip ahead (core/parallel.prefetch), the small pool scores blocks (numpy and the compiled
 kernels release the GIL), and the calling thread writes the outputs in order. Only a few
 blocks are ahead, so memory stays bounded."""
 from __future__ import annotations
 
+import bisect
 import math
+from typing import Optional
 
 import numpy as np
 from osgeo import gdal
@@ -30,45 +32,82 @@ STRIP_COLUMNS = 1024  # strips are read in chunks of at most this width (bounded
 BLOCK_WIDTH_FACTOR = 1  # scored blocks are block_size rows x BLOCK_WIDTH_FACTOR * block_size columns
 
 
-class _RowTail:
-    """Reads a column range of a view as successive overlapping row windows (strips with
-    their halo), each input row once: the rows a window shares with the next one are kept,
-    and each read runs ahead to the next block boundary of the file (a compressed block row
-    cut by a read would be decoded twice; kept too, bounded: less than one block row)."""
+def column_cuts(view: AlignedView, starts: list[int], extent: int, width: int) -> list[int]:
+    """Edges of the column pieces a strip is read in, for chunks starting at `starts` whose
+    windows reach `extent` columns beyond them (grid of `width` columns): each cut lies on the
+    file's next block column after a window's end, so neighbouring windows share decoded
+    pieces instead of decoding the blocks under their halos twice."""
+    grain, boundary = view.column_grain()
+    ends = [s + extent for s in starts[1:]] + [width + extent]
+    cuts = [starts[0] - extent]
+    for end, next_end in zip(ends, ends[1:]):
+        aligned = end + (boundary - end) % grain
+        cuts.append(aligned if aligned < next_end else end)  # blocks wider than a chunk: cut at the window's end
+    return cuts + [ends[-1]]
 
-    def __init__(self, view: AlignedView, overlap: int):
-        self.view, self.overlap = view, overlap
+
+class _StripReader:
+    """Reads the windows of a grid walked in strips (rows), each strip left to right, so that
+    each input pixel is read once, in large reads that start and end on the file's blocks
+    (a compressed block cut by two reads would be decoded twice).
+
+    A window's buffer runs right to the next column cut and down to the next block row. Its
+    columns shared with the previous window of the strip are copied from that one, its rows
+    shared with the previous strip from the rows kept of it (less than a block row, per
+    piece); the rest GDAL decodes straight into the buffer."""
+
+    def __init__(self, view: AlignedView, overlap: int, cuts: list[int]):
+        """overlap: rows (and columns) that two neighbouring windows share, cuts: column_cuts."""
+        self.view, self.overlap, self.cuts = view, overlap, cuts
         self.grain, self.boundary = view.row_grain()
         self.height = view.ds.RasterYSize
-        self.kept: dict[tuple[int, int], tuple[int, np.ndarray, np.ndarray]] = {}
+        self.dtype, self.n_bands = view.data_type(), len(view.bands)
+        self.tail_columns = overlap + view.column_grain()[0]  # the halos of two windows and a cut's slack
+        self.kept: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}  # piece -> (first row, data, valid)
+        self.last: Optional[tuple[int, int, np.ndarray, np.ndarray]] = None  # previous window's right columns
 
     def _ahead(self, end: int) -> int:
         """The first block boundary at or after `end` (no further than the grid)."""
         if end >= self.height:
             return end
-        ahead = end + (self.boundary - end) % self.grain
-        return min(ahead, self.height)
+        return min(end + (self.boundary - end) % self.grain, self.height)
 
     def read(self, x: int, y: int, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
-        end = y + h
-        ahead = self._ahead(end)
-        start, data, valid = self.kept.pop((x, w), (None, None, None))
-        if start is not None and start <= y <= start + data.shape[1]:
-            have = start + data.shape[1]
-            data, valid = data[:, y - start:], valid[y - start:]
-            if ahead > have:
-                if have >= self.height and data.shape[1]:  # below the grid: the edge row, invalid (as view.read pads)
-                    more = np.repeat(data[:, -1:], ahead - have, axis=1)
-                    more_valid = np.zeros((ahead - have, w), bool)
+        cuts = self.cuts
+        if not cuts[0] <= x < x + w <= cuts[-1]:
+            raise ValueError(f"window {x}..{x + w} outside the pieces {cuts[0]}..{cuts[-1]}")
+        end, ahead = cuts[bisect.bisect_left(cuts, x + w)], self._ahead(y + h)
+        data = np.empty((self.n_bands, ahead - y, end - x), self.dtype)
+        valid = np.empty((ahead - y, end - x), bool)
+        col = x
+        last = self.last
+        if last is not None and last[1] == y and last[3].shape[0] == ahead - y and last[0] <= x < last[0] + last[3].shape[1]:
+            col = last[0] + last[3].shape[1]  # a cut
+            data[:, :, :col - x], valid[:, :col - x] = last[2][:, :, x - last[0]:], last[3][:, x - last[0]:]
+        elif x not in cuts:
+            raise ValueError(f"window at column {x} neither starts a piece nor follows the previous window")
+        piece = bisect.bisect_left(cuts, col)
+        while col < end:
+            c0, c1 = col - x, cuts[piece + 1] - x
+            top = y
+            first, kept, kept_valid = self.kept.pop(piece, (None, None, None))
+            if first is not None and first <= y < first + kept.shape[1]:
+                n = min(first + kept.shape[1], ahead) - y
+                data[:, :n, c0:c1], valid[:n, c0:c1] = kept[:, y - first:y - first + n], kept_valid[y - first:y - first + n]
+                top = y + n
+            if top < ahead:
+                if top >= self.height and top > y:  # below the grid: the edge row, invalid (as view.read pads)
+                    data[:, top - y:, c0:c1] = data[:, top - y - 1:top - y, c0:c1]
+                    valid[top - y:, c0:c1] = False
                 else:
-                    more, more_valid = self.view.read(x, have, w, ahead - have, native=True)
-                data, valid = np.concatenate([data, more], axis=1), np.concatenate([valid, more_valid], axis=0)
-        else:
-            data, valid = self.view.read(x, y, w, ahead - y, native=True)
-        keep_from = max(y, end - self.overlap)
-        if ahead > keep_from:
-            self.kept[(x, w)] = (keep_from, data[:, keep_from - y:].copy(), valid[keep_from - y:].copy())
-        return data[:, :h], valid[:h]
+                    self.view.read_into(data[:, top - y:, c0:c1], valid[top - y:, c0:c1], col, top)
+            keep_from = max(y, y + h - self.overlap)
+            if ahead > keep_from:
+                self.kept[piece] = (keep_from, data[:, keep_from - y:, c0:c1].copy(), valid[keep_from - y:, c0:c1].copy())
+            col, piece = cuts[piece + 1], piece + 1
+        tail = max(0, end - x - self.tail_columns)  # what the next window of the strip may share
+        self.last = (x + tail, y, data[:, :, tail:].copy(), valid[:, tail:].copy())
+        return data[:, :h, :w], valid[:h, :w]
 
 
 def fill_invalid(bands: np.ndarray, valid: np.ndarray, fill: np.ndarray) -> None:
@@ -148,7 +187,10 @@ def score_grid(pair: AlignedPair, method: ChangeMethod, shift_model: ShiftModel,
             score = np.where(core_valid, score, np.float32(SCORE_NODATA))
         return x, y, np.ascontiguousarray(score, np.float32), mask
 
-    rows_b, rows_a = _RowTail(pair.before, 2 * halo_px), _RowTail(pair.after, 2 * (halo_px + margin_px))
+    starts = sorted({cx for cx, _, _, _ in chunks})
+    rows_b = _StripReader(pair.before, 2 * halo_px, column_cuts(pair.before, starts, halo_px, grid.width))
+    extent_a = halo_px + margin_px
+    rows_a = _StripReader(pair.after, 2 * extent_a, column_cuts(pair.after, starts, extent_a, grid.width))
 
     def jobs():
         """Each block with its windows, sliced from strips read in order (runs on the reader thread)."""

@@ -131,45 +131,73 @@ def test_small_radius_box_mean_matches_the_integral_image():
         np.testing.assert_allclose(box_mean_small(x[0], radius), box_mean_numpy(x[0], radius), atol=1e-5)
 
 
-def test_row_tail_reads_each_row_once_on_block_boundaries_and_returns_the_same_windows(tmp_path):
+def test_strip_reader_reads_each_pixel_once_on_block_boundaries_and_returns_the_same_windows(tmp_path):
     from change_helpers import textured, write_raster
     from osgeo import gdal
     from sitewatch.plugin.core.change.grid import align_pair
-    from sitewatch.plugin.core.change.scoring import _RowTail
+    from sitewatch.plugin.core.change.scoring import _StripReader, column_cuts
 
     striped = write_raster(tmp_path / "a.tif", textured(300, 2))
-    path = str(tmp_path / "tiled.tif")  # 64-row blocks: a read that cuts one decodes it twice
+    path = str(tmp_path / "tiled.tif")  # 64 x 64 blocks: a read that cuts one decodes it twice
     gdal.Translate(path, striped, creationOptions=["TILED=YES", "BLOCKXSIZE=64", "BLOCKYSIZE=64", "COMPRESS=DEFLATE"])
     pair = align_pair(path, path)
     try:
         class CountingView:  # a wrapper, not a patched method: no cycle keeps the dataset alive
             def __init__(self, view):
-                self.view, self.ds, self.reads = view, view.ds, []
+                self.view, self.ds, self.bands, self.reads = view, view.ds, view.bands, []
 
             def row_grain(self):
                 return self.view.row_grain()
 
+            def column_grain(self):
+                return self.view.column_grain()
+
+            def data_type(self):
+                return self.view.data_type()
+
             def read(self, x, y, w, h, native=False):
-                self.reads.append((y, y + h))
                 return self.view.read(x, y, w, h, native)
 
+            def read_into(self, data, valid, x, y):
+                self.reads.append((x, y, valid.shape[1], valid.shape[0]))
+                self.view.read_into(data, valid, x, y)
+
         counting = CountingView(pair.before)
-        assert counting.row_grain() == (64, 0)
-        tail = _RowTail(counting, 2 * 16)
-        for y in range(0, 300, 64):  # strips of 64 rows with a 16-row halo, leaving the grid at both ends
-            data, valid = tail.read(-16, y - 16, 332, 96)
-            ref, ref_valid = pair.before.read(-16, y - 16, 332, 96, native=True)
-            np.testing.assert_array_equal(data, ref)
-            np.testing.assert_array_equal(valid, ref_valid)
-        # every grid row read once (and the 16 halo rows above the grid, padding of the first read);
-        # rows below the grid are the edge row repeated, not read
-        assert sum(end - start for start, end in counting.reads) == 16 + 300
-        for (_, end), (start, _) in zip(counting.reads, counting.reads[1:]):
-            assert start == end  # each read goes on where the last one stopped ...
-            assert end % 64 == 0 or end >= 300  # ... which is a block boundary (or the grid's end)
-        counting = tail = None
+        assert counting.row_grain() == (64, 0) and counting.column_grain() == (64, 0)
+        halo, size = 16, 100  # chunks of 100 x 100 px, windows with a 16 px halo, leaving the grid on all sides
+        starts = list(range(0, 300, size))
+        cuts = column_cuts(counting, starts, halo, 300)
+        assert cuts[0] == -halo and cuts[-1] == 300 + halo and all(c % 64 == 0 for c in cuts[1:-1])
+        reader = _StripReader(counting, 2 * halo, cuts)
+        for y in range(0, 300, size):
+            for x in starts:
+                w, h = min(size, 300 - x) + 2 * halo, min(size, 300 - y) + 2 * halo
+                data, valid = reader.read(x - halo, y - halo, w, h)
+                ref, ref_valid = pair.before.read(x - halo, y - halo, w, h, native=True)
+                np.testing.assert_array_equal(data, ref)
+                np.testing.assert_array_equal(valid, ref_valid)
+        # every pixel of the grid (and of the halo above and left of it) read once, in reads that
+        # start and end on block boundaries; rows below the grid are the edge row, not read
+        seen = np.zeros((300 + halo, 300 + 2 * halo), int)
+        for x, y, w, h in counting.reads:
+            seen[y + halo:y + halo + h, x + halo:x + halo + w] += 1
+            assert y < 300
+            assert (y + h) % 64 == 0 or y + h >= 300
+            assert x in cuts and (x + w in cuts)
+        assert seen.max() == 1 and seen.min() == 1
+        counting = reader = None
     finally:
         pair.close()
+
+
+def test_column_cuts_fall_back_to_window_ends_when_blocks_are_wider_than_a_chunk():
+    from sitewatch.plugin.core.change.scoring import column_cuts
+
+    class StripedView:  # one block per row: no column boundary inside the grid
+        def column_grain(self):
+            return 1000, 0
+
+    assert column_cuts(StripedView(), [0, 100, 200], 8, 250) == [-8, 108, 208, 258]
 
 
 def test_score_from_ratio_saturates_without_overflow():
