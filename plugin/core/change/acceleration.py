@@ -39,6 +39,14 @@ def kernels() -> Optional[ModuleType]:
         return _state["module"]
 
 
+def preload() -> None:
+    """Starts importing the kernels (numba takes about half a second) on a background thread,
+    so that a run's first stages hide it; kernels() waits for it when it is needed."""
+    if os.environ.get(DISABLE_ENV, "").strip() not in ("", "0") or "module" in _state:
+        return
+    threading.Thread(target=kernels, name="sitewatch-kernels-import", daemon=True).start()
+
+
 def describe() -> str:
     """One line for logs and run summaries: which path scores, and how to get the faster one."""
     if os.environ.get(DISABLE_ENV, "").strip() not in ("", "0"):

@@ -6,6 +6,7 @@ low-pass on the normalised cross-power spectrum makes the correlation peak smoot
 three-point log-parabola gives the sub-pixel position."""
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from dataclasses import dataclass
@@ -40,8 +41,9 @@ def _structure_image(data: np.ndarray, valid: np.ndarray) -> np.ndarray:
     if valid.sum() < 16:
         return np.zeros(valid.shape, np.float32)
     lum = np.zeros(valid.shape, np.float32)
+    everywhere = bool(valid.all())
     for band in data:
-        v = band[valid]
+        v = band if everywhere else band[valid]  # (the same values, in the same order)
         lum += (band - v.mean()) / (v.std() + 1e-6)
     lum[~valid] = 0.0
     gx, gy = sobel(box_mean(lum, 1))  # light smoothing: structure, not sensor noise
@@ -52,6 +54,8 @@ def _structure_image(data: np.ndarray, valid: np.ndarray) -> np.ndarray:
     edge[:-1, :] &= valid[1:, :]
     edge[:, 1:] &= valid[:, :-1]
     edge[:, :-1] &= valid[:, 1:]
+    if edge.all():
+        return ((mag - mag.mean()) / (mag.std() + 1e-6)).astype(np.float32)
     mag[~edge] = 0.0
     m = mag[edge]
     mag = np.where(edge, (mag - m.mean()) / (m.std() + 1e-6), 0.0)
@@ -61,32 +65,46 @@ def _structure_image(data: np.ndarray, valid: np.ndarray) -> np.ndarray:
 def phase_correlation(reference: np.ndarray, moving: np.ndarray) -> tuple[np.ndarray, float]:
     """Correlation surface (fft-shifted, centre = zero shift) of two equal-size images."""
     h, w = reference.shape
-    window = np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)
+    window, weights = _spectral_terms(h, w)
     fa = np.fft.rfft2(reference * window)
     fb = np.fft.rfft2(moving * window)
     cross = fb * np.conj(fa)
     cross /= np.abs(cross) + 1e-9
+    cross *= weights
+    surface = np.fft.fftshift(np.fft.irfft2(cross, s=(h, w)))
+    return surface, PEAK_SIGMA
+
+
+PEAK_SIGMA = 0.15  # cycles/pixel: a correlation peak about 1 px wide, easy to fit
+
+
+@functools.lru_cache(maxsize=8)
+def _spectral_terms(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """The Hann window of an h x w image and the Gaussian weights of its half spectrum (a run
+    correlates many windows of two or three sizes)."""
+    window = np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)
     fy = np.fft.fftfreq(h)[:, None]
     fx = np.fft.rfftfreq(w)[None, :]
-    sigma = 0.15  # cycles/pixel: a peak about 1 px wide, easy to fit
-    cross *= np.exp(-(fx ** 2 + fy ** 2) / (2 * sigma ** 2))
-    surface = np.fft.fftshift(np.fft.irfft2(cross, s=(h, w)))
-    return surface, sigma
+    weights = np.exp(-(fx ** 2 + fy ** 2) / (2 * PEAK_SIGMA ** 2))
+    window.flags.writeable = weights.flags.writeable = False
+    return window, weights
 
 
 def find_peak(surface: np.ndarray, max_shift: float) -> tuple[PeakEstimate, PeakEstimate]:
     """Best peak within the search range and the best peak anywhere (shift of moving vs reference)."""
     h, w = surface.shape
     cy, cx = h // 2, w // 2
-    yy, xx = np.mgrid[0:h, 0:w]
-    inside = (np.abs(yy - cy) <= max_shift) & (np.abs(xx - cx) <= max_shift)
+    reach = max(int(math.floor(max_shift)), 0)  # whole pixels within max_shift of the centre
+    y0, x0 = max(cy - reach, 0), max(cx - reach, 0)
 
-    def peak(mask: np.ndarray) -> PeakEstimate:
-        masked = np.where(mask, surface, -np.inf)
-        py, px = np.unravel_index(int(np.argmax(masked)), surface.shape)
+    def peak(y0: int, y1: int, x0: int, x1: int) -> PeakEstimate:
+        """The peak within rows y0..y1 and columns x0..x1 (the first in raster order, on ties)."""
+        ry, rx = np.unravel_index(int(np.argmax(surface[y0:y1, x0:x1])), (y1 - y0, x1 - x0))
+        py, px = int(ry) + y0, int(rx) + x0
         top = surface[py, px]
-        # distinctness: the highest value away from this peak
-        away = (np.abs(yy - py) > 3) | (np.abs(xx - px) > 3)
+        # distinctness: the highest value away from this peak (outside the 7 x 7 pixels around it)
+        away = np.ones(surface.shape, bool)
+        away[max(py - 3, 0):py + 4, max(px - 3, 0):px + 4] = False
         second = np.max(surface[away]) if away.any() else 0.0
         noise = np.std(surface[away]) + 1e-12
         conf = 0.0 if top <= 0 else float(np.clip((top - max(second, 0.0)) / top, 0, 1))
@@ -103,7 +121,7 @@ def find_peak(surface: np.ndarray, max_shift: float) -> tuple[PeakEstimate, Peak
         sy = fit(top, surface[py - 1, px], surface[(py + 1) % h, px]) if 0 < py < h - 1 else 0.0
         return PeakEstimate(px + sx - cx, py + sy - cy, conf)
 
-    return peak(inside), peak(np.ones_like(inside))
+    return peak(y0, min(cy + reach + 1, h), x0, min(cx + reach + 1, w)), peak(0, h, 0, w)
 
 
 def estimate_windows(pair: AlignedPair, windows: list[tuple[int, int, int, int]], max_shift: float,

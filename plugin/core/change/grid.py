@@ -169,9 +169,9 @@ class AlignedView:
         cw, ch = cx1 - cx0, cy1 - cy0
         ds, bands, sx, sy = self._source_window(cx0, cy0)
         arr = ds.ReadAsArray(sx, sy, cw, ch, band_list=bands).reshape(len(bands), ch, cw)
+        ok = self._validity(arr, cx0, cy0)  # on the native type: integers need no finiteness test
         if not native:
             arr = arr.astype(np.float32, copy=False)
-        ok = self._validity(arr, cx0, cy0)
         pads = ((cy0 - y0, y0 + h - cy1), (cx0 - x0, x0 + w - cx1))
         if any(pads[0]) or any(pads[1]):
             arr = np.pad(arr, ((0, 0),) + pads, mode="edge")

@@ -18,6 +18,7 @@ from ..errors import EmptyRaster, InputError
 from ..memory import release_free_memory
 from ..parallel import thread_map
 from ..progress import Progress
+from . import acceleration
 from .coregistration import ShiftModel, estimate_shift
 from .grid import AlignedPair, align_pair, check_not_empty, open_source
 from .filters import half_bands, half_valid
@@ -125,6 +126,7 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
     work = tempfile.mkdtemp(prefix=".sitewatch-", dir=os.path.dirname(os.path.abspath(mask_path)))
     pair = None
     try:
+        acceleration.preload()
         progress.report(0.0, "Aligning the two captures")
         pair = align_pair(params.before, params.after, params.aoi_wkt, params.aoi_crs_wkt, params.band_map,
                           params.resolution, params.cloud_mask_before, params.cloud_mask_after,

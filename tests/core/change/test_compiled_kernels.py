@@ -203,3 +203,23 @@ def test_kernels_that_cannot_be_compiled_leave_the_work_to_numpy(monkeypatch, ch
     assert acceleration.kernels() is None
     assert "numpy" in result.scoring and "LLVM ERROR: cannot select" in result.scoring
     assert result.n_regions >= 1
+
+
+def test_preload_imports_the_kernels_in_the_background_once(monkeypatch):
+    import threading
+
+    from sitewatch.plugin.core.change import acceleration
+
+    monkeypatch.setattr(acceleration, "_state", {})
+    acceleration.preload()
+    loading = [t for t in threading.enumerate() if t.name == "sitewatch-kernels-import"]
+    for thread in loading:
+        thread.join(timeout=60)
+    assert "module" in acceleration._state  # done by the thread (kernels() below would do it too)
+    assert acceleration.kernels() is not None
+    acceleration.preload()  # loaded: no second thread
+    assert not [t for t in threading.enumerate() if t.name == "sitewatch-kernels-import"]
+    monkeypatch.setattr(acceleration, "_state", {})
+    monkeypatch.setenv(acceleration.DISABLE_ENV, "1")
+    acceleration.preload()  # switched off: nothing to load
+    assert acceleration._state == {}

@@ -208,3 +208,28 @@ def test_score_from_ratio_saturates_without_overflow():
         score = score_from_ratio(ratio, power)
         assert np.isfinite(score).all()
         assert score[0] == 0.0 and score[1] == pytest.approx(0.5) and (score[2:] > 0.999).all()
+
+
+@pytest.mark.parametrize("max_shift", [0.0, 2.5, 7.0, 40.0])
+def test_find_peak_matches_a_search_over_masked_surfaces(max_shift):
+    """The peak within max_shift of the centre and the peak anywhere, with their confidences,
+    as a plain search over the whole surface finds them (ties: the first in raster order)."""
+    from sitewatch.plugin.core.change.coregistration import find_peak
+
+    rng = np.random.default_rng(int(max_shift * 10))
+    surface = rng.normal(0, 0.01, (33, 40))
+    surface[20, 30] = 1.0  # the global peak, outside small search ranges
+    surface[17, 21] = surface[15, 19] = 0.5  # a tie near the centre: the first in raster order wins
+    inside, anywhere = find_peak(surface, max_shift)
+    yy, xx = np.mgrid[0:33, 0:40]
+    for estimate, mask in ((inside, (abs(yy - 16) <= max_shift) & (abs(xx - 20) <= max_shift)),
+                           (anywhere, np.ones_like(yy, bool))):
+        py, px = np.unravel_index(int(np.argmax(np.where(mask, surface, -np.inf))), surface.shape)
+        assert round(estimate.dx - (px - 20)) == 0 and round(estimate.dy - (py - 16)) == 0
+        away = (abs(yy - py) > 3) | (abs(xx - px) > 3)
+        top, second, noise = surface[py, px], surface[away].max(), surface[away].std() + 1e-12
+        expected = 0.0 if top <= 0 else np.clip((top - max(second, 0.0)) / top, 0, 1) * np.clip((top / noise - 4) / 6, 0, 1)
+        assert estimate.confidence == pytest.approx(expected, abs=1e-12)
+    if max_shift >= 1:  # the tie's first pixel in raster order, or the global peak when in range
+        assert (round(inside.dx), round(inside.dy)) == ((-1, -1) if max_shift < 10 else (10, 4))
+    assert (round(anywhere.dx), round(anywhere.dy)) == (10, 4)
