@@ -176,6 +176,7 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
         block_size = max(32, int(params.block_size) + int(params.block_size) % 2)  # even: 2x decimation aligns
         score_grid(pair, method, shift_model, norm, fill, threshold, temps["score"], raw_path, block_size,
                    progress.stage(0.2, 0.8))
+        release_free_memory()  # the blocks' arrays, freed in the threads' heaps
 
         # mask clean-up in ground units, overviews, regions
         radius_m = params.cleanup_radius_m if params.cleanup_radius_m is not None else pixel_m
@@ -183,6 +184,7 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
         regions, n_regions, area = clean_and_polygonise(raw_path, temps["score"], temps["mask"], temps["regions"],
                                                         "change_regions", grid, radius_px, min_area_px, mpu,
                                                         progress.stage(0.8, 0.99), block_size)
+        release_free_memory()
         shadow_moves = _drop_shadow_moves(params, pair, shift_model, temps, progress.stage(0.99, 1.0))
         if shadow_moves:
             gone = {(x, y) for x, y, _ in shadow_moves}

@@ -16,6 +16,7 @@ from typing import Optional
 import numpy as np
 from osgeo import gdal
 
+from ..memory import release_free_memory
 from ..parallel import prefetch, thread_imap
 from ..progress import Progress
 from .coregistration import ShiftModel
@@ -29,6 +30,7 @@ from .regions import MASK_NODATA, SCORE_NODATA
 
 SCORE_STEPS = 1024  # the score is stored in steps of 1/1024: plenty for thresholds, and it compresses ~15x
 STRIP_COLUMNS = 1024  # strips are read in chunks of at most this width (bounded memory: a strip is read ahead)
+RELEASE_ROWS = 1024  # grid rows scored between hand-backs of freed memory (core/memory.py)
 BLOCK_WIDTH_FACTOR = 1  # scored blocks are block_size rows x BLOCK_WIDTH_FACTOR * block_size columns
 
 
@@ -211,8 +213,12 @@ def score_grid(pair: AlignedPair, method: ChangeMethod, shift_model: ShiftModel,
     # the inputs are read on a reader thread a strip ahead (their datasets are used there only),
     # the outputs written on this thread, the blocks scored on the pool (GIL released)
     strip_blocks = max(1, chunk_w // block_w)
+    row = 0
     for done, (x, y, score, mask) in enumerate(thread_imap(compute, prefetch(jobs(), strip_blocks))):
         progress.report(done / n_blocks, "Scoring changes")
+        if y >= row + RELEASE_ROWS:  # the threads' heaps otherwise keep growing with freed block arrays
+            row = y
+            release_free_memory()
         score_ds.GetRasterBand(1).WriteArray(score, x, y)
         raw_ds.GetRasterBand(1).WriteArray(mask, x, y)
         overviews.add(score, x, y)
