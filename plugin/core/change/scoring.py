@@ -3,15 +3,15 @@ score overviews written in order.
 
 Each input pixel is read once (_StripReader: large reads in the native type that start and
 end on the file's blocks; what neighbouring windows share is copied, not read again), so
-compressed inputs are decoded once. Three kinds of thread share the work: a reader thread reads the inputs a
-strip ahead (core/parallel.prefetch), the small pool scores blocks (numpy and the compiled
-kernels release the GIL), and the calling thread writes the outputs in order. Only a few
-blocks are ahead, so memory stays bounded."""
+compressed inputs are decoded once. Three kinds of thread share the work: a reader thread
+reads the inputs a strip ahead (core/parallel.prefetch), the small pool scores blocks (numpy
+and the compiled kernels release the GIL), and the calling thread writes the outputs in
+order. Only a few blocks are ahead, so memory stays bounded."""
 from __future__ import annotations
 
 import bisect
 import math
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import numpy as np
 from osgeo import gdal
@@ -48,6 +48,15 @@ def column_cuts(view: AlignedView, starts: list[int], extent: int, width: int) -
     return cuts + [ends[-1]]
 
 
+class _Rows(NamedTuple):
+    """Part of a window kept for a later read: its first grid row (and column), data, validity."""
+
+    row: int
+    column: int
+    data: np.ndarray  # (bands, rows, columns), native type
+    valid: np.ndarray  # (rows, columns)
+
+
 class _StripReader:
     """Reads the windows of a grid walked in strips (rows), each strip left to right, so that
     each input pixel is read once, in large reads that start and end on the file's blocks
@@ -65,8 +74,8 @@ class _StripReader:
         self.height = view.ds.RasterYSize
         self.dtype, self.n_bands = view.data_type(), len(view.bands)
         self.tail_columns = overlap + view.column_grain()[0]  # the halos of two windows and a cut's slack
-        self.kept: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}  # piece -> (first row, data, valid)
-        self.last: Optional[tuple[int, int, np.ndarray, np.ndarray]] = None  # previous window's right columns
+        self.kept: dict[int, _Rows] = {}  # piece -> its rows that the next strip shares
+        self.tail: Optional[_Rows] = None  # the right columns of the previous window
 
     def _ahead(self, end: int) -> int:
         """The first block boundary at or after `end` (no further than the grid)."""
@@ -81,35 +90,47 @@ class _StripReader:
         end, ahead = cuts[bisect.bisect_left(cuts, x + w)], self._ahead(y + h)
         data = np.empty((self.n_bands, ahead - y, end - x), self.dtype)
         valid = np.empty((ahead - y, end - x), bool)
-        col = x
-        last = self.last
-        if last is not None and last[1] == y and last[3].shape[0] == ahead - y and last[0] <= x < last[0] + last[3].shape[1]:
-            col = last[0] + last[3].shape[1]  # a cut
-            data[:, :, :col - x], valid[:, :col - x] = last[2][:, :, x - last[0]:], last[3][:, x - last[0]:]
-        elif x not in cuts:
-            raise ValueError(f"window at column {x} neither starts a piece nor follows the previous window")
-        piece = bisect.bisect_left(cuts, col)
-        while col < end:
-            c0, c1 = col - x, cuts[piece + 1] - x
-            top = y
-            first, kept, kept_valid = self.kept.pop(piece, (None, None, None))
-            if first is not None and first <= y < first + kept.shape[1]:
-                n = min(first + kept.shape[1], ahead) - y
-                data[:, :n, c0:c1], valid[:n, c0:c1] = kept[:, y - first:y - first + n], kept_valid[y - first:y - first + n]
-                top = y + n
-            if top < ahead:
-                if top >= self.height and top > y:  # below the grid: the edge row, invalid (as view.read pads)
-                    data[:, top - y:, c0:c1] = data[:, top - y - 1:top - y, c0:c1]
-                    valid[top - y:, c0:c1] = False
-                else:
-                    self.view.read_into(data[:, top - y:, c0:c1], valid[top - y:, c0:c1], col, top)
-            keep_from = max(y, y + h - self.overlap)
-            if ahead > keep_from:
-                self.kept[piece] = (keep_from, data[:, keep_from - y:, c0:c1].copy(), valid[keep_from - y:, c0:c1].copy())
-            col, piece = cuts[piece + 1], piece + 1
-        tail = max(0, end - x - self.tail_columns)  # what the next window of the strip may share
-        self.last = (x + tail, y, data[:, :, tail:].copy(), valid[:, tail:].copy())
+        column = self._copy_tail(data, valid, x, y)
+        piece = bisect.bisect_left(cuts, column)
+        while column < end:
+            self._fill_piece(piece, data[:, :, column - x:cuts[piece + 1] - x],
+                             valid[:, column - x:cuts[piece + 1] - x], y, h)
+            column, piece = cuts[piece + 1], piece + 1
+        start = max(0, end - x - self.tail_columns)  # what the next window of the strip may share
+        self.tail = _Rows(y, x + start, data[:, :, start:].copy(), valid[:, start:].copy())
         return data[:, :h, :w], valid[:h, :w]
+
+    def _copy_tail(self, data: np.ndarray, valid: np.ndarray, x: int, y: int) -> int:
+        """Copies the columns the window at (x, y) shares with the previous one of its strip;
+        returns the first column still to read (a cut)."""
+        tail = self.tail
+        if tail is not None and tail.row == y and tail.valid.shape[0] == valid.shape[0] \
+                and tail.column <= x < tail.column + tail.valid.shape[1]:
+            n = tail.column + tail.valid.shape[1] - x
+            data[:, :, :n], valid[:, :n] = tail.data[:, :, x - tail.column:], tail.valid[:, x - tail.column:]
+            return x + n
+        if x not in self.cuts:
+            raise ValueError(f"window at column {x} neither starts a piece nor follows the previous window")
+        return x
+
+    def _fill_piece(self, piece: int, data: np.ndarray, valid: np.ndarray, y: int, h: int) -> None:
+        """One piece's columns of a window starting at row y (buffer rows to the next block
+        row): the rows kept of the previous strip, then GDAL's; keeps what the next strip shares."""
+        column, top, ahead = self.cuts[piece], y, y + valid.shape[0]
+        kept = self.kept.pop(piece, None)
+        if kept is not None and kept.row <= y < kept.row + kept.valid.shape[0]:
+            n = min(kept.row + kept.valid.shape[0], ahead) - y
+            data[:, :n], valid[:n] = kept.data[:, y - kept.row:y - kept.row + n], kept.valid[y - kept.row:y - kept.row + n]
+            top = y + n
+        if top < ahead:
+            if top >= self.height and top > y:  # below the grid: the edge row, invalid (as view.read pads)
+                data[:, top - y:] = data[:, top - y - 1:top - y]
+                valid[top - y:] = False
+            else:
+                self.view.read_into(data[:, top - y:], valid[top - y:], column, top)
+        keep_from = max(y, y + h - self.overlap)
+        if ahead > keep_from:
+            self.kept[piece] = _Rows(keep_from, column, data[:, keep_from - y:].copy(), valid[keep_from - y:].copy())
 
 
 def fill_invalid(bands: np.ndarray, valid: np.ndarray, fill: np.ndarray) -> None:
@@ -190,16 +211,16 @@ def score_grid(pair: AlignedPair, method: ChangeMethod, shift_model: ShiftModel,
         return x, y, np.ascontiguousarray(score, np.float32), mask
 
     starts = sorted({cx for cx, _, _, _ in chunks})
-    rows_b = _StripReader(pair.before, 2 * halo_px, column_cuts(pair.before, starts, halo_px, grid.width))
+    reader_b = _StripReader(pair.before, 2 * halo_px, column_cuts(pair.before, starts, halo_px, grid.width))
     extent_a = halo_px + margin_px
-    rows_a = _StripReader(pair.after, 2 * extent_a, column_cuts(pair.after, starts, extent_a, grid.width))
+    reader_a = _StripReader(pair.after, 2 * extent_a, column_cuts(pair.after, starts, extent_a, grid.width))
 
     def jobs():
         """Each block with its windows, sliced from strips read in order (runs on the reader thread)."""
         for cx, cy, cw, ch in chunks:
             ww, wh = cw + 2 * halo_px, ch + 2 * halo_px
-            strip_b, vb_s = rows_b.read(cx - halo_px, cy - halo_px, ww, wh)
-            strip_a, va_s = rows_a.read(cx - halo_px - margin_px, cy - halo_px - margin_px,
+            strip_b, vb_s = reader_b.read(cx - halo_px, cy - halo_px, ww, wh)
+            strip_a, va_s = reader_a.read(cx - halo_px - margin_px, cy - halo_px - margin_px,
                                         ww + 2 * margin_px, wh + 2 * margin_px)
             aoi_s = pair.aoi(cx - halo_px, cy - halo_px, ww, wh)
             for x in range(cx, cx + cw, block_w):
