@@ -184,7 +184,7 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
         regions, n_regions, area = clean_and_polygonise(raw_path, temps["score"], temps["mask"], temps["regions"],
                                                         "change_regions", grid, radius_px, min_area_px, mpu,
                                                         progress.stage(0.8, 0.99), block_size)
-        release_free_memory()
+        release_free_memory()  # the clean-up's zone arrays, before the shadow test reads its windows
         shadow_moves = _drop_shadow_moves(params, pair, shift_model, temps, progress.stage(0.99, 1.0))
         if shadow_moves:
             gone = {(x, y) for x, y, _ in shadow_moves}
