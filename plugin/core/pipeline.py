@@ -374,8 +374,8 @@ def summary_lines(result: AnalysisResult) -> list[str]:
                      f"(method {change.method})")
         if getattr(change, "shadow_moves_dropped", 0):
             lines.append(f"  {change.shadow_moves_dropped} more regions left out: shadows moved by the sun")
-        if getattr(change, "scoring", ""):
-            lines.append(f"  {change.scoring}")
+        if getattr(change, "scoring_advice", ""):  # which path scored goes to the log; here only what to do
+            lines.append(f"  {change.scoring_advice}")
         if change.shift is not None:
             lines.append(f"Co-registration shift: {change.shift.dx_px:+.2f}, {change.shift.dy_px:+.2f} px "
                          f"(confidence {change.shift.confidence:.2f})")

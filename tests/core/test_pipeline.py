@@ -155,6 +155,19 @@ def test_summary_says_how_many_moved_shadows_were_left_out():
     assert len(summary_lines(SimpleNamespace(title="t", change=change, match=None, left_out_m2=0.0))) == 2
 
 
+def test_summary_tells_the_analyst_how_to_score_faster_only_when_there_is_something_to_do():
+    from types import SimpleNamespace
+
+    from sitewatch.plugin.core.pipeline import summary_lines
+
+    change = SimpleNamespace(changed_area_m2=10.0, n_regions=1, method="structure", shift=None,
+                             scoring="Change scoring: compiled kernels (numba 0.58.1).", scoring_advice="")
+    result = SimpleNamespace(title="t", change=change, match=None, left_out_m2=0.0)
+    assert not any("scoring" in line or "numba" in line for line in summary_lines(result))  # the log says which path
+    change.scoring_advice = "Change detection runs about 1.5x faster with numba: pip install numba."
+    assert summary_lines(result)[2] == "  Change detection runs about 1.5x faster with numba: pip install numba."
+
+
 def _left_half(site) -> str:
     from sitewatch.plugin.core.polygons import footprint_wkt
 

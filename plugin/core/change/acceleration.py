@@ -22,9 +22,13 @@ _lock = threading.Lock()
 _state: dict = {}
 
 
+def _switched_off() -> bool:
+    return os.environ.get(DISABLE_ENV, "").strip() not in ("", "0")
+
+
 def kernels() -> Optional[ModuleType]:
     """The compiled kernels module, or None (numba missing or broken, or switched off)."""
-    if os.environ.get(DISABLE_ENV, "").strip() not in ("", "0"):
+    if _switched_off():
         return None
     with _lock:
         if "module" not in _state:
@@ -42,20 +46,32 @@ def kernels() -> Optional[ModuleType]:
 def preload() -> None:
     """Starts importing the kernels (numba takes about half a second) on a background thread,
     so that a run's first stages hide it; kernels() waits for it when it is needed."""
-    if os.environ.get(DISABLE_ENV, "").strip() not in ("", "0") or "module" in _state:
+    if _switched_off() or "module" in _state:
         return
     threading.Thread(target=kernels, name="sitewatch-kernels-import", daemon=True).start()
 
 
+def advice() -> str:
+    """What a user could do for faster change scoring, one line; "" when the compiled kernels
+    are in use or switched off on purpose."""
+    if _switched_off():
+        return ""
+    if kernels() is not None:
+        return ""
+    if _state.get("reason"):
+        return f"numba is installed but its change kernels are unusable ({_state['reason']}); numpy scored instead."
+    return f"Change detection runs about 1.5x faster with numba: {HOW_TO_INSTALL}."
+
+
 def describe() -> str:
     """One line for logs and run summaries: which path scores, and how to get the faster one."""
-    if os.environ.get(DISABLE_ENV, "").strip() not in ("", "0"):
+    if _switched_off():
         return f"Change scoring: numpy ({DISABLE_ENV} is set)."
     module = kernels()
     if module is None and _state.get("reason"):
         return f"Change scoring: numpy (numba is installed but its kernels are unusable: {_state['reason']})."
     if module is None:
-        return f"Change scoring: numpy. Change detection runs about 1.5x faster with numba: {HOW_TO_INSTALL}."
+        return f"Change scoring: numpy. {advice()}"
     import numba
 
     return f"Change scoring: compiled kernels (numba {numba.__version__})."

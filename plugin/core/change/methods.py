@@ -55,6 +55,10 @@ class ChangeMethod:
         takes time; returns a line for the log ("" when there is nothing to say)."""
         return ""
 
+    def scoring_advice(self) -> str:
+        """What the user could do for faster scoring with this method, one line ("" when nothing)."""
+        return ""
+
     def score(self, before: np.ndarray, after: np.ndarray, valid: Optional[np.ndarray], core: int = 0) -> np.ndarray:
         """Score of the block (bands with halo) less `core` pixels on each side (the halo:
         the steps that need no context then skip it)."""
@@ -330,6 +334,9 @@ class StructureContext(ChangeMethod):
             report("Loading the compiled change kernels (their first use compiles them: about 20 s, once)")
             acceleration.warm_up()
         return acceleration.describe() if self.GUIDED else "Change scoring: numpy."
+
+    def scoring_advice(self) -> str:
+        return acceleration.advice() if self.GUIDED else ""
 
     def _compiled_args(self, kernels):
         """The fitted model in the form of compiled.StructureArgs (built once per fit)."""

@@ -148,4 +148,5 @@ class ChangeResult:
     regions_layer: str = "change_regions"
     band_pairs: list[tuple[int, int]] = field(default_factory=list)
     shadow_moves_dropped: int = 0  # regions removed as shadows moved by the sun
-    scoring: str = ""  # which scoring path ran (compiled kernels or numpy), one line
+    scoring: str = ""  # which scoring path ran (compiled kernels or numpy), one line for logs
+    scoring_advice: str = ""  # how to score faster (install numba), one line for the analyst; "" when nothing

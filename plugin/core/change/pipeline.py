@@ -200,6 +200,7 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
             threshold=threshold, raw_threshold=float(method.raw_threshold), changed_area_m2=area,
             n_regions=n_regions, regions=regions, shift=shift, normalisation=norm, grid=grid,
             band_pairs=list(pair.band_pairs), shadow_moves_dropped=len(shadow_moves), scoring=scoring,
+            scoring_advice=method.scoring_advice(),
         )
     except BaseException:
         remove_quietly(*temps.values())

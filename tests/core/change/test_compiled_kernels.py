@@ -142,6 +142,7 @@ def test_pipeline_gives_the_same_change_either_way(change_pair, tmp_path, numpy_
     assert any(m.startswith("Loading the compiled change kernels") for m in messages)
     assert fast.scoring in messages  # the user sees which path scores
     assert slow.scoring.startswith("Change scoring: numpy")
+    assert fast.scoring_advice == slow.scoring_advice == ""  # numba is there; switched off on purpose
     assert_same_scores(gdal.Open(fast.score_path).ReadAsArray(), gdal.Open(slow.score_path).ReadAsArray())
     np.testing.assert_array_equal(gdal.Open(fast.mask_path).ReadAsArray(), gdal.Open(slow.mask_path).ReadAsArray())
     assert fast.n_regions == slow.n_regions >= 1
@@ -161,6 +162,7 @@ def test_without_numba_the_numpy_path_runs_and_says_how_to_get_the_faster_one(mo
     before, after, _ = change_pair
     result = detect_changes(ChangeParameters(before, after, str(tmp_path / "out")))
     assert result.scoring == line
+    assert "pip install numba" in result.scoring_advice
     assert result.n_regions >= 1
 
 
@@ -202,6 +204,7 @@ def test_kernels_that_cannot_be_compiled_leave_the_work_to_numpy(monkeypatch, ch
     result = detect_changes(ChangeParameters(before, after, str(tmp_path / "out")))
     assert acceleration.kernels() is None
     assert "numpy" in result.scoring and "LLVM ERROR: cannot select" in result.scoring
+    assert "unusable" in result.scoring_advice and "LLVM ERROR: cannot select" in result.scoring_advice
     assert result.n_regions >= 1
 
 
