@@ -67,10 +67,7 @@ def describe() -> str:
     """One line for logs and run summaries: which path scores, and how to get the faster one."""
     if _switched_off():
         return f"Change scoring: numpy ({DISABLE_ENV} is set)."
-    module = kernels()
-    if module is None and _state.get("reason"):
-        return f"Change scoring: numpy (numba is installed but its kernels are unusable: {_state['reason']})."
-    if module is None:
+    if kernels() is None:
         return f"Change scoring: numpy. {advice()}"
     import numba
 

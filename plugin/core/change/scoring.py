@@ -34,6 +34,11 @@ RELEASE_ROWS = 1024  # grid rows scored between hand-backs of freed memory (core
 BLOCK_WIDTH_FACTOR = 1  # scored blocks are block_size rows x BLOCK_WIDTH_FACTOR * block_size columns
 
 
+def next_boundary(position: int, grain: int, boundary: int) -> int:
+    """The first block boundary (boundary + k * grain) at or after `position`."""
+    return position + (boundary - position) % grain
+
+
 def column_cuts(view: AlignedView, starts: list[int], extent: int, width: int) -> list[int]:
     """Edges of the column pieces a strip is read in, for chunks starting at `starts` whose
     windows reach `extent` columns beyond them (grid of `width` columns): each cut lies on the
@@ -43,7 +48,7 @@ def column_cuts(view: AlignedView, starts: list[int], extent: int, width: int) -
     ends = [s + extent for s in starts[1:]] + [width + extent]
     cuts = [starts[0] - extent]
     for end, next_end in zip(ends, ends[1:]):
-        aligned = end + (boundary - end) % grain
+        aligned = next_boundary(end, grain, boundary)
         cuts.append(aligned if aligned < next_end else end)  # blocks wider than a chunk: cut at the window's end
     return cuts + [ends[-1]]
 
@@ -81,7 +86,7 @@ class _StripReader:
         """The first block boundary at or after `end` (no further than the grid)."""
         if end >= self.height:
             return end
-        return min(end + (self.boundary - end) % self.grain, self.height)
+        return min(next_boundary(end, self.grain, self.boundary), self.height)
 
     def read(self, x: int, y: int, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
         cuts = self.cuts
@@ -210,7 +215,7 @@ def score_grid(pair: AlignedPair, method: ChangeMethod, shift_model: ShiftModel,
             score = np.where(core_valid, score, np.float32(SCORE_NODATA))
         return x, y, np.ascontiguousarray(score, np.float32), mask
 
-    starts = sorted({cx for cx, _, _, _ in chunks})
+    starts = list(range(0, grid.width, chunk_w))  # the chunks' columns (outputs.blocks)
     reader_b = _StripReader(pair.before, 2 * halo_px, column_cuts(pair.before, starts, halo_px, grid.width))
     extent_a = halo_px + margin_px
     reader_a = _StripReader(pair.after, 2 * extent_a, column_cuts(pair.after, starts, extent_a, grid.width))
