@@ -3,14 +3,16 @@ score overviews written in order.
 
 Each input pixel is read once (_StripReader: large reads in the native type that start and
 end on the file's blocks; what neighbouring windows share is copied, not read again), so
-compressed inputs are decoded once. Three kinds of thread share the work: a reader thread
-reads the inputs a strip ahead (core/parallel.prefetch), the small pool scores blocks (numpy
-and the compiled kernels release the GIL), and the calling thread writes the outputs in
-order. Only a few blocks are ahead, so memory stays bounded."""
+compressed inputs are decoded once. Three kinds of thread share the work: two reader threads
+read the inputs a strip ahead (core/parallel.prefetch; one thread per input, each decoding
+its own blocks), the small pool scores blocks (numpy and the compiled kernels release the
+GIL), and the calling thread writes the outputs in order. Only a few blocks are ahead, so
+memory stays bounded."""
 from __future__ import annotations
 
 import bisect
 import math
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple, Optional
 
 import numpy as np
@@ -221,20 +223,26 @@ def score_grid(pair: AlignedPair, method: ChangeMethod, shift_model: ShiftModel,
     reader_a = _StripReader(pair.after, 2 * extent_a, column_cuts(pair.after, starts, extent_a, grid.width))
 
     def jobs():
-        """Each block with its windows, sliced from strips read in order (runs on the reader thread)."""
-        for cx, cy, cw, ch in chunks:
-            ww, wh = cw + 2 * halo_px, ch + 2 * halo_px
-            strip_b, vb_s = reader_b.read(cx - halo_px, cy - halo_px, ww, wh)
-            strip_a, va_s = reader_a.read(cx - halo_px - margin_px, cy - halo_px - margin_px,
+        """Each block with its windows, sliced from strips read in order (runs on the reader
+        thread; the after capture's strip is read on a thread of its own at the same time)."""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sitewatch-read-after") as after_reader:
+            for cx, cy, cw, ch in chunks:
+                yield from blocks_of_strip(after_reader, cx, cy, cw, ch)
+
+    def blocks_of_strip(after_reader, cx, cy, cw, ch):
+        """The blocks of the strip at chunk (cx, cy, cw, ch), with their windows."""
+        ww, wh = cw + 2 * halo_px, ch + 2 * halo_px
+        pending_a = after_reader.submit(reader_a.read, cx - halo_px - margin_px, cy - halo_px - margin_px,
                                         ww + 2 * margin_px, wh + 2 * margin_px)
-            aoi_s = pair.aoi(cx - halo_px, cy - halo_px, ww, wh)
-            for x in range(cx, cx + cw, block_w):
-                w = min(block_w, cx + cw - x)
-                sx = x - cx
-                wb, wa = w + 2 * halo_px, w + 2 * halo_px + 2 * margin_px
-                yield (x, cy, w, ch, strip_b[:, :, sx:sx + wb], vb_s[:, sx:sx + wb], strip_a[:, :, sx:sx + wa],
-                       va_s[:, sx:sx + wa], None if aoi_s is None else aoi_s[:, sx:sx + wb])
-            del strip_b, strip_a, vb_s, va_s, aoi_s  # before the next strip is read
+        strip_b, vb_s = reader_b.read(cx - halo_px, cy - halo_px, ww, wh)
+        strip_a, va_s = pending_a.result()  # each dataset is read by one thread (on error: joined on exit)
+        aoi_s = pair.aoi(cx - halo_px, cy - halo_px, ww, wh)
+        for x in range(cx, cx + cw, block_w):
+            w = min(block_w, cx + cw - x)
+            sx = x - cx
+            wb, wa = w + 2 * halo_px, w + 2 * halo_px + 2 * margin_px
+            yield (x, cy, w, ch, strip_b[:, :, sx:sx + wb], vb_s[:, sx:sx + wb], strip_a[:, :, sx:sx + wa],
+                   va_s[:, sx:sx + wa], None if aoi_s is None else aoi_s[:, sx:sx + wb])
 
     # the inputs are read on a reader thread a strip ahead (their datasets are used there only),
     # the outputs written on this thread, the blocks scored on the pool (GIL released)

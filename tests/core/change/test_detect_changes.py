@@ -107,6 +107,29 @@ def test_block_size_does_not_change_the_result(change_pair, tmp_path):
     assert_same_scores(sa, sb)
 
 
+def test_score_pass_reads_each_input_on_a_thread_of_its_own(change_pair, tmp_path, monkeypatch):
+    """The two inputs' strips are decoded at the same time, each dataset by one thread only
+    (a GDAL dataset must not be read by two threads at once), neither by the writing thread."""
+    import threading
+
+    from sitewatch.plugin.core.change.grid import AlignedView
+
+    before, after, _ = change_pair
+    readers: dict[int, set[int]] = {}
+    original = AlignedView.read_into
+
+    def recording(self, data, valid, x, y):
+        readers.setdefault(id(self), set()).add(threading.get_ident())
+        return original(self, data, valid, x, y)
+
+    monkeypatch.setattr(AlignedView, "read_into", recording)
+    result = _run(before, after, tmp_path / "out", block_size=48)  # several strips
+    assert result.n_regions == 1
+    assert len(readers) == 2 and all(len(threads) == 1 for threads in readers.values())
+    threads = set.union(*readers.values())
+    assert len(threads) == 2 and threading.get_ident() not in threads
+
+
 def test_aoi_and_reprojected_after(tmp_path):
     size = 256
     before = textured(size, 3)
