@@ -1,17 +1,18 @@
 """A small thread pool for numpy work: numpy, scipy, the FFT and the compiled kernels release
 the GIL, so two threads use two cores. GDAL datasets are never shared between threads at the
 same time: reads run on the calling thread (thread_imap's jobs) or on one reader thread
-(prefetch), and the pool only computes."""
+(prefetch), the other capture's on a side thread (SideThread), and the pool only computes."""
 from __future__ import annotations
 
 import os
 import queue
 import threading
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Callable, Iterable, Iterator, TypeVar
 
 R = TypeVar("R")
+S = TypeVar("S")
 
 MAX_WORKERS = 2
 
@@ -41,6 +42,33 @@ def thread_imap(function: Callable[..., R], jobs: Iterable[tuple]) -> Iterator[R
 def thread_map(function: Callable[..., R], jobs: Iterable[tuple]) -> list[R]:
     """thread_imap's results as a list."""
     return list(thread_imap(function, jobs))
+
+
+class SideThread:
+    """One extra thread, for reads that must stay on one thread (a GDAL dataset is never read by
+    two threads at a time) yet should run beside the calling thread's: both(here, there) runs
+    there() on the side thread while here() runs on the calling one. GDAL decodes on the thread
+    that reads, so the two captures are decoded on two cores."""
+
+    def __init__(self, name: str = "sitewatch-side"):
+        self.name = name
+
+    def __enter__(self) -> "SideThread":
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.name)
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self.pool.shutdown(wait=True)
+        return False
+
+    def both(self, here: Callable[[], R], there: Callable[[], S]) -> tuple[R, S]:
+        pending = self.pool.submit(there)
+        try:
+            first = here()
+        except BaseException:
+            wait([pending])  # its dataset is free again before the error goes up
+            raise
+        return first, pending.result()
 
 
 _DONE = object()

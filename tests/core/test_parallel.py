@@ -115,3 +115,39 @@ def test_a_consumer_that_stops_early_stops_the_reader():
     time.sleep(0.05)
     assert len(produced) < 10  # it did not read on to the end
     assert not [t for t in threading.enumerate() if t.ident not in before and t.name == "sitewatch-prefetch"]
+
+
+def test_side_thread_runs_both_reads_at_once_the_side_one_always_on_the_same_thread():
+    meeting = threading.Barrier(2, timeout=5)  # broken (an error) unless both calls run at the same time
+    sides = []
+
+    def here(k):
+        meeting.wait()
+        return k, threading.get_ident()
+
+    def there(k):
+        meeting.wait()
+        sides.append(threading.get_ident())
+        return -k
+
+    with parallel.SideThread() as side:
+        for k in range(3):
+            (value, thread), other = side.both(lambda k=k: here(k), lambda k=k: there(k))
+            assert (value, other) == (k, -k) and thread == threading.get_ident()
+    assert len(set(sides)) == 1 and sides[0] != threading.get_ident()
+
+
+def test_side_thread_finishes_its_read_before_an_error_on_the_calling_thread_goes_up():
+    finished = threading.Event()
+
+    def slow():
+        time.sleep(0.2)
+        finished.set()
+
+    def failing():
+        raise OSError("unreadable block")
+
+    with parallel.SideThread() as side:
+        with pytest.raises(OSError, match="unreadable block"):
+            side.both(failing, slow)
+        assert finished.is_set()  # the side thread's dataset is free again when the error arrives

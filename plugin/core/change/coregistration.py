@@ -15,7 +15,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import CoregistrationFailed
-from ..parallel import thread_map
+from ..parallel import SideThread, thread_map
 from ..progress import Progress
 from . import acceleration
 from .filters import box_mean, gain_offset, shift_subpixel, sobel
@@ -127,11 +127,15 @@ def find_peak(surface: np.ndarray, max_shift: float) -> tuple[PeakEstimate, Peak
 def estimate_windows(pair: AlignedPair, windows: list[tuple[int, int, int, int]], max_shift: float,
                      progress: Progress, message: str) -> list[tuple[PeakEstimate, PeakEstimate, int]]:
     """correlate_window on each window (x0, y0, width, height) of the pair, in order: the
-    windows are read on this thread, correlated on the thread pool."""
+    windows are read on this thread (the after capture's on a side thread), correlated on the
+    thread pool."""
     def jobs():
-        for k, (x0, y0, w, h) in enumerate(windows):
-            progress.report(k / len(windows), message)
-            yield (*pair.before.read(x0, y0, w, h), *pair.after.read(x0, y0, w, h), max_shift)
+        with SideThread("sitewatch-read-after") as side:
+            for k, (x0, y0, w, h) in enumerate(windows):
+                progress.report(k / len(windows), message)
+                (db, vb), (da, va) = side.both(functools.partial(pair.before.read, x0, y0, w, h),
+                                               functools.partial(pair.after.read, x0, y0, w, h))
+                yield db, vb, da, va, max_shift
 
     return thread_map(correlate_window, jobs())
 

@@ -8,6 +8,7 @@ import math
 import os
 import shutil
 import tempfile
+from functools import partial
 from typing import Optional
 
 import numpy as np
@@ -16,7 +17,7 @@ from osgeo import gdal
 from ..deps import is_available
 from ..errors import EmptyRaster, InputError
 from ..memory import release_free_memory
-from ..parallel import thread_map
+from ..parallel import SideThread, thread_map
 from ..progress import Progress
 from . import acceleration
 from .coregistration import ShiftModel, estimate_shift
@@ -39,8 +40,8 @@ SAMPLE_TILES = 24
 def sample_tiles(pair: AlignedPair, shift: ShiftModel, halo: int, n_tiles: int = SAMPLE_TILES,
                  scale: int = 1) -> list[Tile]:
     """Tiles spread regularly over the grid (whole grid when small); halo in analysis pixels,
-    scale 2: each tile handed over 2 x 2-averaged (the analysis grid). Read on this thread,
-    resampled on the thread pool."""
+    scale 2: each tile handed over 2 x 2-averaged (the analysis grid). Read on this thread (the
+    after capture on a side thread), resampled on the thread pool."""
     halo_px = scale * halo
     g = pair.grid
     tw, th = min(SAMPLE_TILE, g.width), min(SAMPLE_TILE, g.height)
@@ -48,11 +49,14 @@ def sample_tiles(pair: AlignedPair, shift: ShiftModel, halo: int, n_tiles: int =
     ny = max(1, min(math.ceil(g.height / th), n_tiles // nx or 1))
 
     def jobs():
-        for y in np.linspace(0, g.height - th, ny).astype(int):
-            for x in np.linspace(0, g.width - tw, nx).astype(int):
-                x0, y0, w, h = int(x) // 2 * 2 - halo_px, int(y) // 2 * 2 - halo_px, tw + 2 * halo_px, th + 2 * halo_px
-                yield (*pair.before.read(x0, y0, w, h), *shift.read_raw(pair.after, x0, y0, w, h),
-                       pair.aoi(x0, y0, w, h), (x0, y0, w, h))
+        with SideThread("sitewatch-read-after") as side:
+            for y in np.linspace(0, g.height - th, ny).astype(int):
+                for x in np.linspace(0, g.width - tw, nx).astype(int):
+                    x0, y0 = int(x) // 2 * 2 - halo_px, int(y) // 2 * 2 - halo_px
+                    w, h = tw + 2 * halo_px, th + 2 * halo_px
+                    (before, vb), (raw_after, va_raw) = side.both(partial(pair.before.read, x0, y0, w, h),
+                                                                  partial(shift.read_raw, pair.after, x0, y0, w, h))
+                    yield before, vb, raw_after, va_raw, pair.aoi(x0, y0, w, h), (x0, y0, w, h)
 
     def tile(before, vb, raw_after, va_raw, aoi, window) -> Tile:
         after, va = shift.resample(raw_after, va_raw, *window)

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import bisect
 import math
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import NamedTuple, Optional
 
 import numpy as np
 from osgeo import gdal
 
 from ..memory import release_free_memory
-from ..parallel import prefetch, thread_imap
+from ..parallel import SideThread, prefetch, thread_imap
 from ..progress import Progress
 from .coregistration import ShiftModel
 from .filters import double_bilinear, half_bands, half_valid
@@ -224,18 +224,18 @@ def score_grid(pair: AlignedPair, method: ChangeMethod, shift_model: ShiftModel,
 
     def jobs():
         """Each block with its windows, sliced from strips read in order (runs on the reader
-        thread; the after capture's strip is read on a thread of its own at the same time)."""
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sitewatch-read-after") as after_reader:
+        thread; the after capture's strip is read on a side thread at the same time)."""
+        with SideThread("sitewatch-read-after") as side:
             for cx, cy, cw, ch in chunks:
-                yield from blocks_of_strip(after_reader, cx, cy, cw, ch)
+                yield from blocks_of_strip(side, cx, cy, cw, ch)
 
-    def blocks_of_strip(after_reader, cx, cy, cw, ch):
+    def blocks_of_strip(side: SideThread, cx: int, cy: int, cw: int, ch: int):
         """The blocks of the strip at chunk (cx, cy, cw, ch), with their windows."""
         ww, wh = cw + 2 * halo_px, ch + 2 * halo_px
-        pending_a = after_reader.submit(reader_a.read, cx - halo_px - margin_px, cy - halo_px - margin_px,
-                                        ww + 2 * margin_px, wh + 2 * margin_px)
-        strip_b, vb_s = reader_b.read(cx - halo_px, cy - halo_px, ww, wh)
-        strip_a, va_s = pending_a.result()  # each dataset is read by one thread (on error: joined on exit)
+        (strip_b, vb_s), (strip_a, va_s) = side.both(
+            partial(reader_b.read, cx - halo_px, cy - halo_px, ww, wh),
+            partial(reader_a.read, cx - halo_px - margin_px, cy - halo_px - margin_px, ww + 2 * margin_px,
+                    wh + 2 * margin_px))
         aoi_s = pair.aoi(cx - halo_px, cy - halo_px, ww, wh)
         for x in range(cx, cx + cw, block_w):
             w = min(block_w, cx + cw - x)

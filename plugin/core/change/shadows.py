@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 from typing import Optional
 
 import numpy as np
@@ -19,6 +20,7 @@ from osgeo import gdal, ogr
 
 from ..captures import capture_sun
 from ..deps import require
+from ..parallel import SideThread
 from .outputs import metres_per_unit
 from .regions import envelope_window, polygon_mask
 
@@ -144,26 +146,27 @@ def drop_shadow_moves(pair, shift_model, mask_path: str, regions_path: str, laye
     mask_band = mask_ds.GetRasterBand(1)
     dropped, fids = [], []
     total = max(layer.GetFeatureCount(), 1)
-    for n, feature in enumerate(layer):
-        if n % 50 == 0:
-            progress.report(n / total, "Looking for shadows moved by the sun")
-        geom = feature.GetGeometryRef()
-        x0, y0, w, h = envelope_window(geom, grid, pad)
-        if w <= 0 or h <= 0 or w * h > MAX_WINDOW_PX:
-            continue
-        mask = mask_band.ReadAsArray(x0, y0, w, h)
-        window_gt = (gt[0] + x0 * gt[1], gt[1], 0.0, gt[3] + y0 * gt[5], 0.0, gt[5])
-        region = polygon_mask(geom, window_gt, w, h) & (mask == 1)
-        if not region.any():
-            continue
-        before, vb = pair.before.read(x0, y0, w, h)
-        after, va = shift_model.read(pair.after, x0, y0, w, h)
-        valid = (mask != 255) & vb & va
-        if is_shadow_move(region, mask == 1, valid, before[bands], after[bands], suns, pixel_m):
-            mask[region] = 0
-            mask_band.WriteArray(mask, x0, y0)
-            fids.append(feature.GetFID())
-            dropped.append((feature.GetField("centroid_x"), feature.GetField("centroid_y"), feature.GetField("area_m2")))
+    with SideThread("sitewatch-read-after") as side:  # both windows decoded at the same time
+        for n, feature in enumerate(layer):
+            if n % 50 == 0:
+                progress.report(n / total, "Looking for shadows moved by the sun")
+            geom = feature.GetGeometryRef()
+            x0, y0, w, h = envelope_window(geom, grid, pad)
+            if w <= 0 or h <= 0 or w * h > MAX_WINDOW_PX:
+                continue
+            mask = mask_band.ReadAsArray(x0, y0, w, h)
+            window_gt = (gt[0] + x0 * gt[1], gt[1], 0.0, gt[3] + y0 * gt[5], 0.0, gt[5])
+            region = polygon_mask(geom, window_gt, w, h) & (mask == 1)
+            if not region.any():
+                continue
+            (before, vb), (after, va) = side.both(partial(pair.before.read, x0, y0, w, h),
+                                                  partial(shift_model.read, pair.after, x0, y0, w, h))
+            valid = (mask != 255) & vb & va
+            if is_shadow_move(region, mask == 1, valid, before[bands], after[bands], suns, pixel_m):
+                mask[region] = 0
+                mask_band.WriteArray(mask, x0, y0)
+                fids.append(feature.GetFID())
+                dropped.append((feature.GetField("centroid_x"), feature.GetField("centroid_y"), feature.GetField("area_m2")))
     layer.SetAttributeFilter(None)
     for fid in fids:
         layer.DeleteFeature(fid)
