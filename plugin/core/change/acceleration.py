@@ -19,6 +19,7 @@ HOW_TO_INSTALL = "pip install numba, in the Python that QGIS uses (the OSGeo4W S
 
 LOG = logging.getLogger(__name__)
 _lock = threading.Lock()
+_warm_lock = threading.Lock()
 _state: dict = {}
 
 
@@ -44,11 +45,17 @@ def kernels() -> Optional[ModuleType]:
 
 
 def preload() -> None:
-    """Starts importing the kernels (numba takes about half a second) on a background thread,
-    so that a run's first stages hide it; kernels() waits for it when it is needed."""
+    """Starts importing numba (about half a second) and loading the kernels from the disk cache
+    (about a fifth) on a background thread, so that a run's first stages hide them; kernels()
+    and warm_up() wait for it when they are needed."""
     if _switched_off() or "module" in _state:
         return
-    threading.Thread(target=kernels, name="sitewatch-kernels-import", daemon=True).start()
+    threading.Thread(target=_load, name="sitewatch-kernels-import", daemon=True).start()
+
+
+def _load() -> None:
+    if kernels() is not None:
+        warm_up()
 
 
 def advice() -> str:
@@ -76,17 +83,19 @@ def describe() -> str:
 
 def warm_up() -> float:
     """Compiles (or loads from the disk cache) every kernel on a tiny block; seconds taken.
-    Called on the calling thread before the scoring pool starts, so that no worker waits."""
-    module = kernels()
-    if module is None or _state.get("warm"):
-        return 0.0
-    start = time.perf_counter()
-    try:
-        module.warm_up()
-    except Exception as exc:  # a numba that cannot compile them: numpy does the work instead
-        LOG.warning("Compiled change kernels unusable, numpy scores instead", exc_info=True)
-        with _lock:
-            _state["module"], _state["reason"] = None, f"{type(exc).__name__}: {exc}"
-        return 0.0
-    _state["warm"] = True
-    return time.perf_counter() - start
+    Called before the scoring pool starts (by preload's thread, and on the calling thread, which
+    waits for that one), so that no worker waits."""
+    with _warm_lock:  # a warm-up already under way (preload) is waited for, not repeated
+        module = kernels()
+        if module is None or _state.get("warm"):
+            return 0.0
+        start = time.perf_counter()
+        try:
+            module.warm_up()
+        except Exception as exc:  # a numba that cannot compile them: numpy does the work instead
+            LOG.warning("Compiled change kernels unusable, numpy scores instead", exc_info=True)
+            with _lock:
+                _state["module"], _state["reason"] = None, f"{type(exc).__name__}: {exc}"
+            return 0.0
+        _state["warm"] = True
+        return time.perf_counter() - start

@@ -208,7 +208,7 @@ def test_kernels_that_cannot_be_compiled_leave_the_work_to_numpy(monkeypatch, ch
     assert result.n_regions >= 1
 
 
-def test_preload_imports_the_kernels_in_the_background_once(monkeypatch):
+def test_preload_imports_and_loads_the_kernels_in_the_background_once(monkeypatch):
     import threading
 
     from sitewatch.plugin.core.change import acceleration
@@ -220,9 +220,30 @@ def test_preload_imports_the_kernels_in_the_background_once(monkeypatch):
         thread.join(timeout=60)
     assert "module" in acceleration._state  # done by the thread (kernels() below would do it too)
     assert acceleration.kernels() is not None
+    assert acceleration._state.get("warm")  # loaded from the disk cache on that thread too
+    assert acceleration.warm_up() == 0.0  # nothing left to do on the calling thread
     acceleration.preload()  # loaded: no second thread
     assert not [t for t in threading.enumerate() if t.name == "sitewatch-kernels-import"]
     monkeypatch.setattr(acceleration, "_state", {})
     monkeypatch.setenv(acceleration.DISABLE_ENV, "1")
     acceleration.preload()  # switched off: nothing to load
     assert acceleration._state == {}
+
+
+def test_a_warm_up_under_way_is_waited_for_not_repeated(monkeypatch):
+    import time
+
+    from sitewatch.plugin.core.change import acceleration, compiled
+
+    calls = []
+
+    def slow_warm_up():
+        calls.append(1)
+        time.sleep(0.3)
+
+    monkeypatch.setattr(compiled, "warm_up", slow_warm_up)
+    monkeypatch.setattr(acceleration, "_state", {})
+    acceleration.preload()
+    time.sleep(0.05)  # the background thread is in its warm-up
+    acceleration.warm_up()  # waits for it
+    assert acceleration._state.get("warm") and calls == [1]
