@@ -45,10 +45,10 @@ def thread_map(function: Callable[..., R], jobs: Iterable[tuple]) -> list[R]:
 
 
 class SideThread:
-    """One extra thread, for reads that must stay on one thread (a GDAL dataset is never read by
-    two threads at a time) yet should run beside the calling thread's: both(here, there) runs
-    there() on the side thread while here() runs on the calling one. GDAL decodes on the thread
-    that reads, so the two captures are decoded on two cores."""
+    """One extra thread: both(here, there) runs there() on it while here() runs on the calling
+    thread. For reads that must stay on one thread (a GDAL dataset is never read by two threads
+    at a time) yet should run beside the calling thread's: GDAL decodes on the thread that
+    reads, so the two captures are decoded on two cores; and for a fit beside another."""
 
     def __init__(self, name: str = "sitewatch-side"):
         self.name = name

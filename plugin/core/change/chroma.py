@@ -16,17 +16,47 @@ MIN_BANDS = 3  # fewer bands carry no colour
 
 def stretch_limits(samples: np.ndarray, low: float, high: float) -> np.ndarray:
     """Per-band (low, high) percentiles of (p, n) sample pixels, as a (2, p) float32 array
-    (numpy's linear interpolation; a partial sort around the two ranks, not a full one)."""
+    (numpy's linear interpolation, exactly; only the values in each tail are sorted)."""
     n = samples.shape[1]
     ranks = np.array([low, high], np.float64) / 100.0 * (n - 1)
     below = np.floor(ranks).astype(np.intp)
     above = np.minimum(below + 1, n - 1)
-    ordered = np.partition(samples, np.unique(np.concatenate([below, above])), axis=1)
-    at_below, at_above = ordered[:, below].astype(np.float64), ordered[:, above].astype(np.float64)
+    ordered = np.stack([_order_statistics(band, np.concatenate([below, above])) for band in samples])
+    at_below, at_above = ordered[:, :2].astype(np.float64), ordered[:, 2:].astype(np.float64)
     limits = (at_below + (ranks - below) * (at_above - at_below)).T
     span = np.maximum(limits[1] - limits[0], 1e-6 * (np.abs(limits[1]) + 1.0))
     limits[1] = limits[0] + span
     return limits.astype(np.float32)
+
+
+TAIL_STEP = 64  # the sample's tails are located on every 64th value, then selected exactly
+
+
+def _order_statistics(values: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+    """values' k-th smallest for each k of ranks (what np.partition gives). The ranks lie in
+    the tails: each tail's values are cut out by a bound read off a strided subsample (with
+    room to spare), so only a few percent of the values are selected from, not all of them."""
+    n = len(values)
+    out = np.empty(len(ranks), values.dtype)
+    coarse = np.sort(values[::TAIL_STEP])
+    low = ranks < n // 2
+    if low.any():  # every value at or under the bound: the k-th smallest is the kept one's
+        bound = coarse[min(len(coarse) - 1, 2 * (int(ranks[low].max()) // TAIL_STEP) + 2)]
+        out[low] = _select(values, values[values <= bound], ranks[low], 0)
+    if not low.all():  # every value at or over the bound: the n - len(kept) smaller ones come first
+        bound = coarse[max(0, len(coarse) - 3 - 2 * ((n - 1 - int(ranks[~low].min())) // TAIL_STEP))]
+        kept = values[values >= bound]
+        out[~low] = _select(values, kept, ranks[~low], n - len(kept))
+    return out
+
+
+def _select(values: np.ndarray, kept: np.ndarray, ranks: np.ndarray, offset: int) -> np.ndarray:
+    """The ranks' values among `kept` (whose first value has rank `offset` in values); all of
+    values when a rank falls outside kept."""
+    inside = ranks - offset
+    if inside.min() < 0 or inside.max() >= len(kept):
+        kept, inside = values, ranks
+    return np.partition(kept, np.unique(inside))[inside]
 
 
 def stretch_terms(limits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -3,12 +3,13 @@ scores any block (with its halo) on a 0..1 scale where 0.5 is the automatic thre
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable, Optional
 
 import numpy as np
 
 from ..errors import InputError
-from ..parallel import thread_map
+from ..parallel import SideThread, thread_map
 from . import acceleration
 from .chroma import MIN_BANDS, least_chroma, stretch_limits, stretch_terms
 from .filters import box_mean, double_bilinear, half_bands, sobel
@@ -301,15 +302,24 @@ class StructureContext(ChangeMethod):
         return window(out, inset)
 
     def fit(self, tiles):
+        """The IR-MAD model is fitted on a side thread meanwhile (its own sample, BLAS products)."""
         self._kernel_args = None
+        with SideThread("sitewatch-fit-irmad") as side:
+            _, self.spectral = side.both(partial(self._fit_context, tiles), partial(self._fit_spectral, tiles))
+
+    def _fit_spectral(self, tiles) -> Optional[IRMAD]:
+        if not self.FUSE_IRMAD:
+            return None
+        spectral = IRMAD()
+        spectral.fit(tiles)
+        return spectral
+
+    def _fit_context(self, tiles) -> None:
+        """Standardisation, the contextual score's threshold and the natural-surface prior."""
         self.fit_standardisation(tiles)
         raw = np.concatenate(thread_map(lambda t: self._raw(t.before, t.after, t.halo)[t.core(t.valid)],
                                         ((t,) for t in tiles)))
         self.raw_threshold = max(otsu_threshold(raw), self.MIN_THRESHOLD)
-        self.spectral = None
-        if self.FUSE_IRMAD:
-            self.spectral = IRMAD()
-            self.spectral.fit(tiles)
         self.limits = None
         if self.NATURAL_PRIOR and tiles[0].before.shape[0] >= MIN_BANDS:
             lo, hi = self.CHROMA_PERCENTILES

@@ -111,13 +111,25 @@ def test_block_scores_match_the_whole_image_within_the_halo():
         np.testing.assert_allclose(block, whole[y:y + n, x:x + n], atol=2e-5)
 
 
-@pytest.mark.parametrize("n", [1, 2, 7, 1000, 250_000])
-def test_stretch_limits_are_numpys_percentiles(n):
+@pytest.mark.parametrize("n", [1, 2, 7, 1000, 250_000, 1_000_003])
+@pytest.mark.parametrize("values", ["normal", "few levels", "sorted", "strided"])
+def test_stretch_limits_are_numpys_percentiles(n, values):
+    """Exact, whatever the tails hold: ties (integer imagery, a saturated band), values in
+    order, and a strided subsample that misjudges the tails (then all values are selected from)."""
     from sitewatch.plugin.core.change.chroma import stretch_limits
 
     rng = np.random.default_rng(n)
     samples = (rng.normal(size=(4, n)) * 100 + 500).astype(np.float32)
     samples[:, : n // 3] = np.round(samples[:, : n // 3])  # ties, as integer imagery has
+    if values == "few levels":
+        samples = np.round(samples / 150) * 150
+        samples[1] = np.minimum(samples[1], 400)  # most of a band at its top level
+    elif values == "sorted":
+        samples = np.sort(samples, axis=1)
+        samples[2] = samples[2, ::-1]
+    elif values == "strided":  # the subsample holds the extremes only
+        ladder = np.arange(samples[:, ::64].shape[1], dtype=np.float32)
+        samples[:, ::64] = np.where(np.arange(4)[:, None] % 2, 1e4 + ladder, -1e4 - ladder)
     expected = np.percentile(samples.astype(np.float64), [0.5, 99.5], axis=1)
     expected[1] = expected[0] + np.maximum(expected[1] - expected[0], 1e-6 * (np.abs(expected[1]) + 1.0))
     np.testing.assert_array_equal(stretch_limits(samples, 0.5, 99.5), expected.astype(np.float32))
