@@ -103,8 +103,10 @@ class _StripReader:
             self._fill_piece(piece, data[:, :, column - x:cuts[piece + 1] - x],
                              valid[:, column - x:cuts[piece + 1] - x], y, h)
             column, piece = cuts[piece + 1], piece + 1
-        start = max(0, end - x - self.tail_columns)  # what the next window of the strip may share
-        self.tail = _Rows(y, x + start, data[:, :, start:].copy(), valid[:, start:].copy())
+        # what the next window of the strip may share: a view (the windows are read-only to
+        # their users, and this one lives on while its blocks are scored anyway)
+        start = max(0, end - x - self.tail_columns)
+        self.tail = _Rows(y, x + start, data[:, :, start:], valid[:, start:])
         return data[:, :h, :w], valid[:h, :w]
 
     def _copy_tail(self, data: np.ndarray, valid: np.ndarray, x: int, y: int) -> int:
