@@ -20,7 +20,7 @@ from osgeo import gdal, ogr
 
 from ..captures import capture_sun
 from ..deps import require
-from ..parallel import SideThread
+from ..parallel import SideThread, prefetch
 from .outputs import metres_per_unit
 from .regions import envelope_window, polygon_mask
 
@@ -35,6 +35,7 @@ UPSUN_M = 2.0  # how far up-sun (m) the caster is looked for
 REFERENCE_PIXEL_M = 0.5  # the pixel size the default of is_shadow_move's pixel_m stands for
 MAX_SHADOW_AREA_M2 = 2500.0  # larger regions are not tested (a large aircraft's moved shadow is a few hundred m2)
 MAX_WINDOW_PX = 2_000_000  # nor regions whose window is larger than this
+READ_AHEAD = 4  # regions whose windows are read ahead of their test
 MIN_CASTER = 0.5  # share of up-sun pixels that are unchanged casters
 
 
@@ -146,27 +147,36 @@ def drop_shadow_moves(pair, shift_model, mask_path: str, regions_path: str, laye
     mask_band = mask_ds.GetRasterBand(1)
     dropped, fids = [], []
     total = max(layer.GetFeatureCount(), 1)
-    with SideThread("sitewatch-read-after") as side:  # both windows decoded at the same time
-        for n, feature in enumerate(layer):
-            if n % 50 == 0:
-                progress.report(n / total, "Looking for shadows moved by the sun")
-            geom = feature.GetGeometryRef()
-            x0, y0, w, h = envelope_window(geom, grid, pad)
-            if w <= 0 or h <= 0 or w * h > MAX_WINDOW_PX:
-                continue
-            mask = mask_band.ReadAsArray(x0, y0, w, h)
-            window_gt = (gt[0] + x0 * gt[1], gt[1], 0.0, gt[3] + y0 * gt[5], 0.0, gt[5])
-            region = polygon_mask(geom, window_gt, w, h) & (mask == 1)
-            if not region.any():
-                continue
-            (before, vb), (after, va) = side.both(partial(pair.before.read, x0, y0, w, h),
-                                                  partial(shift_model.read, pair.after, x0, y0, w, h))
-            valid = (mask != 255) & vb & va
-            if is_shadow_move(region, mask == 1, valid, before[bands], after[bands], suns, pixel_m):
-                mask[region] = 0
-                mask_band.WriteArray(mask, x0, y0)
-                fids.append(feature.GetFID())
-                dropped.append((feature.GetField("centroid_x"), feature.GetField("centroid_y"), feature.GetField("area_m2")))
+
+    def candidates():
+        """Each small region's feature, window and inputs there. Runs on a reader thread ahead of
+        the tests (the after capture read on a side thread); the mask, which the tests change,
+        is read by the tests."""
+        with SideThread("sitewatch-read-after") as side:
+            for n, feature in enumerate(layer):
+                x0, y0, w, h = envelope_window(feature.GetGeometryRef(), grid, pad)
+                if w <= 0 or h <= 0 or w * h > MAX_WINDOW_PX:
+                    continue
+                (before, vb), (after, va) = side.both(partial(pair.before.read, x0, y0, w, h),
+                                                      partial(shift_model.read, pair.after, x0, y0, w, h))
+                yield n, feature, (x0, y0, w, h), before[bands], vb, after[bands], va
+
+    reported = -1
+    for n, feature, (x0, y0, w, h), before, vb, after, va in prefetch(candidates(), READ_AHEAD):
+        if n // 50 > reported:
+            reported = n // 50
+            progress.report(n / total, "Looking for shadows moved by the sun")
+        mask = mask_band.ReadAsArray(x0, y0, w, h)
+        window_gt = (gt[0] + x0 * gt[1], gt[1], 0.0, gt[3] + y0 * gt[5], 0.0, gt[5])
+        region = polygon_mask(feature.GetGeometryRef(), window_gt, w, h) & (mask == 1)
+        if not region.any():
+            continue
+        valid = (mask != 255) & vb & va
+        if is_shadow_move(region, mask == 1, valid, before, after, suns, pixel_m):
+            mask[region] = 0
+            mask_band.WriteArray(mask, x0, y0)
+            fids.append(feature.GetFID())
+            dropped.append((feature.GetField("centroid_x"), feature.GetField("centroid_y"), feature.GetField("area_m2")))
     layer.SetAttributeFilter(None)
     for fid in fids:
         layer.DeleteFeature(fid)
