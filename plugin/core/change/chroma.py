@@ -16,7 +16,7 @@ MIN_BANDS = 3  # fewer bands carry no colour
 
 def stretch_limits(samples: np.ndarray, low: float, high: float) -> np.ndarray:
     """Per-band (low, high) percentiles of (p, n) sample pixels, as a (2, p) float32 array
-    (numpy's linear interpolation, exactly; only the values in each tail are sorted)."""
+    (numpy's linear interpolation, exactly; selected from the values in each tail only)."""
     n = samples.shape[1]
     ranks = np.array([low, high], np.float64) / 100.0 * (n - 1)
     below = np.floor(ranks).astype(np.intp)
@@ -40,7 +40,7 @@ def _order_statistics(values: np.ndarray, ranks: np.ndarray) -> np.ndarray:
     out = np.empty(len(ranks), values.dtype)
     coarse = np.sort(values[::TAIL_STEP])
     low = ranks < n // 2
-    if low.any():  # every value at or under the bound: the k-th smallest is the kept one's
+    if low.any():  # every value at or under the bound is kept: the k-th smallest overall is theirs
         bound = coarse[min(len(coarse) - 1, 2 * (int(ranks[low].max()) // TAIL_STEP) + 2)]
         out[low] = _select(values, values[values <= bound], ranks[low], 0)
     if not low.all():  # every value at or over the bound: the n - len(kept) smaller ones come first
