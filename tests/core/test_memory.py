@@ -1,3 +1,4 @@
+"""Freed memory handed back to the system (core/memory.py)."""
 import sys
 
 import numpy as np
@@ -28,6 +29,7 @@ def test_freed_heap_memory_goes_back_to_the_system_on_linux(fresh_lookup):
     assert fresh_lookup.release_free_memory() is True
     assert resident_mib() < before - 50
     del last
+
 
 def test_no_trim_call_elsewhere_is_reported_not_raised(fresh_lookup, monkeypatch):
     monkeypatch.setattr(sys, "platform", "win32")

@@ -222,14 +222,14 @@ class AlignedView:
         return self._grain(0)
 
     def _grain(self, axis: int) -> tuple[int, int]:
-        ds, bands = (self.source, self.source_bands) if self.source is not None else (self.ds, self.bands)
+        ds, bands, sx, sy = self._source_window(0, 0)
         size = max(1, ds.GetRasterBand(bands[0]).GetBlockSize()[axis])
-        return size, -self.source_offset[axis] % size if self.source is not None else 0
+        return size, -(sx, sy)[axis] % size
 
     def data_type(self) -> np.dtype:
         from osgeo import gdal_array
 
-        ds, bands = (self.source, self.source_bands) if self.source is not None else (self.ds, self.bands)
+        ds, bands, _, _ = self._source_window(0, 0)
         return np.dtype(gdal_array.GDALTypeCodeToNumericTypeCode(ds.GetRasterBand(bands[0]).DataType))
 
 

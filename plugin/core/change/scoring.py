@@ -246,8 +246,8 @@ def score_grid(pair: AlignedPair, method: ChangeMethod, shift_model: ShiftModel,
             yield (x, cy, w, ch, strip_b[:, :, sx:sx + wb], vb_s[:, sx:sx + wb], strip_a[:, :, sx:sx + wa],
                    va_s[:, sx:sx + wa], None if aoi_s is None else aoi_s[:, sx:sx + wb])
 
-    # the inputs are read on a reader thread a strip ahead (their datasets are used there only),
-    # the outputs written on this thread, the blocks scored on the pool (GIL released)
+    # the inputs are read a strip ahead on the reader thread and its side thread (one dataset
+    # each), the outputs written on this thread, the blocks scored on the pool (GIL released)
     strip_blocks = max(1, chunk_w // block_w)
     row = 0
     for done, (x, y, score, mask) in enumerate(thread_imap(compute, prefetch(jobs(), strip_blocks))):
