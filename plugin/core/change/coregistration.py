@@ -27,6 +27,7 @@ LOG = logging.getLogger(__name__)
 MIN_CONFIDENCE = 0.25  # below it the peak is not distinct: the images do not correlate
 LOCAL_TILE = 256
 GLOBAL_WINDOW = 512
+FIELD_PX = 0.5  # a field when most tiles depart this far from the global shift
 
 
 @dataclass
@@ -307,9 +308,19 @@ def _neighbour_outliers(gdx: np.ndarray, gdy: np.ndarray, ok: np.ndarray) -> np.
         keep[where] = False
 
 
+def _one_shift(estimates: list[PeakEstimate], n_checked: int, dx: float, dy: float) -> bool:
+    """Whether the global windows, spread over the grid, show one shift: at least three and two
+    thirds of them confident, all within half of FIELD_PX of the median (dx, dy). Tiles departing
+    from it by FIELD_PX in most places could not then be; the local tiles are not read."""
+    if len(estimates) < max(3, math.ceil(2 * n_checked / 3)):
+        return False
+    return all(math.hypot(e.dx - dx, e.dy - dy) <= FIELD_PX / 2 for e in estimates)
+
+
 def estimate_shift(pair: AlignedPair, max_shift_px: float = 32.0, local: bool = True,
                    progress: Optional[Progress] = None) -> tuple[Shift, ShiftModel]:
-    """Global sub-pixel shift of after vs before (and a local field when it varies)."""
+    """Global sub-pixel shift of after vs before, and a local field when it varies (the local
+    tiles are read only when the global windows do not show one shift)."""
     progress = progress or Progress()
     g = pair.grid
     size_x = min(GLOBAL_WINDOW, g.width)
@@ -354,7 +365,8 @@ def estimate_shift(pair: AlignedPair, max_shift_px: float = 32.0, local: bool = 
     dx, dy = inside.dx, inside.dy
     model = ShiftModel(dx, dy)
     n_tiles, deviation = 0, 0.0
-    if local and (g.width >= 3 * LOCAL_TILE or g.height >= 3 * LOCAL_TILE):
+    if local and (g.width >= 3 * LOCAL_TILE or g.height >= 3 * LOCAL_TILE) \
+            and not _one_shift(estimates, n_checked, dx, dy):
         nx = max(1, min(5, g.width // LOCAL_TILE))
         ny = max(1, min(5, g.height // LOCAL_TILE))
         cxs = np.linspace(LOCAL_TILE / 2, g.width - LOCAL_TILE / 2, nx)
@@ -373,7 +385,7 @@ def estimate_shift(pair: AlignedPair, max_shift_px: float = 32.0, local: bool = 
         if n_tiles >= 4:
             dev = np.hypot(gdx[ok] - dx, gdy[ok] - dy)
             # a field only when tiles agree among themselves yet depart from the global shift
-            if np.percentile(dev, 75) > 0.5:
+            if np.percentile(dev, 75) > FIELD_PX:
                 deviation = float(dev.max())
                 gdx[~ok], gdy[~ok] = dx, dy
                 model = ShiftModel(dx, dy, (cxs, cys, gdx, gdy))

@@ -58,9 +58,25 @@ def test_a_constant_shift_gives_no_field(tmp_path):
     try:
         shift, model = estimate_shift(pair)
         assert not shift.local and model.field is None
+        assert shift.n_tiles == 0  # the global windows agree: no local tile was correlated
         assert abs(shift.dx_px - 1.25) < 0.15 and abs(shift.dy_px + 2.5) < 0.15
     finally:
         pair.close()
+
+
+def test_local_tiles_are_skipped_only_when_most_global_windows_agree_closely():
+    from sitewatch.plugin.core.change.coregistration import FIELD_PX, PeakEstimate, _one_shift
+
+    def windows(*offsets):
+        return [PeakEstimate(1.0 + ox, -2.0 + oy, 0.8) for ox, oy in offsets]
+
+    close = windows(*[(0.1, -0.1)] * 4, *[(-0.1, 0.1)] * 4, (0.0, 0.0))
+    assert _one_shift(close, 9, 1.0, -2.0)
+    apart = close[:-1] + windows((0.0, 0.6 * FIELD_PX))  # one window departs: the scene may bend
+    assert not _one_shift(apart, 9, 1.0, -2.0)
+    assert not _one_shift(close[:5], 9, 1.0, -2.0)  # four of nine windows not confident (clouds)
+    assert _one_shift(close[:6], 9, 1.0, -2.0)
+    assert not _one_shift(close[:2], 2, 1.0, -2.0)  # two windows tell too little
 
 
 def test_chi_square_in_float32_matches_the_float64_formula():
