@@ -17,6 +17,7 @@ from typing import Optional
 import numpy as np
 from osgeo import gdal, ogr
 
+from ..parallel import thread_imap
 from ..progress import Progress
 from .filters import binary_open_close, box_sum_int
 from .model import ChangeRegion, GridInfo
@@ -120,18 +121,28 @@ def opening_tiles(raw_path: str, grid: GridInfo, radius_px: int, rows: int, prog
     band = src.GetRasterBand(1)
     tiles = np.zeros((-(-grid.height // TILE), -(-grid.width // TILE)), bool)
     strips = list(blocks(grid.width, grid.height, min(grid.width, STRIP_COLUMNS), rows))
-    for i, (x, y, w, h) in enumerate(strips):
-        progress.report(i / len(strips), "Finding changed areas")
-        x0, y0 = max(x - r, 0), max(y - r, 0)
-        x1, y1 = min(x + w + r, grid.width), min(y + h + r, grid.height)
-        ones = band.ReadAsArray(x0, y0, x1 - x0, y1 - y0) == 1
+
+    def reads():  # on this thread (the dataset's only reader); the pool tests the strips
+        for i, (x, y, w, h) in enumerate(strips):
+            progress.report(i / len(strips), "Finding changed areas")
+            x0, y0 = max(x - r, 0), max(y - r, 0)
+            x1, y1 = min(x + w + r, grid.width), min(y + h + r, grid.height)
+            yield (x, y, w, h), (x0, y0, x1, y1), band.ReadAsArray(x0, y0, x1 - x0, y1 - y0)
+
+    def surviving_tiles(strip, window, values) -> Optional[np.ndarray]:
+        (x, y, w, h), (x0, y0, x1, y1) = strip, window
+        ones = values == 1
         if not ones.any():
-            continue
+            return None
         if r > 0:
             padded = np.zeros((h + 2 * r, w + 2 * r), bool)
             padded[y0 - (y - r):y1 - (y - r), x0 - (x - r):x1 - (x - r)] = ones
             ones = _all_in_run(_all_in_run(padded, 2 * r + 1, 1), 2 * r + 1, 0)
-        tiles[y // TILE:(y + h - 1) // TILE + 1, x // TILE:(x + w - 1) // TILE + 1] |= _tile_any(ones)
+        return _tile_any(ones)
+
+    for (x, y, w, h), found in zip(strips, thread_imap(surviving_tiles, reads())):
+        if found is not None:
+            tiles[y // TILE:(y + h - 1) // TILE + 1, x // TILE:(x + w - 1) // TILE + 1] |= found
     progress.report(1.0, "Finding changed areas")
     return tiles
 
