@@ -160,9 +160,9 @@ class SampleSiteTask(_ReportingTask):
 
     def run(self) -> bool:  # noqa: D401 (QgsTask API)
         from .core.errors import InputError
-        from .core.samplesite import generate_sample_site, load_sample_site
-        from .core.samplesite.clouds import CLOUDS_FILE, write_cloud_polygons
-        from .core.samplesite.examples import write_example_boxes
+        from .samplesite import generate_sample_site, load_sample_site
+        from .samplesite.clouds import CLOUDS_FILE, write_cloud_polygons
+        from .samplesite.examples import write_example_boxes
 
         try:
             try:

@@ -36,7 +36,7 @@ def make_pair(folder: Path, size: int) -> tuple[str, str]:
     """Sample-site generator when available, else a streamed synthetic pair (texture, new
     buildings, illumination change, 0.7 px shift), written block by block."""
     try:
-        from sitewatch.plugin.core.samplesite import generate_sample_site
+        from sitewatch.plugin.samplesite import generate_sample_site
 
         site = generate_sample_site(str(folder / "site"), size, 3)
         return str(site.before), str(site.after)

@@ -16,7 +16,7 @@ CHILD = """
 import json, resource, sys, time
 sys.path.insert(0, {tools!r})
 import pkgpath
-from sitewatch.plugin.core.samplesite import generate_sample_site
+from sitewatch.plugin.samplesite import generate_sample_site
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t = time.perf_counter()
 site = generate_sample_site({out!r}, {size}, 7)

@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pkgpath  # noqa: E402,F401
 
-from sitewatch.plugin.core.samplesite.examples import EXAMPLE_CATEGORIES  # noqa: E402
+from sitewatch.plugin.samplesite.examples import EXAMPLE_CATEGORIES  # noqa: E402
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = pkgpath.REPO_ROOT
@@ -79,8 +79,8 @@ def main() -> int:
 
     from sitewatch.plugin.core.pipeline import AnalysisParameters, EquipmentOptions, run_analysis
     from sitewatch.plugin.core.progress import Progress
-    from sitewatch.plugin.core.samplesite import generate_sample_site, load_sample_site
-    from sitewatch.plugin.core.samplesite.examples import EXAMPLE_MIN_SCORE, write_example_boxes
+    from sitewatch.plugin.samplesite import generate_sample_site, load_sample_site
+    from sitewatch.plugin.samplesite.examples import EXAMPLE_MIN_SCORE, write_example_boxes
 
     site_dir = ROOT / "sample-data" / f"khmeimim-{args.size}-{args.seed}"
     started = time.perf_counter()

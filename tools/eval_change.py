@@ -52,9 +52,9 @@ def eval_levir(methods, work: Path, **overrides) -> dict[str, tuple[float, float
 
 def eval_sample_site(methods, work: Path, size_px: int = 1024, seed: int = 7, **overrides):
     try:
-        from sitewatch.plugin.core.samplesite import generate_sample_site
+        from sitewatch.plugin.samplesite import generate_sample_site
     except ImportError as exc:
-        return None, f"plugin.core.samplesite not importable ({exc})"
+        return None, f"plugin.samplesite not importable ({exc})"
     from sitewatch.plugin.core.change import ChangeParameters, detect_changes
 
     site = generate_sample_site(str(work / f"site{size_px}"), size_px, seed)

@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from sitewatch.plugin.core.errors import SiteWatchError
     from sitewatch.plugin.core.progress import Progress
-    from sitewatch.plugin.core.samplesite import generate_sample_site
+    from sitewatch.plugin.samplesite import generate_sample_site
 
     last = [-1]
 

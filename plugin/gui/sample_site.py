@@ -71,7 +71,7 @@ class SampleSiteLoader(QObject):
         except ValueError as exc:
             self.failed.emit(str(exc))
             return
-        from ..core.samplesite.examples import EXAMPLE_MIN_SCORE
+        from ..samplesite.examples import EXAMPLE_MIN_SCORE
 
         self.dock.equipment_options.use_examples(layers["examples"])
         self.dock.left_out_picker.set_layer(layers.get("clouds"))

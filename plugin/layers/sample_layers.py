@@ -25,7 +25,7 @@ def _find(project: QgsProject, source: str) -> Optional[QgsMapLayer]:
 def add_sample_site_layers(site, examples_path: str, project: Optional[QgsProject] = None) -> dict[str, QgsMapLayer]:
     """Add (or find, when already loaded) the before and after captures, the examples layer and,
     when the site has a cloud, its outline; returns {"before", "after", "examples"[, "clouds"]}."""
-    from ..core.samplesite.clouds import CLOUDS_FILE
+    from ..samplesite.clouds import CLOUDS_FILE
 
     project = project or QgsProject.instance()
     root = project.layerTreeRoot()

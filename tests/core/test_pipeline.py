@@ -17,7 +17,7 @@ from sitewatch.plugin.core.progress import Progress
 
 @pytest.fixture(scope="module")
 def tiny_site(tmp_path_factory):
-    from sitewatch.plugin.core.samplesite import generate_sample_site
+    from sitewatch.plugin.samplesite import generate_sample_site
 
     return generate_sample_site(tmp_path_factory.mktemp("site"), size_px=768, seed=3)
 

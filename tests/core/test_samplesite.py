@@ -16,7 +16,7 @@ from osgeo import gdal, osr
 from sitewatch.plugin.core.equipment.catalogue import load_catalogue
 from sitewatch.plugin.core.errors import Cancelled, InputError
 from sitewatch.plugin.core.progress import Progress
-from sitewatch.plugin.core.samplesite import SampleSite, generate_sample_site, load_sample_site
+from sitewatch.plugin.samplesite import SampleSite, generate_sample_site, load_sample_site
 
 SIZE = 512
 ROOT = Path(__file__).resolve().parents[2]
@@ -319,7 +319,7 @@ sys.path.insert(0, {str(ROOT / 'tools')!r})
 import pkgpath
 import numpy as np
 from osgeo import gdal
-from sitewatch.plugin.core.samplesite import generate_sample_site
+from sitewatch.plugin.samplesite import generate_sample_site
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 generate_sample_site({str(tmp_path / 'big')!r}, 2048, 7)
 print(base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
@@ -333,7 +333,7 @@ print(base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 def test_cloud_polygons_cover_the_cloud_mask(site, tmp_path):
     from osgeo import ogr
 
-    from sitewatch.plugin.core.samplesite.clouds import CLOUD_MARGIN_M, write_cloud_polygons
+    from sitewatch.plugin.samplesite.clouds import CLOUD_MARGIN_M, write_cloud_polygons
 
     path = write_cloud_polygons(site, tmp_path / "clouds.geojson")
     mask_ds = gdal.Open(str(site.cloud_mask))

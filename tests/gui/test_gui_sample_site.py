@@ -7,7 +7,7 @@ from qgis.core import QgsCategorizedSymbolRenderer, QgsFeature, QgsProject, QgsV
 
 @pytest.fixture(scope="module")
 def sample_site(tmp_path_factory):
-    from sitewatch.plugin.core.samplesite import generate_sample_site
+    from sitewatch.plugin.samplesite import generate_sample_site
 
     return generate_sample_site(tmp_path_factory.mktemp("sample") / "site", size_px=256)
 

@@ -116,8 +116,8 @@ def test_cancelled_sample_site_keeps_nothing(dock, qgis_app, qgis_iface):
 def test_sample_examples_are_one_box_per_category(tmp_path):
     import json
 
-    from sitewatch.plugin.core.samplesite import generate_sample_site
-    from sitewatch.plugin.core.samplesite.examples import EXAMPLE_CATEGORIES, write_example_boxes
+    from sitewatch.plugin.samplesite import generate_sample_site
+    from sitewatch.plugin.samplesite.examples import EXAMPLE_CATEGORIES, write_example_boxes
 
     site = generate_sample_site(tmp_path / "site", size_px=512, seed=7)
     out = write_example_boxes(site, tmp_path / "examples.geojson")

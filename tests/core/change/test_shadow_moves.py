@@ -57,7 +57,7 @@ def test_sun_angles_come_from_metadata_or_an_imd_sidecar(tmp_path):
 
 @pytest.fixture(scope="module")
 def site_2048(tmp_path_factory):
-    from sitewatch.plugin.core.samplesite import generate_sample_site
+    from sitewatch.plugin.samplesite import generate_sample_site
 
     return generate_sample_site(tmp_path_factory.mktemp("shadows") / "site", size_px=2048, seed=7)
 

@@ -13,13 +13,13 @@ from sitewatch.plugin.core.pipeline import AnalysisParameters, ChangeOptions, Eq
 
 @pytest.fixture(scope="module")
 def small_site(tmp_path_factory):
-    from sitewatch.plugin.core.samplesite import generate_sample_site
+    from sitewatch.plugin.samplesite import generate_sample_site
 
     return generate_sample_site(tmp_path_factory.mktemp("site"), size_px=640, seed=5)
 
 
 def _examples(site, path: Path) -> str:
-    from sitewatch.plugin.core.samplesite.examples import write_example_boxes
+    from sitewatch.plugin.samplesite.examples import write_example_boxes
 
     return str(write_example_boxes(site, path))
 

@@ -16,10 +16,10 @@ from typing import Optional, Union
 import numpy as np
 from osgeo import gdal, osr
 
-from ..equipment.catalogue import load_catalogue
-from ..equipment.detection import Detection
-from ..errors import InputError
-from ..progress import Progress
+from ..core.equipment.catalogue import load_catalogue
+from ..core.equipment.detection import Detection
+from ..core.errors import InputError
+from ..core.progress import Progress
 from .capture import CaptureInfo, sun_position, write_imd
 from .layout import Layout, build_layout, sun_shadow_vector
 from .render import DateRenderer, change_prims, render_mask

@@ -12,7 +12,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..equipment.catalogue import Catalogue
+from ..core.equipment.catalogue import Catalogue
 from .shapes import Convex, convex_hull, local_to_pixel, polygons_overlap, regular_polygon
 from .silhouettes import Part, height_of, parts_for
 

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 from typing import Sequence, Union
 
-from ..errors import InputError
+from ..core.errors import InputError
 from .site import SampleSite
 
 # Exemplar detections of the sample site scoring below this are dropped (the demo's setting).

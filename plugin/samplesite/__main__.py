@@ -1,11 +1,11 @@
-"""python -m <package>.plugin.core.samplesite OUT [--size N] [--seed S]: write a sample site."""
+"""python -m <package>.plugin.samplesite OUT [--size N] [--seed S]: write a sample site."""
 from __future__ import annotations
 
 import argparse
 import sys
 import time
 
-from ..errors import SiteWatchError
+from ..core.errors import SiteWatchError
 from .site import generate_sample_site
 
 
