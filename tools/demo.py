@@ -97,7 +97,7 @@ def main() -> int:
     params = AnalysisParameters(
         site_name="Khmeimim (sample)", before_path=str(site.before), after_path=str(site.after),
         output_dir=args.out, before_date=site.before_date.date().isoformat(),
-        after_date=site.after_date.date().isoformat(), after_cloud_mask=str(site.cloud_mask),
+        after_date=site.after_date.date().isoformat(), cloud_mask_after=str(site.cloud_mask),
         equipment=EquipmentOptions(engine="exemplar", exemplars_path=str(exemplars), min_score=EXAMPLE_MIN_SCORE),
     )
     last = [-1]

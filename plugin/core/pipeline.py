@@ -14,7 +14,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from .errors import InputError
+from .parameters import (  # noqa: F401  (the contract, re-exported for the dock and the batch tools)
+    AnalysisParameters,
+    ChangeOptions,
+    ChangeParameters,
+    ChangeSettings,
+    DetectionParameters,
+    DetectionSettings,
+    EquipmentOptions,
+    MatchSettings,
+    settings_of,
+)
 from .progress import Progress
 
 LOG = logging.getLogger(__name__)
@@ -25,51 +35,6 @@ LAYER_BEFORE = "detections_before"
 LAYER_AFTER = "detections_after"
 LAYER_COUNTS = "counts"
 LAYER_LEFT_OUT = "left_out"  # the areas left out (params.left_out_wkt), kept with the results
-
-
-@dataclass
-class ChangeOptions:
-    enabled: bool = True
-    method: str = ""  # empty: the core's default method
-    sensitivity: float = 0.5
-    min_area_m2: float = 50.0
-    coregister: bool = True
-    normalize: bool = True
-
-
-@dataclass
-class EquipmentOptions:
-    enabled: bool = True
-    engine: str = "exemplar"  # exemplar | learned | model
-    model_path: Optional[str] = None
-    exemplars_path: Optional[str] = None  # vector file: polygons with a `class` field
-    exemplars_layer: Optional[str] = None
-    # capture the example boxes were drawn on ("before" | "after"): on the other date, an example whose
-    # object has left keeps the look it has there (else the engine would look for what is left in its
-    # place); "each": every capture takes the look under the boxes from itself.
-    exemplars_capture: str = "before"
-    classes: Optional[list[str]] = None
-    min_score: float = 0.3
-    max_distance_m: float = 20.0
-
-
-@dataclass
-class AnalysisParameters:
-    site_name: str
-    before_path: str
-    after_path: str
-    output_dir: str
-    before_date: str = ""  # ISO date, shown in layer names and summaries
-    after_date: str = ""
-    aoi_wkt: Optional[str] = None
-    aoi_crs_wkt: Optional[str] = None
-    # polygons left out on both dates (clouds, haze, anything not to judge), in the AOI's CRS
-    # (the before capture's without an AOI): no change is reported and nothing counted there
-    left_out_wkt: Optional[str] = None
-    before_cloud_mask: Optional[str] = None  # vendor cloud masks (non-zero = cloud), when the products have them
-    after_cloud_mask: Optional[str] = None
-    change: ChangeOptions = field(default_factory=ChangeOptions)
-    equipment: EquipmentOptions = field(default_factory=EquipmentOptions)
 
 
 @dataclass
@@ -102,10 +67,8 @@ def _exemplars(options: EquipmentOptions) -> Optional[list]:
 
 
 def _exemplar_raster(params: AnalysisParameters) -> Optional[str]:
-    which = (params.equipment.exemplars_capture or "before").strip().lower()
-    if which not in ("before", "after", "each"):
-        raise InputError(f"The examples' capture must be 'before', 'after' or 'each' (got '{which}').")
-    return {"before": params.before_path, "after": params.after_path}.get(which)
+    """The capture the example boxes were drawn on (None: "each", every capture its own)."""
+    return {"before": params.before_path, "after": params.after_path}.get(params.equipment.exemplars_capture)
 
 
 def analysis_area(params: AnalysisParameters) -> tuple[Optional[str], Optional[str]]:
@@ -149,18 +112,15 @@ def _ground_area_m2(wkt: Optional[str], crs_wkt: Optional[str]) -> float:
 def _detect(raster: str, capture: str, params: AnalysisParameters, exemplars, area_wkt: Optional[str],
             progress: Progress):
     """The DetectionResult of one capture, inside area_wkt (analysis_area)."""
-    from .equipment.api import DetectionParameters, detect_equipment
+    from .equipment.api import detect_equipment
 
-    options = params.equipment
-    result = detect_equipment(
+    return detect_equipment(
         DetectionParameters(
-            raster=raster, engine=options.engine, model_path=options.model_path, exemplars=exemplars,
-            exemplar_raster=_exemplar_raster(params) if exemplars else None,
-            aoi_wkt=area_wkt, min_score=options.min_score, classes=options.classes, capture=capture,
+            raster=raster, **settings_of(DetectionSettings, params.equipment), exemplars=exemplars,
+            exemplar_raster=_exemplar_raster(params) if exemplars else None, aoi_wkt=area_wkt, capture=capture,
         ),
         progress,
     )
-    return result
 
 
 # The exemplar engine searches both captures at the same time: each search has serial parts
@@ -253,9 +213,7 @@ def _copy_layer(src_path: str, src_layer: str, dst_path: str, dst_layer: str) ->
 def run_analysis(params: AnalysisParameters, progress: Optional[Progress] = None) -> AnalysisResult:
     """Run the whole two-date analysis into params.output_dir (replaced only on success)."""
     progress = progress or Progress()
-    for path in (params.before_path, params.after_path):
-        if not Path(path).exists() and "://" not in path and not path.startswith("/vsi"):
-            raise InputError(f"Capture not found: {path}")
+    params.validate()
     final_dir = Path(params.output_dir)
     work_dir = final_dir.with_name(final_dir.name + ".partial")
     shutil.rmtree(work_dir, ignore_errors=True)
@@ -284,19 +242,15 @@ def _run(params: AnalysisParameters, work_dir: Path, progress: Progress) -> Anal
         _write_left_out(gpkg, params.left_out_wkt, area_crs or _crs_wkt(params.before_path))
 
     if params.change.enabled:
-        from .change import ChangeParameters, detect_changes
+        from .change import detect_changes
 
         started = time.perf_counter()
-        options = params.change
-        kwargs = dict(
+        change_params = ChangeParameters(
             before=params.before_path, after=params.after_path, output_dir=str(work_dir),
-            aoi_wkt=area_wkt, aoi_crs_wkt=area_crs, sensitivity=options.sensitivity,
-            min_area_m2=options.min_area_m2, coregister=options.coregister, normalize=options.normalize,
-            cloud_mask_before=params.before_cloud_mask, cloud_mask_after=params.after_cloud_mask,
+            aoi_wkt=area_wkt, aoi_crs_wkt=area_crs, **settings_of(ChangeSettings, params.change),
+            cloud_mask_before=params.cloud_mask_before, cloud_mask_after=params.cloud_mask_after,
         )
-        if options.method:
-            kwargs["method"] = options.method
-        change = detect_changes(ChangeParameters(**kwargs), progress.stage(0.0, change_share))
+        change = detect_changes(change_params, progress.stage(0.0, change_share))
         result.change = change
         result.score_path, result.mask_path = change.score_path, change.mask_path
         _copy_layer(change.regions_path, change.regions_layer, gpkg, LAYER_REGIONS)
@@ -318,7 +272,7 @@ def _run(params: AnalysisParameters, work_dir: Path, progress: Progress) -> Anal
         LOG.info("equipment search: before %.1f s, after %.1f s", found[0].seconds, found[1].seconds)
         before, after = (one.detections for one in found)
         # matched on the ground (the before grid); kept where each capture shows them
-        match = match_detections(before, after, max_distance_m=params.equipment.max_distance_m,
+        match = match_detections(before, after, **settings_of(MatchSettings, params.equipment),
                                  catalogue=load_catalogue(), change_regions_wkt=regions_wkt,
                                  after_shift_m=(dx_m, dy_m))
         result.detections_before, result.detections_after, result.match = before, after, match

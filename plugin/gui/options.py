@@ -8,22 +8,17 @@ from qgis.gui import QgsCheckableComboBox, QgsCollapsibleGroupBox, QgsDoubleSpin
 from qgis.PyQt.QtCore import Qt, pyqtSignal
 from qgis.PyQt.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QLabel, QSlider
 
+from ..core.parameters import (
+    ENGINES,
+    EXEMPLAR_CAPTURES,
+    METHODS,
+    ChangeOptions,
+    ChangeSettings,
+    DetectionSettings,
+    EquipmentOptions,
+)
+
 DETECTOR_CLASSES = ("aircraft", "helicopter", "vehicle", "ship")
-ENGINE_LABELS = {
-    "exemplar": "Exemplar (learns from boxes you drew)",
-    "learned": "Learned (built-in detector)",
-    "model": "ONNX model file",
-}
-EXAMPLE_CAPTURES = {"before": "Before capture", "after": "After capture"}
-
-
-def change_methods() -> dict[str, str]:
-    """The core's change methods (id -> label, default first), or just the default."""
-    try:
-        from ..core.change import METHODS
-    except Exception:  # noqa: BLE001 (the change core may be absent in a partial install)
-        return {"": "Default"}
-    return dict(METHODS) or {"": "Default"}
 
 
 class ChangeOptionsWidget(QgsCollapsibleGroupBox):
@@ -36,7 +31,7 @@ class ChangeOptionsWidget(QgsCollapsibleGroupBox):
         self.setToolTip("Find where the ground changed between the two dates (untick to skip this step).")
         form = QFormLayout(self)
         self.method_combo = QComboBox(self)
-        for method_id, label in change_methods().items():
+        for method_id, label in METHODS.items():
             self.method_combo.addItem(label, method_id)
         _shrinkable(self.method_combo)
         self.method_combo.setToolTip("How the two images are compared. The first method is the recommended default.")
@@ -45,12 +40,12 @@ class ChangeOptionsWidget(QgsCollapsibleGroupBox):
         row = QHBoxLayout()
         self.sensitivity_slider = QSlider(Qt.Orientation.Horizontal, self)
         self.sensitivity_slider.setRange(0, 100)
-        self.sensitivity_slider.setValue(50)
+        self.sensitivity_slider.setValue(round(ChangeSettings.sensitivity * 100))
         self.sensitivity_slider.setToolTip(
             "Higher finds fainter changes (and more false alarms); lower keeps only strong changes. "
             "It also sets the threshold below which the change-score layer stays transparent."
         )
-        self.sensitivity_label = QLabel("0.50", self)
+        self.sensitivity_label = QLabel(f"{ChangeSettings.sensitivity:.2f}", self)
         self.sensitivity_label.setToolTip(self.sensitivity_slider.toolTip())
         row.addWidget(self.sensitivity_slider, 1)
         row.addWidget(self.sensitivity_label)
@@ -60,8 +55,8 @@ class ChangeOptionsWidget(QgsCollapsibleGroupBox):
         self.min_area_spin.setRange(0.0, 1e7)
         self.min_area_spin.setDecimals(0)
         self.min_area_spin.setSingleStep(10.0)
-        self.min_area_spin.setValue(50.0)
-        self.min_area_spin.setClearValue(50.0)
+        self.min_area_spin.setValue(ChangeSettings.min_area_m2)
+        self.min_area_spin.setClearValue(ChangeSettings.min_area_m2)
         self.min_area_spin.setSuffix(" m²")
         self.min_area_spin.setToolTip("Changed areas smaller than this (on the ground) are ignored. A car is about 10 m², a fighter 250 m².")
         form.addRow("Minimum area", self.min_area_spin)
@@ -79,12 +74,11 @@ class ChangeOptionsWidget(QgsCollapsibleGroupBox):
     def sensitivity(self) -> float:
         return self.sensitivity_slider.value() / 100.0
 
-    def options(self):
-        from ..core.pipeline import ChangeOptions
-
+    def options(self) -> ChangeOptions:
+        """The change step as chosen; the settings the panel does not show keep their defaults."""
         return ChangeOptions(
             enabled=self.isChecked(),
-            method=self.method_combo.currentData() or "",
+            method=self.method_combo.currentData(),
             sensitivity=self.sensitivity,
             min_area_m2=float(self.min_area_spin.value()),
         )
@@ -100,7 +94,7 @@ class EquipmentOptionsWidget(QgsCollapsibleGroupBox):
         self.setToolTip("Detect aircraft, helicopters, vehicles and ships on each date, count them and match them across dates.")
         form = QFormLayout(self)
         self.engine_combo = QComboBox(self)
-        for engine_id, label in ENGINE_LABELS.items():
+        for engine_id, label in ENGINES.items():
             self.engine_combo.addItem(label, engine_id)
         _shrinkable(self.engine_combo)
         self.engine_combo.setToolTip(
@@ -128,7 +122,7 @@ class EquipmentOptionsWidget(QgsCollapsibleGroupBox):
         self.exemplar_label = QLabel("Examples layer", self)
         form.addRow(self.exemplar_label, self.exemplar_combo)
         self.drawn_on_combo = QComboBox(self)
-        for capture_id, label in EXAMPLE_CAPTURES.items():
+        for capture_id, label in EXEMPLAR_CAPTURES.items():
             self.drawn_on_combo.addItem(label, capture_id)
         self.drawn_on_combo.setToolTip(
             "The capture the example boxes were drawn on: their look is taken from it. On the other "
@@ -147,8 +141,8 @@ class EquipmentOptionsWidget(QgsCollapsibleGroupBox):
         self.min_score_spin.setRange(0.0, 1.0)
         self.min_score_spin.setSingleStep(0.05)
         self.min_score_spin.setDecimals(2)
-        self.min_score_spin.setValue(0.3)
-        self.min_score_spin.setClearValue(0.3)
+        self.min_score_spin.setValue(DetectionSettings.min_score)
+        self.min_score_spin.setClearValue(DetectionSettings.min_score)
         self.min_score_spin.setToolTip("Detections less confident than this are dropped (0 keeps everything, 1 keeps almost nothing).")
         form.addRow("Minimum score", self.min_score_spin)
 
@@ -228,9 +222,8 @@ class EquipmentOptionsWidget(QgsCollapsibleGroupBox):
             return ["Choose the layer of example boxes for the Exemplar engine (or untick Equipment counts)."]
         return []
 
-    def options(self, exemplars_path: Optional[str] = None, exemplars_layer: Optional[str] = None):
-        from ..core.pipeline import EquipmentOptions
-
+    def options(self, exemplars_path: Optional[str] = None, exemplars_layer: Optional[str] = None) -> EquipmentOptions:
+        """The equipment step as chosen; the settings the panel does not show keep their defaults."""
         classes = self.classes_combo.checkedItems()
         return EquipmentOptions(
             enabled=self.isChecked(),

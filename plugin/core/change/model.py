@@ -1,54 +1,12 @@
-"""Parameters and results of co-registration and change detection (plain dataclasses)."""
+"""Results of co-registration and change detection (plain dataclasses); their parameters
+live in core/parameters.py and are re-exported here."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Optional
 
-# id -> label; the first entry is the default (best pooled F1 on real pairs, see tools/eval_change.py)
-METHODS: dict[str, str] = {
-    "structure": "Structure and context (gradient and local-structure dissimilarity, multi-scale, man-made surfaces first)",
-    "cva": "Change vector analysis (Otsu threshold)",
-    "irmad": "IR-MAD (chi-square change probability)",
-    "pcakmeans": "PCA + k-means on difference neighbourhoods",
-}
-DEFAULT_METHOD = next(iter(METHODS))
-
-RESOLUTION_RULES = ("coarser", "finer", "before", "after")
-
-
-@dataclass
-class ChangeParameters:
-    """Everything detect_changes needs; the dock and the Processing algorithm both build one."""
-
-    before: str
-    after: str
-    output_dir: str = ""  # default outputs: change_score.tif, change_mask.tif, change_regions.gpkg
-    aoi_wkt: Optional[str] = None  # AOI polygon (WKT); CRS defaults to the before raster's
-    aoi_crs_wkt: Optional[str] = None
-    method: str = DEFAULT_METHOD
-    sensitivity: float = 0.5  # 0..1; 0.5 = the automatic threshold
-    min_area_m2: float = 50.0
-    coregister: bool = True
-    normalize: bool = True
-    score_path: Optional[str] = None
-    mask_path: Optional[str] = None
-    regions_path: Optional[str] = None
-    # band pairs (before band, after band), 1-based; None = match by meaning, else by order
-    band_map: Optional[list[tuple[int, int]]] = None
-    resolution: object = "coarser"  # one of RESOLUTION_RULES or a pixel size in CRS units
-    cloud_mask_before: Optional[str] = None  # rasters, non-zero = cloud/invalid
-    cloud_mask_after: Optional[str] = None
-    pixel_size_m: float = 1.0  # assumed pixel size of rasters without georeferencing
-    max_shift_px: float = 32.0  # co-registration search range
-    local_shift: bool = True  # tile-wise shift field when the displacement varies
-    cleanup_radius_m: Optional[float] = 2.0  # opening/closing radius (m); None = 1 pixel
-    block_size: int = 512
-    # score on a 2 x 2-averaged grid: a quarter of the scoring work, outlines about a pixel
-    # blunter (the outputs keep the grid's resolution)
-    half_resolution: bool = False
-    # drop change regions that are only a shadow moved by the sun (when both captures carry
-    # their sun angles in metadata or a .IMD sidecar)
-    drop_shadow_moves: bool = True
+# the change settings and parameters are part of the one contract (core/parameters.py)
+from ..parameters import DEFAULT_METHOD, METHODS, RESOLUTION_RULES, ChangeParameters, ChangeSettings  # noqa: F401
 
 
 @dataclass

@@ -86,10 +86,7 @@ def _outputs(params: ChangeParameters) -> tuple[str, str, str]:
 
 
 def _validate(params: ChangeParameters) -> None:
-    if not 0.0 <= float(params.sensitivity) <= 1.0:
-        raise InputError(f"Sensitivity must be between 0 and 1 (got {params.sensitivity}).")
-    if params.min_area_m2 < 0:
-        raise InputError(f"The minimum area cannot be negative (got {params.min_area_m2} m2).")
+    params.validate()
     make_method(params.method)  # an unknown id fails before any work
 
 

@@ -3,37 +3,21 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 from osgeo import ogr
 
-from ..errors import InputError
+from ..parameters import DetectionParameters, DetectionSettings  # noqa: F401  (the contract, re-exported)
 from ..progress import Progress
 from ..raster import open_raster, raster_info
 from .detection import Detection
-from .engines import ENGINES, get_engine
+from .engines import get_engine
 from .io import read_detections, write_detections  # noqa: F401  (public API re-exported)
 from .tiled import aoi_window
 
 LOG = logging.getLogger(__name__)
-
-
-@dataclass
-class DetectionParameters:
-    raster: str
-    engine: str = "exemplar"  # "exemplar" | "learned" | "model"
-    model_path: Optional[str] = None
-    exemplars: Optional[list[Detection]] = None  # example boxes in the raster's map coords
-    # raster the example boxes were drawn on (None: `raster`), e.g. another date of the site: an
-    # example whose object has left `raster` keeps the look it has there
-    exemplar_raster: Optional[str] = None
-    aoi_wkt: Optional[str] = None  # polygon in the raster's CRS
-    min_score: float = 0.3
-    classes: Optional[list[str]] = None  # keep only these classes (None = all)
-    capture: str = ""  # label stored on each detection (e.g. the date)
-    options: dict = field(default_factory=dict)  # engine-specific tuning knobs
 
 
 @dataclass
@@ -52,15 +36,6 @@ class DetectionResult:
         return out
 
 
-def _validate(params: DetectionParameters) -> None:
-    if params.engine not in ENGINES:
-        raise InputError(f"Unknown detection engine '{params.engine}'. Known engines: {', '.join(ENGINES)}")
-    if not 0.0 <= float(params.min_score) <= 1.0:
-        raise InputError(f"The minimum score must be between 0 and 1 (got {params.min_score}).")
-    if params.engine == "model" and not params.model_path:
-        raise InputError("The 'model' engine needs an ONNX model file.")
-
-
 def _inside_aoi(detections: list[Detection], aoi_wkt: Optional[str]) -> list[Detection]:
     if not aoi_wkt:
         return detections
@@ -77,7 +52,7 @@ def _inside_aoi(detections: list[Detection], aoi_wkt: Optional[str]) -> list[Det
 def detect_equipment(params: DetectionParameters, progress: Optional[Progress] = None) -> DetectionResult:
     """Detect equipment over params.raster (inside params.aoi_wkt) with the chosen engine."""
     started = time.perf_counter()
-    _validate(params)
+    params.validate()
     ds = open_raster(params.raster)
     info = raster_info(ds)
     window = aoi_window(ds, params.aoi_wkt)

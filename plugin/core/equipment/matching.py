@@ -15,6 +15,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..errors import InputError
+from ..parameters import MatchSettings
 from .catalogue import Catalogue, load_catalogue
 from .detection import Detection
 
@@ -185,8 +186,9 @@ def _in_regions(points: np.ndarray, regions_wkt: Optional[Sequence[str]]) -> np.
 
 # --- matching ------------------------------------------------------------------------------
 
-def match_detections(before: Sequence[Detection], after: Sequence[Detection], max_distance_m: float = 20.0,
-                     stay_tolerance_m: float = 3.0, catalogue: Optional[Catalogue] = None,
+def match_detections(before: Sequence[Detection], after: Sequence[Detection],
+                     max_distance_m: float = MatchSettings.max_distance_m,
+                     stay_tolerance_m: float = MatchSettings.stay_tolerance_m, catalogue: Optional[Catalogue] = None,
                      change_regions_wkt: Optional[list[str]] = None,
                      after_shift_m: tuple[float, float] = (0.0, 0.0)) -> MatchResult:
     """Events (stayed, moved, arrived, departed) and per-class counts between two dates.
