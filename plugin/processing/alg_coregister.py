@@ -13,23 +13,8 @@ from qgis.core import (
 
 from ..core.change import coregister
 from ..core.errors import SiteWatchError
-from ..core.progress import Progress
-
-
-def feedback_progress(feedback) -> Progress:
-    """The core's Progress reporting into a QgsProcessingFeedback (False = cancel)."""
-    last = {"message": None}
-
-    def callback(fraction: float, message: str):
-        if feedback is None:
-            return True
-        feedback.setProgress(100.0 * fraction)
-        if message and message != last["message"]:
-            last["message"] = message
-            feedback.setProgressText(message)
-        return not feedback.isCanceled()
-
-    return Progress(callback)
+from ..core.parameters import ChangeParameters
+from .common import ADVANCED, add_parameters, feedback_progress, tr
 
 
 class CoregisterAlgorithm(QgsProcessingAlgorithm):
@@ -43,16 +28,16 @@ class CoregisterAlgorithm(QgsProcessingAlgorithm):
         return "coregister"
 
     def displayName(self) -> str:  # noqa: N802
-        return "Co-register a capture to a reference"
+        return tr("Co-register a capture to a reference")
 
     def group(self) -> str:
-        return "Change detection"
+        return tr("Change detection")
 
     def groupId(self) -> str:  # noqa: N802
         return "changedetection"
 
     def shortHelpString(self) -> str:  # noqa: N802
-        return (
+        return tr(
             "Estimates the sub-pixel shift of INPUT relative to REFERENCE by phase correlation of "
             "gradient-magnitude images (robust to illumination changes), with a tile-wise shift field "
             "when the displacement varies, and writes INPUT resampled onto the reference grid with the "
@@ -64,25 +49,21 @@ class CoregisterAlgorithm(QgsProcessingAlgorithm):
         return CoregisterAlgorithm()
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        params = [
-            (QgsProcessingParameterRasterLayer(self.INPUT, "Input raster (to be aligned)"),
-             "The capture to shift onto the reference."),
-            (QgsProcessingParameterRasterLayer(self.REFERENCE, "Reference raster"),
-             "The capture whose grid and position are kept."),
-            (QgsProcessingParameterNumber(self.MAX_SHIFT, "Search range (pixels)",
-                                          QgsProcessingParameterNumber.Type.Double, 32.0, False, 1.0, 512.0),
-             "Largest shift searched for, in reference pixels."),
-            (QgsProcessingParameterRasterDestination(self.OUTPUT, "Co-registered raster"),
-             "INPUT resampled onto the reference grid with the shift removed."),
-        ]
-        for param, help_text in params:
-            param.setHelp(help_text)
-            if param.name() == self.MAX_SHIFT:
-                param.setFlags(param.flags() | param.Flag.FlagAdvanced)
-            self.addParameter(param)
-        for name, label in ((self.DX_PX, "Shift x (pixels)"), (self.DY_PX, "Shift y (pixels)"),
-                            (self.DX_M, "Shift x (map units)"), (self.DY_M, "Shift y (map units)"),
-                            (self.CONFIDENCE, "Shift confidence")):
+        add_parameters(self, [
+            (QgsProcessingParameterRasterLayer(self.INPUT, tr("Input raster (to be aligned)")),
+             tr("The capture to shift onto the reference.")),
+            (QgsProcessingParameterRasterLayer(self.REFERENCE, tr("Reference raster")),
+             tr("The capture whose grid and position are kept.")),
+            (QgsProcessingParameterNumber(self.MAX_SHIFT, tr("Search range (pixels)"),
+                                          QgsProcessingParameterNumber.Type.Double, ChangeParameters.max_shift_px,
+                                          False, 1.0, 512.0),
+             tr("Largest shift searched for, in reference pixels."), ADVANCED),
+            (QgsProcessingParameterRasterDestination(self.OUTPUT, tr("Co-registered raster")),
+             tr("INPUT resampled onto the reference grid with the shift removed.")),
+        ])
+        for name, label in ((self.DX_PX, tr("Shift x (pixels)")), (self.DY_PX, tr("Shift y (pixels)")),
+                            (self.DX_M, tr("Shift x (map units)")), (self.DY_M, tr("Shift y (map units)")),
+                            (self.CONFIDENCE, tr("Shift confidence"))):
             self.addOutput(QgsProcessingOutputNumber(name, label))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
@@ -90,7 +71,7 @@ class CoregisterAlgorithm(QgsProcessingAlgorithm):
         source = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         reference = self.parameterAsRasterLayer(parameters, self.REFERENCE, context)
         if source is None or reference is None:
-            raise QgsProcessingException("Both INPUT and REFERENCE rasters are required.")
+            raise QgsProcessingException(tr("Both INPUT and REFERENCE rasters are required."))
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         max_shift = self.parameterAsDouble(parameters, self.MAX_SHIFT, context)
         try:
@@ -99,9 +80,8 @@ class CoregisterAlgorithm(QgsProcessingAlgorithm):
         except SiteWatchError as exc:
             raise QgsProcessingException(str(exc)) from exc
         s = result.shift
-        feedback.pushInfo(
-            f"Shift of the input: {s.dx_px:+.2f} px, {s.dy_px:+.2f} px ({s.dx_m:+.2f}, {s.dy_m:+.2f} map units), "
-            f"confidence {s.confidence:.2f}" + (f"; local shift field from {s.n_tiles} tiles" if s.local else "")
-        )
+        feedback.pushInfo(tr("Shift of the input: {:+.2f} px, {:+.2f} px ({:+.2f}, {:+.2f} map units), confidence {:.2f}")
+                          .format(s.dx_px, s.dy_px, s.dx_m, s.dy_m, s.confidence)
+                          + (tr("; local shift field from {} tiles").format(s.n_tiles) if s.local else ""))
         return {self.OUTPUT: output, self.DX_PX: s.dx_px, self.DY_PX: s.dy_px, self.DX_M: s.dx_m,
                 self.DY_M: s.dy_m, self.CONFIDENCE: s.confidence}

@@ -21,20 +21,7 @@ from qgis.core import (
 
 from ..core.equipment.learned.train import TrainingParameters, train_detector
 from ..core.errors import Cancelled, SiteWatchError
-from ..core.progress import Progress
-
-
-def _progress(feedback) -> Progress:
-    last = {"message": None}
-
-    def callback(fraction: float, message: str):
-        feedback.setProgress(100.0 * fraction)
-        if message and message.split(",")[0] != last["message"]:
-            last["message"] = message.split(",")[0]
-            feedback.setProgressText(message)
-        return not feedback.isCanceled()
-
-    return Progress(callback)
+from .common import ADVANCED, add_parameters, feedback_progress, tr
 
 
 class TrainEquipmentDetectorAlgorithm(QgsProcessingAlgorithm):
@@ -54,16 +41,16 @@ class TrainEquipmentDetectorAlgorithm(QgsProcessingAlgorithm):
         return "trainequipmentdetector"
 
     def displayName(self) -> str:  # noqa: N802
-        return "Train equipment detector"
+        return tr("Train equipment detector")
 
     def group(self) -> str:
-        return "Equipment"
+        return tr("Equipment")
 
     def groupId(self) -> str:  # noqa: N802
         return "equipment"
 
     def shortHelpString(self) -> str:  # noqa: N802
-        return ("Trains a small object detector on the CPU from boxes drawn over images (a polygon layer with a "
+        return tr("Trains a small object detector on the CPU from boxes drawn over images (a polygon layer with a "
                 "class field) or from a COCO, YOLO or DOTA dataset, within a time budget, and writes it as an "
                 "ONNX model for the 'learned' detection engine (also readable by Deepness). Needs PyTorch.")
 
@@ -71,42 +58,38 @@ class TrainEquipmentDetectorAlgorithm(QgsProcessingAlgorithm):
         return TrainEquipmentDetectorAlgorithm()
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
-        data = QgsProcessingParameterVectorLayer(self.TRAINING_DATA, "Training boxes",
-                                                 [QgsProcessing.TypeVectorPolygon], optional=True)
-        field = QgsProcessingParameterField(self.CLASS_FIELD, "Class field", defaultValue="class",
-                                            parentLayerParameterName=self.TRAINING_DATA, optional=True)
-        dataset = QgsProcessingParameterFile(self.DATASET, "Or a dataset folder (COCO, YOLO, DOTA)",
-                                             behavior=QgsProcessingParameterFile.Folder, optional=True)
-        images = QgsProcessingParameterMultipleLayers(self.IMAGES, "Images", QgsProcessing.TypeRaster, optional=True)
-        classes = QgsProcessingParameterString(self.CLASSES, "Classes to learn (comma separated)", optional=True)
-        budget = QgsProcessingParameterNumber(self.TIME_BUDGET, "Time budget (minutes)",
-                                              QgsProcessingParameterNumber.Double, defaultValue=20.0, minValue=0.25)
-        gsd = QgsProcessingParameterNumber(self.MODEL_GSD, "Working pixel size of the model (m)",
-                                           QgsProcessingParameterNumber.Double, defaultValue=1.0, minValue=0.05)
-        gsd.setFlags(gsd.flags() | QgsProcessingParameterNumber.FlagAdvanced)
-        image_gsd = QgsProcessingParameterNumber(self.IMAGE_GSD, "Pixel size of images without georeferencing (m)",
-                                                 QgsProcessingParameterNumber.Double, defaultValue=0.0, minValue=0.0)
-        image_gsd.setFlags(image_gsd.flags() | QgsProcessingParameterNumber.FlagAdvanced)
-        out = QgsProcessingParameterFileDestination(self.OUTPUT_MODEL, "Trained model", "ONNX models (*.onnx)")
-        helps = {
-            data: "Polygons drawn around objects on the images, with the class in CLASS_FIELD. A dataset "
-                  "path (COCO .json, YOLO or DOTA folder) is also accepted here.",
-            field: "Field of the training boxes that holds the class name (e.g. aircraft).",
-            dataset: "A COCO (.json inside), YOLO (images/, labels/) or DOTA (images/, labelTxt/) folder, "
-                     "used when no training layer is given.",
-            images: "Rasters the boxes were drawn on; with a dataset, only these images are used.",
-            classes: "Keep only these classes; empty: every class found in the training data.",
-            budget: "Training stops after this many minutes (loading and export included) and keeps "
-                    "the best model found.",
-            gsd: "Images are resampled to this pixel size for training and detection (1 m suits aircraft).",
-            image_gsd: "Pixel size of dataset images that carry no georeferencing (DOTA gives its own).",
-            out: "The ONNX model file to write (class names, pixel size and tiling in its metadata).",
-        }
-        for param, help_text in helps.items():
-            param.setHelp(help_text)
-            self.addParameter(param)
-        self.addOutput(QgsProcessingOutputNumber(self.VALIDATION_F1, "Validation F1 (IoU 0.5)"))
-        self.addOutput(QgsProcessingOutputString(self.CLASS_NAMES, "Classes learned"))
+        add_parameters(self, [
+            (QgsProcessingParameterVectorLayer(self.TRAINING_DATA, tr("Training boxes"),
+                                               [QgsProcessing.SourceType.TypeVectorPolygon], optional=True),
+             tr("Polygons drawn around objects on the images, with the class in CLASS_FIELD. A dataset "
+                "path (COCO .json, YOLO or DOTA folder) is also accepted here.")),
+            (QgsProcessingParameterField(self.CLASS_FIELD, tr("Class field"), defaultValue="class",
+                                         parentLayerParameterName=self.TRAINING_DATA, optional=True),
+             tr("Field of the training boxes that holds the class name (e.g. aircraft).")),
+            (QgsProcessingParameterFile(self.DATASET, tr("Or a dataset folder (COCO, YOLO, DOTA)"),
+                                        behavior=QgsProcessingParameterFile.Behavior.Folder, optional=True),
+             tr("A COCO (.json inside), YOLO (images/, labels/) or DOTA (images/, labelTxt/) folder, "
+                "used when no training layer is given.")),
+            (QgsProcessingParameterMultipleLayers(self.IMAGES, tr("Images"), QgsProcessing.SourceType.TypeRaster,
+                                                  optional=True),
+             tr("Rasters the boxes were drawn on; with a dataset, only these images are used.")),
+            (QgsProcessingParameterString(self.CLASSES, tr("Classes to learn (comma separated)"), optional=True),
+             tr("Keep only these classes; empty: every class found in the training data.")),
+            (QgsProcessingParameterNumber(self.TIME_BUDGET, tr("Time budget (minutes)"),
+                                          QgsProcessingParameterNumber.Type.Double, defaultValue=20.0, minValue=0.25),
+             tr("Training stops after this many minutes (loading and export included) and keeps "
+                "the best model found.")),
+            (QgsProcessingParameterNumber(self.MODEL_GSD, tr("Working pixel size of the model (m)"),
+                                          QgsProcessingParameterNumber.Type.Double, defaultValue=1.0, minValue=0.05),
+             tr("Images are resampled to this pixel size for training and detection (1 m suits aircraft)."), ADVANCED),
+            (QgsProcessingParameterNumber(self.IMAGE_GSD, tr("Pixel size of images without georeferencing (m)"),
+                                          QgsProcessingParameterNumber.Type.Double, defaultValue=0.0, minValue=0.0),
+             tr("Pixel size of dataset images that carry no georeferencing (DOTA gives its own)."), ADVANCED),
+            (QgsProcessingParameterFileDestination(self.OUTPUT_MODEL, tr("Trained model"), tr("ONNX models (*.onnx)")),
+             tr("The ONNX model file to write (class names, pixel size and tiling in its metadata).")),
+        ])
+        self.addOutput(QgsProcessingOutputNumber(self.VALIDATION_F1, tr("Validation F1 (IoU 0.5)")))
+        self.addOutput(QgsProcessingOutputString(self.CLASS_NAMES, tr("Classes learned")))
 
     def _dataset_in_training_data(self, parameters) -> str:
         """A COCO .json or a dataset folder given as TRAINING_DATA (instead of a layer), else ''."""
@@ -138,7 +121,7 @@ class TrainEquipmentDetectorAlgorithm(QgsProcessingAlgorithm):
                 field = self.parameterAsString(parameters, self.CLASS_FIELD, context) or "class"
                 examples = layer_examples(layer, rasters, field, context.project())
             elif not dataset:
-                raise QgsProcessingException("Give training boxes (a polygon layer) or a dataset folder.")
+                raise QgsProcessingException(tr("Give training boxes (a polygon layer) or a dataset folder."))
             steps.setCurrentStep(1)
             if steps.isCanceled():
                 return {}
@@ -148,9 +131,9 @@ class TrainEquipmentDetectorAlgorithm(QgsProcessingAlgorithm):
                 classes=classes or None, time_budget_min=self.parameterAsDouble(parameters, self.TIME_BUDGET, context),
                 gsd_m=self.parameterAsDouble(parameters, self.MODEL_GSD, context),
                 image_gsd_m=image_gsd if image_gsd > 0 else None)
-            result = train_detector(params, _progress(steps))
+            result = train_detector(params, feedback_progress(steps, first_clause_only=True))
         except Cancelled:
-            feedback.reportError("Training cancelled; no model was written.")
+            feedback.reportError(tr("Training cancelled; no model was written."))
             return {}
         except SiteWatchError as exc:
             raise QgsProcessingException(str(exc)) from exc

@@ -14,6 +14,7 @@ EXPECTED_IDS = {
     "sitewatch:detectequipment",
     "sitewatch:compareequipment",
     "sitewatch:trainequipmentdetector",
+    "sitewatch:analyzesite",
 }
 QGIS_PROCESS = "/usr/bin/qgis_process.bin"
 

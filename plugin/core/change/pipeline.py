@@ -227,7 +227,8 @@ def _drop_shadow_moves(params: ChangeParameters, pair: AlignedPair, shift_model:
 
 
 def coregister(input_path: str, reference_path: str, output_path: Optional[str], progress: Optional[Progress] = None,
-               max_shift_px: float = 32.0, local: bool = True) -> CoregistrationResult:
+               max_shift_px: float = ChangeParameters.max_shift_px,
+               local: bool = ChangeParameters.local_shift) -> CoregistrationResult:
     """Estimate the shift of input vs reference; when output_path is given, write the input
     resampled onto the reference grid with the shift removed (all input bands)."""
     with _GdalSettings():
