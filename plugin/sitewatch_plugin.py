@@ -15,6 +15,7 @@ except ImportError:
 from .resources import icon_path
 
 MENU_NAME = "&SiteWatch"
+LOGGER_NAME = __package__  # the logger every SiteWatch module's logger hangs under
 
 
 class SiteWatchPlugin:
@@ -27,11 +28,20 @@ class SiteWatchPlugin:
         self.toolbar = None
         self.actions: list[QAction] = []
         self.toggle_dock_action: Optional[QAction] = None
+        self.log_handler = None
+
+    def _start_logging(self) -> None:
+        """Show SiteWatch's warnings in the QGIS message log (once, however often called)."""
+        from .qgisio.message_log import add_message_log_handler
+
+        if self.log_handler is None:
+            self.log_handler = add_message_log_handler(LOGGER_NAME)
 
     # Processing ---------------------------------------------------------
     def initProcessing(self) -> None:  # noqa: N802 (QGIS API name)
         from .processing.provider import SiteWatchProvider
 
+        self._start_logging()
         if self.provider is None:
             self.provider = SiteWatchProvider()
             QgsApplication.processingRegistry().addProvider(self.provider)
@@ -94,3 +104,8 @@ class SiteWatchPlugin:
         if self.provider is not None:
             QgsApplication.processingRegistry().removeProvider(self.provider)
             self.provider = None
+        if self.log_handler is not None:
+            from .qgisio.message_log import remove_message_log_handler
+
+            remove_message_log_handler(LOGGER_NAME, self.log_handler)
+            self.log_handler = None

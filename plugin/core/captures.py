@@ -18,8 +18,9 @@ from typing import Callable, Iterable, Optional
 
 from osgeo import gdal
 
+from .gdal_scope import gdal_exceptions
+
 LOG = logging.getLogger(__name__)
-gdal.UseExceptions()
 
 # Metadata item names (upper case) that hold an acquisition date, best first.
 DATE_ITEMS = (
@@ -396,21 +397,25 @@ def _read(path: str) -> tuple[_Found, Optional[gdal.Dataset]]:
     return found, ds
 
 
+@gdal_exceptions()
 def capture_date(path: str) -> Optional[CaptureDate]:
     """When the raster at `path` was captured, or None when nothing says so."""
     return _read(path)[0].date
 
 
+@gdal_exceptions()
 def capture_sun(path: str) -> Optional[tuple[float, float]]:
     """Sun azimuth and elevation (degrees) at capture time, or None when nothing says so."""
     return _read(path)[0].sun
 
 
+@gdal_exceptions()
 def capture_sensor(path: str) -> str:
     """The satellite or sensor name, or "" when unknown."""
     return _read(path)[0].sensor
 
 
+@gdal_exceptions()
 def capture_info(path: str) -> CaptureInfo:
     """Date, sensor, ground sample distance and footprint of one raster file."""
     found, ds = _read(path)

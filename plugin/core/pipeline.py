@@ -25,6 +25,7 @@ from .parameters import (  # noqa: F401  (the contract, re-exported for the dock
     MatchSettings,
     settings_of,
 )
+from .gdal_scope import gdal_exceptions
 from .progress import Progress
 
 LOG = logging.getLogger(__name__)
@@ -210,6 +211,7 @@ def _copy_layer(src_path: str, src_layer: str, dst_path: str, dst_layer: str) ->
     )
 
 
+@gdal_exceptions()
 def run_analysis(params: AnalysisParameters, progress: Optional[Progress] = None) -> AnalysisResult:
     """Run the whole two-date analysis into params.output_dir (replaced only on success)."""
     progress = progress or Progress()
@@ -353,14 +355,23 @@ class RunEstimate:
     lines: list[str]
 
 
+@gdal_exceptions()
 def describe_run(params: AnalysisParameters) -> RunEstimate:
     """What a run will do and roughly how long it takes, for the panel before Run."""
     from osgeo import gdal
 
     lines: list[str] = []
     megapixels = 0.0
+    pending = False  # a web capture not saved over the site yet: no size, no estimate
     for label, path in (("Before", params.before_path), ("After", params.after_path)):
-        ds = gdal.Open(path)
+        if not Path(path).exists() and "://" not in path and not path.startswith("/vsi"):
+            pending = True
+            lines.append(f"{label}: {Path(path).name} is first saved over the site (the time depends on the service)")
+            continue
+        try:
+            ds = gdal.Open(path)
+        except RuntimeError:
+            ds = None
         if ds is None:
             lines.append(f"{label}: cannot be read ({path})")
             continue
@@ -383,14 +394,20 @@ def describe_run(params: AnalysisParameters) -> RunEstimate:
         lines.append(f"Equipment: {options.engine} engine, minimum score {options.min_score:.2f}")
         if options.engine in ("learned", "model") and options.model_path:
             lines.extend(_model_lines(options.model_path))
-    lines.append(f"Estimated time: about {max(1, round(seconds))} s")
+    if pending:
+        lines.append("Time estimate: available once the web captures are saved.")
+    else:
+        lines.append(f"Estimated time: about {max(1, round(seconds))} s")
     return RunEstimate(seconds, lines)
 
 
 def _count_features(path: Optional[str]) -> int:
     from osgeo import ogr
 
-    ds = ogr.Open(path) if path else None
+    try:
+        ds = ogr.Open(path) if path else None
+    except RuntimeError:  # unreadable: the run itself says why
+        return 0
     return ds.GetLayer(0).GetFeatureCount() if ds is not None and ds.GetLayerCount() else 0
 
 

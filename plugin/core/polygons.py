@@ -7,6 +7,7 @@ from typing import Optional
 import numpy as np
 
 from .errors import InputError
+from .gdal_scope import gdal_exceptions
 
 
 def min_area_rectangle(points: np.ndarray) -> np.ndarray:
@@ -50,6 +51,7 @@ def convex_hull(pts: np.ndarray) -> np.ndarray:
     return np.array(lower[:-1] + upper[:-1])
 
 
+@gdal_exceptions()
 def subtract_polygons(area_wkt: str, left_out_wkt: str) -> str:
     """area minus the left-out polygons (both WKT in the same CRS), as WKT; InputError when
     either is not a polygon geometry or nothing of the area remains."""
@@ -70,6 +72,7 @@ def subtract_polygons(area_wkt: str, left_out_wkt: str) -> str:
     return remaining.ExportToWkt()
 
 
+@gdal_exceptions()
 def footprint_wkt(path: str) -> tuple[str, str]:
     """The rectangle a georeferenced raster covers, as WKT in its own CRS, and that CRS (WKT)."""
     from osgeo import gdal
@@ -83,6 +86,7 @@ def footprint_wkt(path: str) -> tuple[str, str]:
     return "POLYGON ((" + ", ".join(f"{x!r} {y!r}" for x, y in corners) + "))", ds.GetProjection()
 
 
+@gdal_exceptions()
 def area_less_left_out(area_wkt: Optional[str], left_out_wkt: str, raster_path: str) -> str:
     """The area (WKT; the raster's footprint when None) less the areas left out, in one CRS."""
     return subtract_polygons(area_wkt or footprint_wkt(raster_path)[0], left_out_wkt)

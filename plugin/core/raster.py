@@ -9,14 +9,14 @@ from typing import Optional, Sequence
 from osgeo import gdal, osr
 
 from .errors import UnreadableRaster
+from .gdal_scope import gdal_exceptions
 
-gdal.UseExceptions()
-osr.UseExceptions()
 
 _WGS84_A = 6378137.0
 _WGS84_E2 = 6.69437999014e-3
 
 
+@gdal_exceptions()
 def open_raster(path: str, update: bool = False) -> gdal.Dataset:
     """Open a raster with GDAL or raise UnreadableRaster saying why."""
     if not path:
@@ -65,6 +65,7 @@ class RasterInfo:
         return map_to_pixel(self.geotransform, x, y)
 
 
+@gdal_exceptions()
 def raster_info(path_or_ds) -> RasterInfo:
     """Describe a raster given as a path or an open dataset."""
     ds = path_or_ds if isinstance(path_or_ds, gdal.Dataset) else open_raster(path_or_ds)
@@ -95,6 +96,7 @@ def pixel_size(geotransform: Sequence[float]) -> tuple[float, float]:
     return math.hypot(gt[1], gt[4]), math.hypot(gt[2], gt[5])
 
 
+@gdal_exceptions()
 def gsd_metres(geotransform: Sequence[float], crs_wkt: str, width: int = 0, height: int = 0) -> float:
     """Mean pixel size in metres: CRS linear units, or degrees converted at the centre latitude."""
     sx, sy = pixel_size(geotransform)
@@ -131,6 +133,7 @@ def map_to_pixel(geotransform: Sequence[float], x, y):
     return (gt[5] * dx - gt[2] * dy) / det, (-gt[4] * dx + gt[1] * dy) / det
 
 
+@gdal_exceptions()
 def srs_from_wkt(crs_wkt: Optional[str]) -> Optional[osr.SpatialReference]:
     """A spatial reference in x/y (easting/northing, lon/lat) axis order; None without a CRS."""
     if not crs_wkt:

@@ -73,22 +73,16 @@ class SampleSiteLoader(QObject):
             return
         from ..samplesite.examples import EXAMPLE_MIN_SCORE
 
-        self.dock.equipment_options.use_examples(layers["examples"])
-        self.dock.left_out_picker.set_layer(layers.get("clouds"))
-        self.dock.equipment_options.min_score_spin.setValue(EXAMPLE_MIN_SCORE)
-        self.dock.refresh_captures()
-        self.dock.capture_picker.select(layers["before"].id(), layers["after"].id())
-        self.dock.zoom_to_site()
+        self.dock.use_sample_site(layers, EXAMPLE_MIN_SCORE)
         self.opened.emit(layers)
 
     def _make_site(self, site) -> None:
-        dock = self.dock
-        if any(s.name == SAMPLE_SITE_NAME for s in dock.sites):
-            dock.site_selector.set_sites([s.name for s in dock.sites], SAMPLE_SITE_NAME)
+        """Make the sample site the panel's current site (created the first time)."""
+        if self.dock.select_site(SAMPLE_SITE_NAME):
             return
         aoi = QgsVectorLayer(str(site.aoi), "aoi", "ogr")
         feature = next(aoi.getFeatures(), None)
         geometry: Optional[QgsGeometry] = feature.geometry() if feature is not None else None
         if geometry is None or geometry.isEmpty():
             raise ValueError(f"The sample site's outline {site.aoi} is empty.")
-        dock.create_site(SAMPLE_SITE_NAME, geometry, aoi.crs())
+        self.dock.create_site(SAMPLE_SITE_NAME, geometry, aoi.crs())

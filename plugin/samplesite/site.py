@@ -19,6 +19,7 @@ from osgeo import gdal, osr
 from ..core.equipment.catalogue import load_catalogue
 from ..core.equipment.detection import Detection
 from ..core.errors import InputError
+from ..core.gdal_scope import gdal_exceptions
 from ..core.progress import Progress
 from .capture import CaptureInfo, sun_position, write_imd
 from .layout import Layout, build_layout, sun_shadow_vector
@@ -145,6 +146,7 @@ def _px_to_map(gt: tuple, pts: np.ndarray) -> np.ndarray:
     return np.stack([gt[0] + pts[:, 0] * gt[1], gt[3] + pts[:, 1] * gt[5]], axis=1)
 
 
+@gdal_exceptions()
 def generate_sample_site(out_dir: Union[str, Path], size_px: int = 4096, seed: int = 7,
                          progress: Optional[Progress] = None) -> SampleSite:
     """Write a synthetic two-date scene of Khmeimim air base with exact ground truth.
@@ -298,6 +300,7 @@ def _manifest(layout: Layout, caps: dict, gt: tuple, n: int, seed: int, shift: t
     }
 
 
+@gdal_exceptions()
 def load_sample_site(out_dir: Union[str, Path]) -> SampleSite:
     """Re-open a generated site from its site.json manifest."""
     root = Path(out_dir)

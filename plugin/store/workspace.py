@@ -15,8 +15,7 @@ from typing import Optional
 
 from osgeo import ogr, osr
 
-ogr.UseExceptions()
-osr.UseExceptions()
+from ..core.gdal_scope import gdal_exceptions
 
 WORKSPACE_NAME = "workspace.gpkg"
 LAYER_SITE = "site"
@@ -75,6 +74,7 @@ class SiteWorkspace:
 
     # ------------------------------------------------------------ creation
     @classmethod
+    @gdal_exceptions()
     def create(cls, folder: str, name: str, polygon_wkt: str, crs_wkt: str) -> "SiteWorkspace":
         """Create (or overwrite the polygon of) the workspace in `folder`."""
         Path(folder).mkdir(parents=True, exist_ok=True)
@@ -118,6 +118,7 @@ class SiteWorkspace:
         ds.CommitTransaction()
 
     # ------------------------------------------------------------ site polygon
+    @gdal_exceptions()
     def set_site(self, name: str, polygon_wkt: str, crs_wkt: str) -> None:
         geom = ogr.CreateGeometryFromWkt(polygon_wkt)
         if geom is None or geom.IsEmpty():
@@ -143,6 +144,7 @@ class SiteWorkspace:
         self._transaction(ds, work)
         ds = None
 
+    @gdal_exceptions()
     def site(self) -> Optional[tuple[str, str, str]]:
         """(name, polygon WKT, CRS WKT) or None."""
         ds = self._open(update=False)
@@ -154,6 +156,7 @@ class SiteWorkspace:
         return feat.GetField("name"), feat.GetGeometryRef().ExportToWkt(), feat.GetField("crs_wkt") or ""
 
     # ------------------------------------------------------------ capture dates
+    @gdal_exceptions()
     def set_capture_date(self, key: str, layer_name: str, date_iso: str) -> None:
         """Remember a date the user entered for a capture (key: file path or layer source)."""
         ds = self._open()
@@ -178,6 +181,7 @@ class SiteWorkspace:
         self._transaction(ds, work)
         ds = None
 
+    @gdal_exceptions()
     def capture_dates(self) -> dict[str, str]:
         """key -> ISO date entered by the user."""
         ds = self._open(update=False)
@@ -186,6 +190,7 @@ class SiteWorkspace:
         return {f.GetField("key"): f.GetField("date") for f in ds.GetLayerByName(LAYER_DATES)}
 
     # ------------------------------------------------------------ analyses
+    @gdal_exceptions()
     def add_analysis(self, record: AnalysisRecord) -> None:
         ds = self._open()
         fields = [
@@ -221,6 +226,7 @@ class SiteWorkspace:
         self._transaction(ds, work)
         ds = None
 
+    @gdal_exceptions()
     def analyses(self) -> list[AnalysisRecord]:
         """The site's analyses, newest first."""
         ds = self._open(update=False)
@@ -250,6 +256,7 @@ class SiteWorkspace:
         records.sort(key=lambda r: r.time, reverse=True)
         return records
 
+    @gdal_exceptions()
     def remove_analysis(self, analysis_id: str) -> None:
         ds = self._open()
         layer = ds.GetLayerByName(LAYER_ANALYSES)

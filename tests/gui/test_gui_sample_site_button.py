@@ -9,18 +9,8 @@ from qgis.core import Qgis, QgsProject, QgsRasterLayer, QgsVectorLayer
 
 
 @pytest.fixture()
-def dock(qgis_app, qgis_iface, qgis_new_project, tmp_path):
-    from sitewatch.plugin.gui.dock import SiteWatchDock
-
-    QgsProject.instance().setFileName(str(tmp_path / "project.qgz"))
-    panel = SiteWatchDock(qgis_iface)
-    panel.sample_loader.folder = tmp_path / "sample"
-    panel.sample_loader.size_px = 512
-    qgis_iface.messageBar().clear_messages()
-    yield panel
-    panel.shutdown()
-    panel.deleteLater()
-    qgis_app.processEvents()
+def dock(sample_dock):
+    return sample_dock
 
 
 def _wait(dock, qgis_app, timeout_s: float = 60.0) -> None:

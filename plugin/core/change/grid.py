@@ -18,9 +18,6 @@ from ..raster import srs_from_wkt
 from .model import GridInfo
 
 LOG = logging.getLogger(__name__)
-gdal.UseExceptions()
-ogr.UseExceptions()
-osr.UseExceptions()
 
 _NO_GEOTRANSFORM = (0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 _GENERIC_INTERP = {gdal.GCI_Undefined, gdal.GCI_GrayIndex, gdal.GCI_PaletteIndex}

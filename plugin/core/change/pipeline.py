@@ -16,6 +16,7 @@ from osgeo import gdal
 
 from ..deps import is_available
 from ..errors import EmptyRaster, InputError
+from ..gdal_scope import gdal_exceptions
 from ..memory import release_free_memory
 from ..parallel import SideThread, thread_map
 from ..progress import Progress
@@ -104,6 +105,8 @@ class _GdalSettings:
     threads (outputs.GTIFF_OPTIONS)."""
 
     def __enter__(self):
+        self.exceptions = gdal_exceptions()  # GDAL raises inside SiteWatch's calls only
+        self.exceptions.__enter__()
         self.previous = gdal.GetCacheMax()
         if self.previous > CACHE_BYTES:
             gdal.SetCacheMax(CACHE_BYTES)
@@ -111,6 +114,7 @@ class _GdalSettings:
 
     def __exit__(self, *exc):
         gdal.SetCacheMax(self.previous)
+        self.exceptions.__exit__(*exc)
         return False
 
 

@@ -9,6 +9,7 @@ from typing import Optional
 import numpy as np
 from osgeo import ogr
 
+from ..gdal_scope import gdal_exceptions
 from ..parameters import DetectionParameters, DetectionSettings  # noqa: F401  (the contract, re-exported)
 from ..progress import Progress
 from ..raster import open_raster, raster_info
@@ -49,6 +50,7 @@ def _inside_aoi(detections: list[Detection], aoi_wkt: Optional[str]) -> list[Det
     return keep
 
 
+@gdal_exceptions()
 def detect_equipment(params: DetectionParameters, progress: Optional[Progress] = None) -> DetectionResult:
     """Detect equipment over params.raster (inside params.aoi_wkt) with the chosen engine."""
     started = time.perf_counter()

@@ -8,15 +8,14 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
-from osgeo import ogr, osr
+from osgeo import ogr
 
 from ..errors import InputError
+from ..gdal_scope import gdal_exceptions
 from ..polygons import min_area_rectangle
 from ..raster import srs_from_wkt
 from .detection import Detection
 
-ogr.UseExceptions()
-osr.UseExceptions()
 
 DETECTION_FIELDS = ("class", "score", "engine", "length_m", "width_m", "heading_deg", "capture")
 _DRIVERS = {".gpkg": "GPKG", ".shp": "ESRI Shapefile", ".geojson": "GeoJSON", ".json": "GeoJSON",
@@ -64,6 +63,7 @@ def _fill_layer(lyr: ogr.Layer, detections: Sequence[Detection], extra: dict) ->
     lyr.CommitTransaction()
 
 
+@gdal_exceptions()
 def write_detections(path: str, layer: str, detections: Sequence[Detection], crs_wkt: str,
                      extra_fields: Optional[dict[str, list]] = None) -> None:
     """Write detections as polygons with fields class, score, engine, length_m, width_m,
@@ -118,6 +118,7 @@ def _geometry_points(geom: ogr.Geometry) -> np.ndarray:
     return np.array([p[:2] for p in pts], dtype=float)
 
 
+@gdal_exceptions()
 def read_detections(path: str, layer: Optional[str] = None, class_field: str = "class") -> list[Detection]:
     """Detections from a polygon layer: ours (fields kept) or any polygons (e.g. user exemplars,
     boxed by their minimum-area rectangle). Coordinates stay in the layer's CRS."""
@@ -153,6 +154,7 @@ def read_detections(path: str, layer: Optional[str] = None, class_field: str = "
     return out
 
 
+@gdal_exceptions()
 def detection_from_polygon(points: np.ndarray, values: dict, class_field: str = "class", crs_wkt: str = "",
                            fid: Optional[int] = None) -> Detection:
     """A Detection from polygon vertices and attribute values (as read from a layer).

@@ -15,6 +15,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..errors import InputError
+from ..gdal_scope import gdal_exceptions
 from ..parameters import MatchSettings
 from .catalogue import Catalogue, load_catalogue
 from .detection import Detection
@@ -168,7 +169,6 @@ def _in_regions(points: np.ndarray, regions_wkt: Optional[Sequence[str]]) -> np.
         return inside
     from osgeo import ogr
 
-    ogr.UseExceptions()
     for wkt in regions_wkt:
         try:
             geom = ogr.CreateGeometryFromWkt(wkt)
@@ -186,6 +186,7 @@ def _in_regions(points: np.ndarray, regions_wkt: Optional[Sequence[str]]) -> np.
 
 # --- matching ------------------------------------------------------------------------------
 
+@gdal_exceptions()
 def match_detections(before: Sequence[Detection], after: Sequence[Detection],
                      max_distance_m: float = MatchSettings.max_distance_m,
                      stay_tolerance_m: float = MatchSettings.stay_tolerance_m, catalogue: Optional[Catalogue] = None,

@@ -19,6 +19,7 @@ import numpy as np
 
 from ...deps import require
 from ...errors import InputError
+from ...gdal_scope import gdal_exceptions
 from ...progress import Progress
 from ..datasets import AnnotatedImage, read_dataset
 from ..detection import Detection
@@ -281,6 +282,7 @@ def effective_threads(requested: int) -> int:
     return max(1, min(requested, int(idle + 0.5)))
 
 
+@gdal_exceptions()
 def train_detector(params: TrainingParameters, progress: Optional[Progress] = None) -> TrainingResult:
     """Train within `time_budget_min` minutes (loading and export included) and write the ONNX file."""
     torch = require("torch")
