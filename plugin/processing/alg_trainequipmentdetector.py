@@ -138,8 +138,8 @@ class TrainEquipmentDetectorAlgorithm(QgsProcessingAlgorithm):
         except SiteWatchError as exc:
             raise QgsProcessingException(str(exc)) from exc
         steps.setCurrentStep(2)
-        feedback.pushInfo(f"{result.steps} training steps in {result.seconds:.0f} s on {result.images_train} "
-                          f"image(s), {result.objects} object(s); validation F1 {result.validation_f1}; "
-                          f"score threshold {result.det_conf:.2f}")
+        feedback.pushInfo(tr("{} training steps in {:.0f} s on {} image(s), {} object(s); validation F1 {}; "
+                             "score threshold {:.2f}").format(result.steps, result.seconds, result.images_train,
+                                                              result.objects, result.validation_f1, result.det_conf))
         return {self.OUTPUT_MODEL: result.model_path, self.VALIDATION_F1: result.validation_f1 or 0.0,
                 self.CLASS_NAMES: ",".join(result.class_names)}

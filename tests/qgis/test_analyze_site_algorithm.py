@@ -46,28 +46,35 @@ def _features(uri: str) -> list[dict]:
 def test_analyze_site_runs_the_whole_analysis(provider, inputs, tmp_path):
     out = tmp_path / "out"
     results, _context, _alg = run_algorithm(ALG, {**inputs, "OUTPUT_FOLDER": str(out)})
-    assert set(results) == RESULT_KEYS
     gpkg = out / "analysis.gpkg"
-    assert results["OUTPUT_FOLDER"] == str(out) and results["OUTPUT_GPKG"] == str(gpkg) and gpkg.is_file()
-    assert results["OUTPUT_SCORE"] == str(out / "change_score.tif") and Path(results["OUTPUT_SCORE"]).is_file()
-    regions = _features(results["OUTPUT_REGIONS"])
-    assert results["N_REGIONS"] == len(regions) > 0
-    assert results["CHANGED_AREA_M2"] == pytest.approx(sum(r["area_m2"] for r in regions), rel=1e-6)
-    before, after = _features(results["OUTPUT_DETECTIONS_BEFORE"]), _features(results["OUTPUT_DETECTIONS_AFTER"])
-    counts = {row["class"]: row for row in _features(results["OUTPUT_COUNTS"])}
+    regions = _features(f"{gpkg}|layername=change_regions")
+    before, after = _features(f"{gpkg}|layername=detections_before"), _features(f"{gpkg}|layername=detections_after")
+    counts = {row["class"]: row for row in _features(f"{gpkg}|layername=counts")}
     assert set(counts) == {"vehicle"}
     row = counts["vehicle"]
-    assert (results["N_BEFORE"], results["N_AFTER"]) == (len(before), len(after)) == (row["before"], row["after"])
-    assert {k: results[k] for k in ("STAYED", "MOVED", "DEPARTED", "ARRIVED")} == {
-        k: row[k.lower()] for k in ("STAYED", "MOVED", "DEPARTED", "ARRIVED")}
+    assert results == {
+        "OUTPUT_FOLDER": str(out),
+        "OUTPUT_GPKG": str(gpkg),
+        "OUTPUT_SCORE": str(out / "change_score.tif"),
+        "OUTPUT_REGIONS": f"{gpkg}|layername=change_regions",
+        "OUTPUT_DETECTIONS_BEFORE": f"{gpkg}|layername=detections_before",
+        "OUTPUT_DETECTIONS_AFTER": f"{gpkg}|layername=detections_after",
+        "OUTPUT_COUNTS": f"{gpkg}|layername=counts",
+        "N_REGIONS": len(regions),
+        "CHANGED_AREA_M2": pytest.approx(sum(r["area_m2"] for r in regions), rel=1e-6),
+        "N_BEFORE": len(before),
+        "N_AFTER": len(after),
+        **{k: row[k.lower()] for k in ("STAYED", "MOVED", "DEPARTED", "ARRIVED")},
+        "SUMMARY": (out / "summary.txt").read_text(encoding="utf-8").rstrip("\n"),
+    }
+    assert set(results) == RESULT_KEYS and Path(results["OUTPUT_SCORE"]).is_file() and regions
+    assert (row["before"], row["after"]) == (len(before), len(after))
     assert row["stayed"] + row["moved"] + row["departed"] == row["before"]
     assert row["stayed"] + row["moved"] + row["arrived"] == row["after"]
     # the fixture's bright vehicles: three before, four after, two of them parked on both dates
     assert row["before"] >= 3 and row["after"] >= 4 and row["stayed"] >= 2 and row["arrived"] >= 2
-    summary = results["SUMMARY"].splitlines()
     # dates from the captures' metadata, the site's name from the AOI layer
-    assert summary[0] == "SiteWatch: aoi 2024-01-05 -> 2024-03-07"
-    assert summary == (out / "summary.txt").read_text(encoding="utf-8").splitlines()
+    assert results["SUMMARY"].splitlines()[0] == "SiteWatch: aoi 2024-01-05 -> 2024-03-07"
 
 
 def test_analyze_site_checks_its_parameters(provider, inputs, tmp_path):

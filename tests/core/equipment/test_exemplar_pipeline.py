@@ -57,6 +57,6 @@ def test_dates_side_by_side_give_the_same_detections(small_site, tmp_path, monke
 
 def test_examples_capture_is_checked(small_site, tmp_path):
     examples = _examples(small_site, tmp_path / "examples.geojson")
-    with pytest.raises(InputError, match="'before', 'after' or 'each'"):
+    with pytest.raises(InputError, match="Known captures: before, after, each"):
         run_analysis(_params(small_site, tmp_path / "x", examples, exemplars_capture="sideways"))
     assert not (tmp_path / "x").exists() and not (tmp_path / "x.partial").exists()
