@@ -15,7 +15,7 @@ before any work, the dock and the algorithms call it to say early what is wrong.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import InitVar, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -224,6 +224,13 @@ class AnalysisParameters:
     cloud_mask_after: Optional[str] = None
     change: ChangeOptions = field(default_factory=ChangeOptions)
     equipment: EquipmentOptions = field(default_factory=EquipmentOptions)
+    # the cloud masks' former names, still accepted (use cloud_mask_before / cloud_mask_after)
+    before_cloud_mask: InitVar[Optional[str]] = None
+    after_cloud_mask: InitVar[Optional[str]] = None
+
+    def __post_init__(self, before_cloud_mask: Optional[str], after_cloud_mask: Optional[str]) -> None:
+        self.cloud_mask_before = self.cloud_mask_before or before_cloud_mask
+        self.cloud_mask_after = self.cloud_mask_after or after_cloud_mask
 
     def validate(self) -> None:
         for label, path in (("before", self.before_path), ("after", self.after_path)):

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from .gdal_scope import gdal_exceptions
 from .parameters import (  # noqa: F401  (the contract, re-exported for the dock and the batch tools)
     AnalysisParameters,
     ChangeOptions,
@@ -25,7 +26,6 @@ from .parameters import (  # noqa: F401  (the contract, re-exported for the dock
     MatchSettings,
     settings_of,
 )
-from .gdal_scope import gdal_exceptions
 from .progress import Progress
 
 LOG = logging.getLogger(__name__)

@@ -84,3 +84,10 @@ def test_analysis_validation(tmp_path):
     # a step that does not run is not validated
     dataclasses.replace(params, change=p.ChangeOptions(enabled=False), equipment=p.EquipmentOptions(
         engine="learned")).validate()
+
+
+def test_the_cloud_masks_former_names_still_work(tmp_path):
+    params = p.AnalysisParameters("site", "b.tif", "a.tif", str(tmp_path), after_cloud_mask="clouds.tif")
+    assert (params.cloud_mask_before, params.cloud_mask_after) == (None, "clouds.tif")
+    copy = dataclasses.replace(params, site_name="other")
+    assert copy.cloud_mask_after == "clouds.tif" and "after_cloud_mask" not in dataclasses.asdict(copy)
