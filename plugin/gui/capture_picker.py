@@ -1,16 +1,20 @@
 """Before / After pickers: the site's captures by date with sensor, GSD and coverage."""
 from __future__ import annotations
 
+from html import escape
 from typing import Optional
 
 from qgis.PyQt.QtCore import Qt, pyqtSignal
-from qgis.PyQt.QtWidgets import QComboBox, QGridLayout, QLabel, QToolButton, QWidget
+from qgis.PyQt.QtWidgets import QComboBox, QWidget
 
 from ..qgisio.captures import LayerCapture
+from .forms import load_form
+
+PROBLEM_COLOUR = "#b3261e"  # a problem that keeps Run disabled, shown beside its control
 
 
 class CapturePicker(QWidget):
-    """Two combos holding LayerCapture objects; swap and set-date buttons."""
+    """Two combos holding LayerCapture objects; swap and set-date buttons (ui/capture_picker.ui)."""
 
     selectionChanged = pyqtSignal()
     setDateRequested = pyqtSignal(str)  # layer id
@@ -18,50 +22,8 @@ class CapturePicker(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.captures: list[LayerCapture] = []
-        grid = QGridLayout(self)
-        grid.setContentsMargins(0, 0, 0, 0)
-        self.before_combo = QComboBox(self)
-        self.before_combo.setToolTip(
-            "The earlier capture. Lists every raster layer of the project that covers the site, "
-            "oldest first: date · sensor · ground sample distance · share of the site covered."
-        )
-        self.after_combo = QComboBox(self)
-        self.after_combo.setToolTip("The later capture, compared against the Before capture.")
-        for combo in (self.before_combo, self.after_combo):
-            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-            combo.setMinimumContentsLength(12)
-        self.swap_button = QToolButton(self)
-        self.swap_button.setText("⇅")
-        self.swap_button.setToolTip("Swap the Before and After captures.")
-        self.before_date_button = QToolButton(self)
-        self.before_date_button.setText("Date…")
-        self.before_date_button.setToolTip(
-            "Enter or correct the capture date of the Before layer (needed for web/XYZ layers "
-            "and files without metadata). The date is remembered with the layer and the site."
-        )
-        self.after_date_button = QToolButton(self)
-        self.after_date_button.setText("Date…")
-        self.after_date_button.setToolTip(
-            "Enter or correct the capture date of the After layer. The date is remembered with "
-            "the layer and the site."
-        )
-        before_label = QLabel("Before", self)
-        before_label.setToolTip(self.before_combo.toolTip())
-        after_label = QLabel("After", self)
-        after_label.setToolTip(self.after_combo.toolTip())
-        grid.addWidget(before_label, 0, 0)
-        grid.addWidget(self.before_combo, 0, 1)
-        grid.addWidget(self.before_date_button, 0, 2)
-        grid.addWidget(self.swap_button, 0, 3, 2, 1)
-        grid.addWidget(after_label, 1, 0)
-        grid.addWidget(self.after_combo, 1, 1)
-        grid.addWidget(self.after_date_button, 1, 2)
-        grid.setColumnStretch(1, 1)
-        self.hint_label = QLabel(self)
-        self.hint_label.setWordWrap(True)
-        self.hint_label.setToolTip("Where each date was read from, and warnings about the chosen pair.")
-        grid.addWidget(self.hint_label, 2, 0, 1, 4)
-
+        self.has_site = False
+        load_form("capture_picker", self)
         self.before_combo.currentIndexChanged.connect(self._changed)
         self.after_combo.currentIndexChanged.connect(self._changed)
         self.swap_button.clicked.connect(self.swap)
@@ -70,8 +32,10 @@ class CapturePicker(QWidget):
         self._update_hint()
 
     # ---------------------------------------------------------------- content
-    def set_captures(self, captures: list[LayerCapture]) -> None:
-        """Fill both pickers; keep the chosen layers when still present, else oldest/newest."""
+    def set_captures(self, captures: list[LayerCapture], has_site: bool = True) -> None:
+        """Fill both pickers; keep the chosen layers when still present, else oldest/newest.
+        Without a site there is nothing to list, and the hint says so (not "no raster")."""
+        self.has_site = has_site
         old_before = self.before().layer_id if self.before() else None
         old_after = self.after().layer_id if self.after() else None
         self.captures = list(captures)
@@ -128,19 +92,21 @@ class CapturePicker(QWidget):
     def problems(self) -> list[str]:
         """Why the chosen pair cannot run (empty list when it can)."""
         before, after = self.before(), self.after()
+        if not self.has_site:
+            return []  # the site selector says what to do first
         if not self.captures:
             return ["No raster layer of the project covers this site: add the two captures to the project."]
         if before is None or after is None:
             return ["Choose a Before and an After capture."]
         if before.layer_id == after.layer_id:
             return ["Before and After are the same layer: choose two captures."]
+        if before.date and after.date and before.date.date > after.date.date:
+            return [f"Before ({before.date_text}) is later than After ({after.date_text}): press ⇅ Swap."]
         return []
 
     def warnings(self) -> list[str]:
         before, after = self.before(), self.after()
         out = []
-        if before and after and before.date and after.date and before.date.date > after.date.date:
-            out.append("Before is later than After: press ⇅ to swap.")
         for cap, label in ((before, "Before"), (after, "After")):
             if cap and not cap.date:
                 out.append(f"{label} has no date: press Date… beside it.")
@@ -151,12 +117,16 @@ class CapturePicker(QWidget):
         return out
 
     def _update_hint(self) -> None:
-        lines = []
-        for cap, label in ((self.before(), "Before"), (self.after(), "After")):
-            if cap and cap.date:
-                lines.append(f"{label}: {cap.date.date:%Y-%m-%d %H:%M} UTC, from {cap.date.source}")
-        lines += self.problems() + self.warnings()
-        self.hint_label.setText("\n".join(lines))
+        if not self.has_site:
+            self.hint_label.setText("The captures over the site are listed here once a site is chosen.")
+        else:
+            lines = []
+            for cap, label in ((self.before(), "Before"), (self.after(), "After")):
+                if cap and cap.date:
+                    lines.append(escape(f"{label}: {cap.date.date:%Y-%m-%d %H:%M} UTC, from {cap.date.source}"))
+            lines += [f'<span style="color:{PROBLEM_COLOUR}">{escape(p)}</span>' for p in self.problems()]
+            lines += [escape(w) for w in self.warnings()]
+            self.hint_label.setText("<br>".join(lines))
         self.before_date_button.setEnabled(self.before() is not None)
         self.after_date_button.setEnabled(self.after() is not None)
         self.swap_button.setEnabled(self.before() is not None or self.after() is not None)

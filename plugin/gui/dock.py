@@ -10,34 +10,19 @@ from pathlib import Path
 from typing import Optional
 
 from qgis.core import Qgis, QgsCoordinateReferenceSystem, QgsGeometry, QgsProject, QgsVectorLayer
-from qgis.gui import QgsCollapsibleGroupBox, QgsDockWidget
-from qgis.PyQt.QtCore import Qt, QTimer
-from qgis.PyQt.QtWidgets import (
-    QDialog,
-    QHBoxLayout,
-    QInputDialog,
-    QLabel,
-    QProgressBar,
-    QPushButton,
-    QScrollArea,
-    QVBoxLayout,
-    QWidget,
-)
+from qgis.gui import QgsDockWidget
+from qgis.PyQt.QtCore import QTimer
+from qgis.PyQt.QtWidgets import QDialog, QInputDialog
 
 from ..core.parameters import ChangeSettings
 from ..layers.analysis_layers import AnalysisOutputs, add_analysis_layers, set_capture_visible
 from ..qgisio import sites as site_store
 from ..qgisio.results import read_counts
 from . import controller as ctl
-from .capture_picker import CapturePicker
-from .compare import CompareControl
 from .date_dialog import CaptureDateDialog
-from .left_out import LeftOutPicker
+from .forms import load_form
 from .map_view import DateSwipe, SiteDrawing, SiteOutline, zoom_to_site
-from .options import ChangeOptionsWidget, EquipmentOptionsWidget
-from .results import HistoryList, ResultsTable
 from .sample_site import SampleSiteLoader
-from .site_selector import SiteSelector
 
 MESSAGE_TITLE = "SiteWatch"
 
@@ -78,82 +63,10 @@ class SiteWatchDock(QgsDockWidget):
 
     # ================================================================ layout
     def _build(self) -> None:
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self._scroll = scroll
-        body = QWidget(scroll)
-        layout = QVBoxLayout(body)
-        layout.setContentsMargins(6, 6, 6, 6)
-
-        site_box = QgsCollapsibleGroupBox("1. Site", body)
-        site_box.setToolTip("The area you monitor. Draw it on the map or take a selected polygon.")
-        QVBoxLayout(site_box)
-        self.site_selector = SiteSelector(site_box)
-        site_box.layout().addWidget(self.site_selector)
-        layout.addWidget(site_box)
-
-        capture_box = QgsCollapsibleGroupBox("2. Captures to compare", body)
-        capture_box.setToolTip("Raster layers of the project that cover the site, listed by capture date.")
-        QVBoxLayout(capture_box)
-        self.capture_picker = CapturePicker(capture_box)
-        capture_box.layout().addWidget(self.capture_picker)
-        self.left_out_picker = LeftOutPicker(capture_box)
-        capture_box.layout().addWidget(self.left_out_picker)
-        layout.addWidget(capture_box)
-
-        self.change_options = ChangeOptionsWidget(body)
-        layout.addWidget(self.change_options)
-        self.equipment_options = EquipmentOptionsWidget(body)
-        layout.addWidget(self.equipment_options)
-
-        run_box = QgsCollapsibleGroupBox("3. Run", body)
-        run_box.setToolTip("What will run, how long it should take, and its progress.")
-        run_layout = QVBoxLayout(run_box)
-        self.plan_label = QLabel(run_box)
-        self.plan_label.setWordWrap(True)
-        self.plan_label.setToolTip("What the analysis will do with the current choices and roughly how long it takes.")
-        run_layout.addWidget(self.plan_label)
-        row = QHBoxLayout()
-        self.run_button = QPushButton("Run analysis", run_box)
-        self.run_button.setToolTip("Start the analysis in the background; QGIS stays usable while it runs.")
-        self.cancel_button = QPushButton("Cancel", run_box)
-        self.cancel_button.setToolTip("Stop the running analysis; nothing it wrote is kept.")
-        self.cancel_button.setEnabled(False)
-        row.addWidget(self.run_button, 1)
-        row.addWidget(self.cancel_button)
-        run_layout.addLayout(row)
-        self.progress_bar = QProgressBar(run_box)
-        self.progress_bar.setRange(0, 100)
-        self.progress_bar.setValue(0)
-        self.progress_bar.setToolTip("Progress of the running analysis.")
-        run_layout.addWidget(self.progress_bar)
-        self.status_label = QLabel(run_box)
-        self.status_label.setWordWrap(True)
-        self.status_label.setToolTip("What the panel is doing or waiting for.")
-        run_layout.addWidget(self.status_label)
-        layout.addWidget(run_box)
-
-        results_box = QgsCollapsibleGroupBox("4. Results", body)
-        self.results_box = results_box
-        results_box.setToolTip("Counts of the analysis shown on the map; click a row to zoom to its objects.")
-        results_layout = QVBoxLayout(results_box)
-        self.compare = CompareControl(results_box)
-        results_layout.addWidget(self.compare)
-        self.results_table = ResultsTable(results_box)
-        results_layout.addWidget(self.results_table)
-        layout.addWidget(results_box)
-
-        history_box = QgsCollapsibleGroupBox("History of this site", body)
-        history_box.setToolTip("Every analysis run on this site; reopen one to see its layers again.")
-        history_layout = QVBoxLayout(history_box)
-        self.history = HistoryList(history_box)
-        history_layout.addWidget(self.history)
-        layout.addWidget(history_box)
-        layout.addStretch(1)
-
-        scroll.setWidget(body)
-        self.setWidget(scroll)
+        """The panel's form (ui/dock.ui): a scrolling body and a run bar pinned below it, so
+        progress and Cancel stay in view whatever is scrolled."""
+        load_form("dock", self)
+        self._scroll = self.scroll_area
         self.setToolTip("")
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
@@ -338,7 +251,7 @@ class SiteWatchDock(QgsDockWidget):
         self._refresh_timer.start()
 
     def refresh_captures(self) -> None:
-        self.capture_picker.set_captures(ctl.captures_of(self.site))
+        self.capture_picker.set_captures(ctl.captures_of(self.site), has_site=self.site is not None)
         self.update_plan()
 
     def set_capture_date(self, layer_id: str, date_iso: str) -> None:
@@ -386,16 +299,22 @@ class SiteWatchDock(QgsDockWidget):
         problems = self.problems()
         if problems:
             self.plan_label.setText("<b>Before you can run:</b><br>" + "<br>".join(problems))
-            self.run_button.setEnabled(False)
+            self._block_run(problems)
             return
         try:
             params = self.build_parameters(with_exemplars=False)
         except ValueError as exc:
             self.plan_label.setText(str(exc))
-            self.run_button.setEnabled(False)
+            self._block_run([str(exc)])
             return
         self.plan_label.setText("<br>".join(self.controller.describe(params)))
-        self.run_button.setEnabled(True)
+        self._block_run([])
+
+    def _block_run(self, reasons: list[str]) -> None:
+        """Run is enabled only without reasons; the reasons are shown beside it."""
+        self.run_button.setEnabled(not reasons)
+        self.run_hint_label.setText("\n".join(reasons))
+        self.run_hint_label.setVisible(bool(reasons))
 
     # ================================================================ running
     def run_analysis(self, *_args):

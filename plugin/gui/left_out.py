@@ -4,33 +4,22 @@ from __future__ import annotations
 from typing import Optional
 
 from qgis.core import QgsMapLayerProxyModel, QgsVectorLayer
-from qgis.gui import QgsMapLayerComboBox
 from qgis.PyQt.QtCore import pyqtSignal
-from qgis.PyQt.QtWidgets import QHBoxLayout, QLabel, QWidget
+from qgis.PyQt.QtWidgets import QWidget
+
+from .forms import load_form
 
 
 class LeftOutPicker(QWidget):
-    """A label and a polygon-layer combo (empty by default); `changed` when the layer changes."""
+    """A label and a polygon-layer combo, empty by default (ui/left_out.ui); `changed` when the layer changes."""
 
     changed = pyqtSignal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
-        self.combo = QgsMapLayerComboBox(self)
+        load_form("left_out", self)
         self.combo.setFilters(QgsMapLayerProxyModel.Filter.PolygonLayer)
-        self.combo.setAllowEmptyLayer(True)
         self.combo.setLayer(None)
-        self.combo.setToolTip(
-            "Optional: a polygon layer outlining clouds, haze or anything else on either date that "
-            "should not be judged. Inside its polygons no change is reported and no equipment is "
-            "counted, on both dates; the summary says how much of the site was left out."
-        )
-        label = QLabel("Leave out", self)
-        label.setToolTip(self.combo.toolTip())
-        row.addWidget(label)
-        row.addWidget(self.combo, 1)
         self.combo.layerChanged.connect(lambda _layer: self.changed.emit())
 
     def layer(self) -> Optional[QgsVectorLayer]:

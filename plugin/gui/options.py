@@ -1,12 +1,11 @@
-"""Options of the two analysis steps: change detection and equipment counting."""
+"""Options of the two analysis steps: change detection and equipment counting (ui/*_options.ui)."""
 from __future__ import annotations
 
 from typing import Optional
 
 from qgis.core import QgsMapLayerProxyModel
-from qgis.gui import QgsCheckableComboBox, QgsCollapsibleGroupBox, QgsDoubleSpinBox, QgsFileWidget, QgsMapLayerComboBox
-from qgis.PyQt.QtCore import Qt, pyqtSignal
-from qgis.PyQt.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QLabel, QSlider
+from qgis.gui import QgsCollapsibleGroupBox
+from qgis.PyQt.QtCore import pyqtSignal
 
 from ..core.parameters import (
     ENGINES,
@@ -18,6 +17,8 @@ from ..core.parameters import (
     EquipmentOptions,
 )
 
+from .forms import load_form
+
 DETECTOR_CLASSES = ("aircraft", "helicopter", "vehicle", "ship")
 
 
@@ -25,42 +26,14 @@ class ChangeOptionsWidget(QgsCollapsibleGroupBox):
     changed = pyqtSignal()
 
     def __init__(self, parent=None):
-        super().__init__("Change detection", parent)
-        self.setCheckable(True)
-        self.setChecked(True)
-        self.setToolTip("Find where the ground changed between the two dates (untick to skip this step).")
-        form = QFormLayout(self)
-        self.method_combo = QComboBox(self)
+        super().__init__(parent)
+        load_form("change_options", self)
         for method_id, label in METHODS.items():
             self.method_combo.addItem(label, method_id)
-        _shrinkable(self.method_combo)
-        self.method_combo.setToolTip("How the two images are compared. The first method is the recommended default.")
-        form.addRow("Method", self.method_combo)
-
-        row = QHBoxLayout()
-        self.sensitivity_slider = QSlider(Qt.Orientation.Horizontal, self)
-        self.sensitivity_slider.setRange(0, 100)
         self.sensitivity_slider.setValue(round(ChangeSettings.sensitivity * 100))
-        self.sensitivity_slider.setToolTip(
-            "Higher finds fainter changes (and more false alarms); lower keeps only strong changes. "
-            "It also sets the threshold below which the change-score layer stays transparent."
-        )
-        self.sensitivity_label = QLabel(f"{ChangeSettings.sensitivity:.2f}", self)
-        self.sensitivity_label.setToolTip(self.sensitivity_slider.toolTip())
-        row.addWidget(self.sensitivity_slider, 1)
-        row.addWidget(self.sensitivity_label)
-        form.addRow("Sensitivity", row)
-
-        self.min_area_spin = QgsDoubleSpinBox(self)
-        self.min_area_spin.setRange(0.0, 1e7)
-        self.min_area_spin.setDecimals(0)
-        self.min_area_spin.setSingleStep(10.0)
+        self.sensitivity_label.setText(f"{ChangeSettings.sensitivity:.2f}")
         self.min_area_spin.setValue(ChangeSettings.min_area_m2)
         self.min_area_spin.setClearValue(ChangeSettings.min_area_m2)
-        self.min_area_spin.setSuffix(" m²")
-        self.min_area_spin.setToolTip("Changed areas smaller than this (on the ground) are ignored. A car is about 10 m², a fighter 250 m².")
-        form.addRow("Minimum area", self.min_area_spin)
-
         self.toggled.connect(lambda _c: self.changed.emit())
         self.method_combo.currentIndexChanged.connect(lambda _i: self.changed.emit())
         self.sensitivity_slider.valueChanged.connect(self._on_slider)
@@ -88,69 +61,16 @@ class EquipmentOptionsWidget(QgsCollapsibleGroupBox):
     changed = pyqtSignal()
 
     def __init__(self, parent=None):
-        super().__init__("Equipment counts", parent)
-        self.setCheckable(True)
-        self.setChecked(True)
-        self.setToolTip("Detect aircraft, helicopters, vehicles and ships on each date, count them and match them across dates.")
-        form = QFormLayout(self)
-        self.engine_combo = QComboBox(self)
+        super().__init__(parent)
+        load_form("equipment_options", self)
         for engine_id, label in ENGINES.items():
             self.engine_combo.addItem(label, engine_id)
-        _shrinkable(self.engine_combo)
-        self.engine_combo.setToolTip(
-            "Exemplar: finds objects that look like a few boxes you drew on one capture (no training).\n"
-            "Learned: the detector trained with SiteWatch's Toolbox algorithm.\n"
-            "ONNX model file: a detection model you trained or received."
-        )
-        form.addRow("Engine", self.engine_combo)
-
-        self.model_widget = QgsFileWidget(self)
-        self.model_widget.setFilter("ONNX models (*.onnx)")
-        self.model_widget.setDialogTitle("Choose a detection model")
-        self.model_widget.setToolTip("The .onnx detection model to run (its classes and ground resolution are read from the file).")
-        self.model_label = QLabel("Model file", self)
-        form.addRow(self.model_label, self.model_widget)
-
-        self.exemplar_combo = QgsMapLayerComboBox(self)
         self.exemplar_combo.setFilters(QgsMapLayerProxyModel.Filter.PolygonLayer)
-        self.exemplar_combo.setAllowEmptyLayer(True)
-        _shrinkable(self.exemplar_combo)
-        self.exemplar_combo.setToolTip(
-            "A polygon layer with a few boxes drawn around example objects on one of the two captures, "
-            "with a text field `class` (aircraft, helicopter, vehicle or ship)."
-        )
-        self.exemplar_label = QLabel("Examples layer", self)
-        form.addRow(self.exemplar_label, self.exemplar_combo)
-        self.drawn_on_combo = QComboBox(self)
         for capture_id, label in EXEMPLAR_CAPTURES.items():
             self.drawn_on_combo.addItem(label, capture_id)
-        self.drawn_on_combo.setToolTip(
-            "The capture the example boxes were drawn on: their look is taken from it. On the other "
-            "date, an example whose object is still in place is looked at again there."
-        )
-        self.drawn_on_label = QLabel("Drawn on", self)
-        form.addRow(self.drawn_on_label, self.drawn_on_combo)
-
-        self.classes_combo = QgsCheckableComboBox(self)
-        self.classes_combo.setDefaultText("All classes")
-        self.classes_combo.setToolTip("Only count these classes (none ticked = all classes the engine knows).")
-        form.addRow("Classes", self.classes_combo)
         self.set_classes(list(DETECTOR_CLASSES))
-
-        self.min_score_spin = QgsDoubleSpinBox(self)
-        self.min_score_spin.setRange(0.0, 1.0)
-        self.min_score_spin.setSingleStep(0.05)
-        self.min_score_spin.setDecimals(2)
         self.min_score_spin.setValue(DetectionSettings.min_score)
         self.min_score_spin.setClearValue(DetectionSettings.min_score)
-        self.min_score_spin.setToolTip("Detections less confident than this are dropped (0 keeps everything, 1 keeps almost nothing).")
-        form.addRow("Minimum score", self.min_score_spin)
-
-        self.model_info_label = QLabel(self)
-        self.model_info_label.setWordWrap(True)
-        self.model_info_label.setToolTip("What the chosen model file says about itself.")
-        form.addRow(self.model_info_label)
-
         self.toggled.connect(lambda _c: self.changed.emit())
         self.engine_combo.currentIndexChanged.connect(self._engine_changed)
         self.model_widget.fileChanged.connect(self._model_changed)
@@ -235,12 +155,6 @@ class EquipmentOptionsWidget(QgsCollapsibleGroupBox):
             classes=list(classes) or None,
             min_score=float(self.min_score_spin.value()),
         )
-
-
-def _shrinkable(combo: QComboBox) -> None:
-    """Let a combo with long item texts narrow with the panel (the full text is in its popup)."""
-    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-    combo.setMinimumContentsLength(10)
 
 
 def model_summary_or_none(path: str):
