@@ -252,6 +252,9 @@ class SiteWatchDock(QgsDockWidget):
 
     def refresh_captures(self) -> None:
         self.capture_picker.set_captures(ctl.captures_of(self.site), has_site=self.site is not None)
+        self.equipment_options.set_learned_model(  # a model trained meanwhile shows up here
+            self.site.workspace().learned_model_path() if self.site is not None else None,
+            self.site.name if self.site is not None else None)
         self.update_plan()
 
     def set_capture_date(self, layer_id: str, date_iso: str) -> None:

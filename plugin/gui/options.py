@@ -1,6 +1,7 @@
 """Options of the two analysis steps: change detection and equipment counting (ui/*_options.ui)."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 from qgis.core import QgsMapLayerProxyModel
@@ -16,7 +17,7 @@ from ..core.parameters import (
     DetectionSettings,
     EquipmentOptions,
 )
-
+from ..store.workspace import LEARNED_MODEL
 from .forms import load_form
 
 DETECTOR_CLASSES = ("aircraft", "helicopter", "vehicle", "ship")
@@ -71,6 +72,8 @@ class EquipmentOptionsWidget(QgsCollapsibleGroupBox):
         self.set_classes(list(DETECTOR_CLASSES))
         self.min_score_spin.setValue(DetectionSettings.min_score)
         self.min_score_spin.setClearValue(DetectionSettings.min_score)
+        self.learned_model: Optional[Path] = None
+        self.set_learned_model(None, None)
         self.toggled.connect(lambda _c: self.changed.emit())
         self.engine_combo.currentIndexChanged.connect(self._engine_changed)
         self.model_widget.fileChanged.connect(self._model_changed)
@@ -89,6 +92,32 @@ class EquipmentOptionsWidget(QgsCollapsibleGroupBox):
         self.classes_combo.clear()
         self.classes_combo.addItems(names)
         self.classes_combo.setCheckedItems([n for n in names if n in checked])
+
+    def set_learned_model(self, path: Optional[Path], site_name: Optional[str]) -> None:
+        """Offer the Learned engine only when the site has its trained model at `path`;
+        otherwise grey it out and say in one line how to get one."""
+        self.learned_model = path if path is not None and Path(path).is_file() else None
+        index = self.engine_combo.findData("learned")
+        item = self.engine_combo.model().item(index)
+        if self.learned_model is not None:
+            hint = ""
+            item.setToolTip(f"Runs the detector trained for this site: {self.learned_model}")
+        elif site_name is None:
+            hint = "Learned engine: choose a site first; it runs the detector trained for that site."
+        else:
+            hint = (f"Learned engine: no model for “{site_name}” yet; train one with "
+                    f"sitewatch:trainequipmentdetector into the site's {LEARNED_MODEL.as_posix()}.")
+        item.setEnabled(self.learned_model is not None)
+        tip = hint + (f"\nThat is: {path}" if path is not None and self.learned_model is None else "")
+        if hint:
+            item.setToolTip(tip)
+        self.engine_hint_label.setText(hint)
+        self.engine_hint_label.setToolTip(tip)
+        self.engine_hint_label.setVisible(bool(hint))
+        if self.engine == "learned" and self.learned_model is None:
+            self.engine_combo.setCurrentIndex(self.engine_combo.findData("exemplar"))
+        else:
+            self.changed.emit()
 
     def _engine_changed(self, *_args) -> None:
         engine = self.engine
@@ -127,6 +156,13 @@ class EquipmentOptionsWidget(QgsCollapsibleGroupBox):
                 self.set_classes(names)
         self.changed.emit()
 
+    def _model_path(self) -> Optional[str]:
+        if self.engine == "model":
+            return self.model_widget.filePath() or None
+        if self.engine == "learned" and self.learned_model is not None:
+            return str(self.learned_model)
+        return None
+
     def use_examples(self, layer) -> None:
         """Count equipment with the Exemplar engine, learning from the boxes of `layer`."""
         self.setChecked(True)
@@ -136,6 +172,8 @@ class EquipmentOptionsWidget(QgsCollapsibleGroupBox):
     def problems(self) -> list[str]:
         if not self.isChecked():
             return []
+        if self.engine == "learned" and self.learned_model is None:
+            return ["This site has no trained model for the Learned engine: pick another engine."]
         if self.engine == "model" and not self.model_widget.filePath():
             return ["Choose the ONNX model file for equipment detection (or pick another engine)."]
         if self.engine == "exemplar" and self.exemplar_combo.currentLayer() is None:
@@ -148,7 +186,7 @@ class EquipmentOptionsWidget(QgsCollapsibleGroupBox):
         return EquipmentOptions(
             enabled=self.isChecked(),
             engine=self.engine,
-            model_path=(self.model_widget.filePath() or None) if self.engine == "model" else None,
+            model_path=self._model_path(),
             exemplars_path=exemplars_path if self.engine == "exemplar" else None,
             exemplars_layer=exemplars_layer if self.engine == "exemplar" else None,
             exemplars_capture=self.drawn_on_combo.currentData(),

@@ -21,6 +21,9 @@ WORKSPACE_NAME = "workspace.gpkg"
 LAYER_SITE = "site"
 LAYER_DATES = "capture_dates"
 LAYER_ANALYSES = "analyses"
+# the site's own detector (trained from its examples or reviews with sitewatch:trainequipmentdetector),
+# relative to the workspace folder: the panel's Learned engine runs it
+LEARNED_MODEL = Path("models") / "learned.onnx"
 
 
 class WorkspaceError(Exception):
@@ -71,6 +74,10 @@ class SiteWorkspace:
 
     def analyses_dir(self) -> Path:
         return self.folder / "analyses"
+
+    def learned_model_path(self) -> Path:
+        """Where this site's trained detector lives (it may not exist yet)."""
+        return self.folder / LEARNED_MODEL
 
     # ------------------------------------------------------------ creation
     @classmethod
