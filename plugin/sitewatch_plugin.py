@@ -12,6 +12,7 @@ try:  # Qt 6 (QGIS 4) moved QAction to QtGui
 except ImportError:
     from qgis.PyQt.QtWidgets import QAction
 
+from .core.deps import add_packages_folder, packages_folder
 from .resources import icon_path
 
 MENU_NAME = "&SiteWatch"
@@ -29,6 +30,9 @@ class SiteWatchPlugin:
         self.actions: list[QAction] = []
         self.toggle_dock_action: Optional[QAction] = None
         self.log_handler = None
+        self.packages_dialog = None
+        # optional packages installed from the SiteWatch menu are importable from the start
+        add_packages_folder(packages_folder(QgsApplication.qgisSettingsDirPath()))
 
     def _start_logging(self) -> None:
         """Show SiteWatch's warnings in the QGIS message log (once, however often called)."""
@@ -75,6 +79,24 @@ class SiteWatchPlugin:
         self.iface.addPluginToRasterMenu(MENU_NAME, sample_action)
         self.actions.append(sample_action)
 
+        packages_action = QAction("Optional packages…", self.iface.mainWindow())
+        packages_action.setObjectName("SiteWatchOptionalPackages")
+        packages_action.setToolTip("See which optional packages SiteWatch can use and install the missing ones")
+        packages_action.triggered.connect(self.open_packages_dialog)
+        self.iface.addPluginToRasterMenu(MENU_NAME, packages_action)
+        self.actions.append(packages_action)
+
+    def open_packages_dialog(self, *_args):
+        from .gui.packages import PackagesDialog
+
+        if self.packages_dialog is None:
+            self.packages_dialog = PackagesDialog(self.iface.mainWindow())
+        else:
+            self.packages_dialog.refresh()
+        self.packages_dialog.show()
+        self.packages_dialog.raise_()
+        return self.packages_dialog
+
     def open_sample_site(self, *_args) -> None:
         if self.dock is not None:
             self.dock.show()
@@ -89,6 +111,11 @@ class SiteWatchPlugin:
                 action.deleteLater()
         self.actions.clear()
         self.toggle_dock_action = None
+        if self.packages_dialog is not None:
+            self.packages_dialog.shutdown()
+            self.packages_dialog.setParent(None)
+            self.packages_dialog.deleteLater()
+            self.packages_dialog = None
         if self.toolbar is not None:
             self.toolbar.clear()
             self.iface.mainWindow().removeToolBar(self.toolbar)

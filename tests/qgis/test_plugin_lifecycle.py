@@ -12,7 +12,7 @@ def _sitewatch_leftovers(main_window) -> dict:
         "docks": [d for d in main_window.findChildren(QDockWidget) if d.objectName() == "SiteWatchDock"],
         "toolbars": [t for t in main_window.findChildren(QToolBar) if t.objectName() == "SiteWatchToolbar"],
         "actions": [a for a in main_window.findChildren(QAction)
-                    if a.objectName() in ("SiteWatchTogglePanel", "SiteWatchOpenSampleSite")],
+                    if a.objectName() in ("SiteWatchTogglePanel", "SiteWatchOpenSampleSite", "SiteWatchOptionalPackages")],
         "provider": QgsApplication.processingRegistry().providerById("sitewatch"),
     }
 
@@ -28,7 +28,7 @@ def test_load_unload_twice_leaves_nothing(qgis_app, qgis_iface, qgis_processing)
         assert loaded["provider"].id() == "sitewatch"
         assert plugin.dock is not None and plugin.toolbar is not None
         assert plugin.toggle_dock_action in plugin.toolbar.actions()
-        assert {a.objectName() for a in loaded["actions"]} >= {"SiteWatchOpenSampleSite"}
+        assert {a.objectName() for a in loaded["actions"]} >= {"SiteWatchOpenSampleSite", "SiteWatchOptionalPackages"}
         plugin.unload()
         qgis_app.processEvents()
         left = _sitewatch_leftovers(main_window)
