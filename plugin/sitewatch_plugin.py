@@ -72,19 +72,22 @@ class SiteWatchPlugin:
         self.iface.addPluginToRasterMenu(MENU_NAME, self.toggle_dock_action)
         self.actions.append(self.toggle_dock_action)
 
-        sample_action = QAction("Open the sample site", self.iface.mainWindow())
-        sample_action.setObjectName("SiteWatchOpenSampleSite")
-        sample_action.setToolTip("Open SiteWatch's sample air base on two dates in the panel, ready to run")
-        sample_action.triggered.connect(self.open_sample_site)
-        self.iface.addPluginToRasterMenu(MENU_NAME, sample_action)
-        self.actions.append(sample_action)
+        self._add_menu_action("Open the sample site", "SiteWatchOpenSampleSite",
+                              "Open SiteWatch's sample air base on two dates in the panel, ready to run",
+                              self.open_sample_site)
+        self._add_menu_action("Optional packages…", "SiteWatchOptionalPackages",
+                              "See which optional packages SiteWatch can use and install the missing ones",
+                              self.open_packages_dialog)
 
-        packages_action = QAction("Optional packages…", self.iface.mainWindow())
-        packages_action.setObjectName("SiteWatchOptionalPackages")
-        packages_action.setToolTip("See which optional packages SiteWatch can use and install the missing ones")
-        packages_action.triggered.connect(self.open_packages_dialog)
-        self.iface.addPluginToRasterMenu(MENU_NAME, packages_action)
-        self.actions.append(packages_action)
+    def _add_menu_action(self, text: str, name: str, tip: str, slot) -> QAction:
+        """A SiteWatch menu entry; unload removes it with the others."""
+        action = QAction(text, self.iface.mainWindow())
+        action.setObjectName(name)
+        action.setToolTip(tip)
+        action.triggered.connect(slot)
+        self.iface.addPluginToRasterMenu(MENU_NAME, action)
+        self.actions.append(action)
+        return action
 
     def open_packages_dialog(self, *_args):
         from .gui.packages import PackagesDialog
