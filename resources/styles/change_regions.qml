@@ -122,11 +122,22 @@
       </text-style>
       <text-format addDirectionSymbol="0" formatNumbers="0" useMaxLineLengthForAutoWrap="1" leftDirectionSymbol="&lt;" multilineAlign="3" wrapChar="" rightDirectionSymbol=">" decimals="3" reverseDirectionSymbol="0" plussign="0" autoWrapLength="0" placeDirectionSymbol="0"/>
       <placement distMapUnitScale="3x:0,0,0,0,0,0" offsetUnits="MM" lineAnchorPercent="0.5" polygonPlacementFlags="2" rotationAngle="0" maxCurvedCharAngleIn="25" xOffset="0" distUnits="MM" dist="1" overrunDistanceUnit="MM" rotationUnit="AngleDegrees" predefinedPositionOrder="TR,TL,BR,BL,R,L,TSR,BSR" preserveRotation="1" geometryGenerator="" placement="0" quadOffset="4" centroidWhole="0" geometryGeneratorEnabled="0" fitInPolygonOnly="0" overrunDistanceMapUnitScale="3x:0,0,0,0,0,0" offsetType="0" overrunDistance="0" lineAnchorType="0" layerType="UnknownGeometry" yOffset="0" placementFlags="10" lineAnchorClipping="0" repeatDistance="0" geometryGeneratorType="PointGeometry" maxCurvedCharAngleOut="-25" repeatDistanceUnits="MM" repeatDistanceMapUnitScale="3x:0,0,0,0,0,0" labelOffsetMapUnitScale="3x:0,0,0,0,0,0" priority="5" centroidInside="0"/>
-      <rendering limitNumLabels="0" fontMaxPixelSize="10000" obstacleFactor="1" scaleMax="0" fontMinPixelSize="0" maxNumLabels="2000" scaleMin="0" drawLabels="1" mergeLines="0" upsidedownLabels="0" minFeatureSize="0" obstacleType="1" zIndex="0" displayAll="0" obstacle="1" unplacedVisibility="0" labelPerPart="0" fontLimitPixelSize="0" scaleVisibility="0"/>
+      <rendering limitNumLabels="0" fontMaxPixelSize="10000" obstacleFactor="1" scaleMax="0" fontMinPixelSize="0" maxNumLabels="2000" scaleMin="0" drawLabels="1" mergeLines="0" upsidedownLabels="0" minFeatureSize="4" obstacleType="1" zIndex="0" displayAll="0" obstacle="1" unplacedVisibility="0" labelPerPart="0" fontLimitPixelSize="0" scaleVisibility="0"/>
       <dd_properties>
         <Option type="Map">
           <Option value="" type="QString" name="name"/>
-          <Option name="properties"/>
+          <Option type="Map" name="properties">
+          <Option type="Map" name="Priority">
+            <Option value="true" type="bool" name="active"/>
+            <Option value="min(10, max(0, 2.5 * log10(max(&quot;area_m2&quot;, 1))))" type="QString" name="expression"/>
+            <Option value="3" type="int" name="type"/>
+          </Option>
+          <Option type="Map" name="ZIndex">
+            <Option value="true" type="bool" name="active"/>
+            <Option value="log10(max(&quot;area_m2&quot;, 1))" type="QString" name="expression"/>
+            <Option value="3" type="int" name="type"/>
+          </Option>
+          </Option>
           <Option value="collection" type="QString" name="type"/>
         </Option>
       </dd_properties>

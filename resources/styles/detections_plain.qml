@@ -122,12 +122,23 @@
       </text-style>
       <text-format rightDirectionSymbol=">" useMaxLineLengthForAutoWrap="1" addDirectionSymbol="0" plussign="0" placeDirectionSymbol="0" decimals="3" multilineAlign="3" wrapChar="" formatNumbers="0" reverseDirectionSymbol="0" autoWrapLength="0" leftDirectionSymbol="&lt;"/>
       <placement labelOffsetMapUnitScale="3x:0,0,0,0,0,0" centroidInside="0" fitInPolygonOnly="0" maxCurvedCharAngleOut="-25" repeatDistanceMapUnitScale="3x:0,0,0,0,0,0" rotationAngle="0" geometryGeneratorEnabled="0" dist="1" rotationUnit="AngleDegrees" preserveRotation="1" yOffset="0" priority="5" geometryGenerator="" overrunDistance="0" offsetUnits="MM" offsetType="0" placementFlags="10" distUnits="MM" geometryGeneratorType="PointGeometry" quadOffset="4" distMapUnitScale="3x:0,0,0,0,0,0" xOffset="0" layerType="UnknownGeometry" centroidWhole="0" predefinedPositionOrder="TR,TL,BR,BL,R,L,TSR,BSR" repeatDistanceUnits="MM" overrunDistanceUnit="MM" lineAnchorPercent="0.5" lineAnchorType="0" overrunDistanceMapUnitScale="3x:0,0,0,0,0,0" repeatDistance="0" polygonPlacementFlags="2" maxCurvedCharAngleIn="25" placement="0" lineAnchorClipping="0"/>
-      <rendering obstacleFactor="1" obstacle="1" scaleMin="0" minFeatureSize="0" displayAll="0" fontMaxPixelSize="10000" labelPerPart="0" maxNumLabels="2000" scaleMax="0" unplacedVisibility="0" mergeLines="0" obstacleType="1" upsidedownLabels="0" fontMinPixelSize="0" limitNumLabels="0" scaleVisibility="0" drawLabels="1" fontLimitPixelSize="0" zIndex="0"/>
+      <rendering obstacleFactor="1" obstacle="1" scaleMin="0" minFeatureSize="2" displayAll="0" fontMaxPixelSize="10000" labelPerPart="0" maxNumLabels="2000" scaleMax="0" unplacedVisibility="0" mergeLines="0" obstacleType="1" upsidedownLabels="0" fontMinPixelSize="0" limitNumLabels="0" scaleVisibility="0" drawLabels="1" fontLimitPixelSize="0" zIndex="0"/>
       <dd_properties>
         <Option type="Map">
-          <Option type="QString" name="name" value=""/>
-          <Option name="properties"/>
-          <Option type="QString" name="type" value="collection"/>
+          <Option value="" type="QString" name="name"/>
+          <Option type="Map" name="properties">
+          <Option type="Map" name="Priority">
+            <Option value="true" type="bool" name="active"/>
+            <Option value="min(10, max(0, 10 * &quot;score&quot;))" type="QString" name="expression"/>
+            <Option value="3" type="int" name="type"/>
+          </Option>
+          <Option type="Map" name="ZIndex">
+            <Option value="true" type="bool" name="active"/>
+            <Option value="&quot;score&quot;" type="QString" name="expression"/>
+            <Option value="3" type="int" name="type"/>
+          </Option>
+          </Option>
+          <Option value="collection" type="QString" name="type"/>
         </Option>
       </dd_properties>
       <callout type="simple">
