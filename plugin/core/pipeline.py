@@ -344,9 +344,36 @@ def summary_lines(result: AnalysisResult) -> list[str]:
 
 
 # Throughput on one 2-core machine (megapixels per second), measured by `make bench`;
-# only used to tell the user roughly how long a run takes.
-CHANGE_MP_PER_S = 1.0  # per pair of captures
+# only used to tell the user roughly how long a run takes. Change: a fixed part (reading,
+# co-registration windows, model fit, regions) and a part per pixel: the sample site's 16.8 MP
+# pair takes 7.4-8.5 s (`make demo`), the 8192 px bench pair 13.2 s (`make bench ARGS=change`).
+CHANGE_BASE_S = 6.3
+CHANGE_MP_PER_S = 9.7  # per pair of captures
 ENGINE_MP_PER_S = {"exemplar": 1.2, "learned": 5.0, "model": 3.0}  # per capture; exemplar: with 3 examples
+# numba (when installed) compiles the change kernels on their first use on a machine, then loads
+# them from its disk cache: a first run takes this much longer (`make bench ARGS=estimate`)
+KERNEL_COMPILE_S = 20.0
+
+
+def _kernel_compile_s() -> float:
+    """KERNEL_COMPILE_S while the change kernels have no disk cache yet (and numba is there), else 0."""
+    import hashlib
+    import importlib.util
+    import os
+    import sys
+
+    from .change import acceleration
+
+    if os.environ.get(acceleration.DISABLE_ENV, "").strip() not in ("", "0") or importlib.util.find_spec("numba") is None:
+        return 0.0
+    module_dir = os.path.dirname(os.path.abspath(acceleration.__file__))
+    # numba's cache folders: beside the module, or <cache root>/<folder name>_<sha1 of its path>
+    mirrored = f"{os.path.basename(module_dir)}_{hashlib.sha1(module_dir.encode()).hexdigest()}"
+    roots = [Path(module_dir) / "__pycache__", Path.home() / ".cache" / "numba" / mirrored]
+    if os.environ.get("NUMBA_CACHE_DIR"):  # then numba uses that folder only
+        roots = [Path(os.environ["NUMBA_CACHE_DIR"]) / mirrored]
+    pattern = f"compiled.*.py{sys.version_info[0]}{sys.version_info[1]}.nbi"
+    return 0.0 if any(next(root.glob(pattern), None) for root in roots if root.is_dir()) else KERNEL_COMPILE_S
 
 
 @dataclass
@@ -382,7 +409,10 @@ def describe_run(params: AnalysisParameters) -> RunEstimate:
         lines.append(f"Left out on both dates: {left_out_m2(params):,.0f} m² of the site")
     seconds = 0.0
     if params.change.enabled:
-        seconds += megapixels / CHANGE_MP_PER_S
+        compile_s = _kernel_compile_s()
+        seconds += CHANGE_BASE_S + megapixels / CHANGE_MP_PER_S + compile_s
+        if compile_s:
+            lines.append(f"First run on this computer: about {compile_s:.0f} s more to prepare the fast change kernels (once)")
         lines.append(f"Change detection: method {params.change.method or 'default'}, "
                      f"sensitivity {params.change.sensitivity:.2f}, minimum area {params.change.min_area_m2:g} m²")
     if params.equipment.enabled:
