@@ -20,6 +20,8 @@ def test_zip_has_plugin_and_no_dev_files(tmp_path):
     assert "sitewatch/plugin/sitewatch_plugin.py" in names
     assert "sitewatch/resources/icons/sitewatch.svg" in names
     assert "sitewatch/resources/catalogue/equipment.json" in names
+    forms = sorted(p.name for p in (ROOT / "ui").glob("*.ui"))
+    assert forms and [n for n in forms if f"sitewatch/ui/{n}" not in names] == []  # the Designer forms
     assert all(name.startswith("sitewatch/") for name in names)
     forbidden = ("tests/", "tools/", ".ci/", "Makefile", "requirements-dev.txt", "__pycache__", ".git")
     assert not [n for n in names if any(part in n for part in forbidden)]
