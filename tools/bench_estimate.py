@@ -34,6 +34,7 @@ def run_once(out_dir: str) -> dict:
     from sitewatch.plugin.samplesite.examples import EXAMPLE_MIN_SCORE, write_example_boxes
 
     site = _sample_site()
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
     examples = write_example_boxes(site, Path(out_dir) / "examples.geojson")
     params = AnalysisParameters(
         site_name="Khmeimim (sample)", before_path=str(site.before), after_path=str(site.after),
