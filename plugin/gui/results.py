@@ -22,15 +22,17 @@ from qgis.PyQt.QtWidgets import (
 from ..core.equipment.matching import ClassCount
 
 COLUMNS = ("Class", "Before", "After", "Δ", "Arrived", "Departed", "Stayed", "Moved")
+# short headers keep the eight columns inside a 300 px dock; the full names are in the tooltips
+HEADERS = ("Class", "Bef.", "Aft.", "Δ", "+", "−", "=", "↔")
 COLUMN_TIPS = (
     "Equipment class (click a row to zoom the map to these objects)",
-    "Objects counted on the Before date",
-    "Objects counted on the After date",
-    "After minus Before",
-    "On the After date only (new)",
-    "On the Before date only (gone)",
-    "On both dates at the same place",
-    "On both dates, at another place within the site",
+    "Before: objects counted on the Before date",
+    "After: objects counted on the After date",
+    "Δ: After minus Before",
+    "Arrived (+): on the After date only (new)",
+    "Departed (−): on the Before date only (gone)",
+    "Stayed (=): on both dates at the same place",
+    "Moved (↔): on both dates, at another place within the site",
 )
 EVENT_COLUMNS = {4: "arrived", 5: "departed", 6: "stayed", 7: "moved"}
 EVENT_COLOURS = {"arrived": "#1aaf3d", "departed": "#e0201b", "stayed": "#2b83f6", "moved": "#ff9f1c"}
@@ -51,15 +53,18 @@ class ResultsTable(QWidget):
         self.title_label.setToolTip("The analysis whose results are listed below.")
         layout.addWidget(self.title_label)
         self.table = QTableWidget(0, len(COLUMNS), self)
-        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setHorizontalHeaderLabels(HEADERS)
         for i, tip in enumerate(COLUMN_TIPS):
             self.table.horizontalHeaderItem(i).setToolTip(tip)
+            if i in EVENT_COLUMNS:
+                self.table.horizontalHeaderItem(i).setForeground(QBrush(QColor(EVENT_COLOURS[EVENT_COLUMNS[i]])))
         self.table.setToolTip("Counts per class. Click a row to zoom to its objects; click an event count to zoom to those only.")
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().setVisible(False)
         header = self.table.horizontalHeader()
+        header.setMinimumSectionSize(16)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for i in range(1, len(COLUMNS)):
             header.setSectionResizeMode(i, QHeaderView.ResizeMode.ResizeToContents)
@@ -116,6 +121,8 @@ class ResultsTable(QWidget):
             text = f"{value:+d}" if c == 3 and isinstance(value, int) else str(value)
             item = QTableWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, key)
+            if c == 0:
+                item.setToolTip(text)
             if c > 0:
                 item.setTextAlignment(int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter))
             if c in EVENT_COLUMNS and isinstance(value, int) and value > 0:

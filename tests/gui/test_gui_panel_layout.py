@@ -73,12 +73,16 @@ def test_every_control_fits_the_dock_width(dock, qgis_app, tmp_path, test_output
     dock.show()
     qgis_app.processEvents()
     dock.grab().save(str(test_output_dir / f"panel_{width}px.png"))
+    dock.body.grab().save(str(test_output_dir / f"panel_{width}px_all.png"))  # the whole scrolling part
     viewport = dock.scroll_area.viewport()
     assert dock.width() == width
     assert dock.body.width() <= viewport.width(), "the body is wider than the dock: controls would be cut off"
     assert dock.scroll_area.horizontalScrollBar().maximum() == 0
     assert len(_visible_controls(dock.body)) >= 25
     assert _overflow(dock, width) == []
+    table = dock.results_table.table
+    assert table.horizontalHeader().length() <= table.viewport().width()  # all eight columns in view
+    assert table.horizontalScrollBar().maximum() == 0
     # the run bar is outside the scroll area: Run, Cancel and progress never scroll away
     assert dock.run_bar.isVisible() and not dock.scroll_area.isAncestorOf(dock.run_bar)
     for button in (dock.run_button, dock.cancel_button, dock.progress_bar):
