@@ -348,23 +348,33 @@ def summary_lines(result: AnalysisResult) -> list[str]:
 # co-registration windows, model fit, regions) and a part per pixel: the sample site's 16.8 MP
 # pair takes 7.4-8.5 s (`make demo`), the 8192 px bench pair 13.2 s (`make bench ARGS=change`).
 CHANGE_BASE_S = 6.3
-CHANGE_MP_PER_S = 9.7  # per pair of captures
+CHANGE_MP_PER_S = 9.7  # per pair of captures, with numba's compiled kernels
+CHANGE_NUMPY_MP_PER_S = 4.6  # without numba: the bench pair takes 21.0 s
 ENGINE_MP_PER_S = {"exemplar": 1.2, "learned": 5.0, "model": 3.0}  # per capture; exemplar: with 3 examples
 # numba (when installed) compiles the change kernels on their first use on a machine, then loads
 # them from its disk cache: a first run takes this much longer (`make bench ARGS=estimate`)
 KERNEL_COMPILE_S = 20.0
 
 
+def _compiled_kernels_expected() -> bool:
+    """Whether the change step will use numba's kernels (without importing numba: it is slow)."""
+    import importlib.util
+    import os
+
+    from .change import acceleration
+
+    return os.environ.get(acceleration.DISABLE_ENV, "").strip() in ("", "0") and importlib.util.find_spec("numba") is not None
+
+
 def _kernel_compile_s() -> float:
     """KERNEL_COMPILE_S while the change kernels have no disk cache yet (and numba is there), else 0."""
     import hashlib
-    import importlib.util
     import os
     import sys
 
     from .change import acceleration
 
-    if os.environ.get(acceleration.DISABLE_ENV, "").strip() not in ("", "0") or importlib.util.find_spec("numba") is None:
+    if not _compiled_kernels_expected():
         return 0.0
     module_dir = os.path.dirname(os.path.abspath(acceleration.__file__))
     # numba's cache folders: beside the module, or <cache root>/<folder name>_<sha1 of its path>
@@ -410,7 +420,8 @@ def describe_run(params: AnalysisParameters) -> RunEstimate:
     seconds = 0.0
     if params.change.enabled:
         compile_s = _kernel_compile_s()
-        seconds += CHANGE_BASE_S + megapixels / CHANGE_MP_PER_S + compile_s
+        rate = CHANGE_MP_PER_S if _compiled_kernels_expected() else CHANGE_NUMPY_MP_PER_S
+        seconds += CHANGE_BASE_S + megapixels / rate + compile_s
         if compile_s:
             lines.append(f"First run on this computer: about {compile_s:.0f} s more to prepare the fast change kernels (once)")
         lines.append(f"Change detection: method {params.change.method or 'default'}, "
