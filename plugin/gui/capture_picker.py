@@ -93,7 +93,7 @@ class CapturePicker(QWidget):
         """Why the chosen pair cannot run (empty list when it can)."""
         before, after = self.before(), self.after()
         if not self.has_site:
-            return []  # the site selector says what to do first
+            return ["Choose a site first: the captures over it are listed then."]
         if not self.captures:
             return ["No raster layer of the project covers this site: add the two captures to the project."]
         if before is None or after is None:
