@@ -73,6 +73,7 @@ class EquipmentOptionsWidget(QgsCollapsibleGroupBox):
         self.min_score_spin.setValue(DetectionSettings.min_score)
         self.min_score_spin.setClearValue(DetectionSettings.min_score)
         self.learned_model: Optional[Path] = None
+        self.changed.connect(self._show_problems)  # what keeps Run off, said beside these options
         self.set_learned_model(None, None)
         self.toggled.connect(lambda _c: self.changed.emit())
         self.engine_combo.currentIndexChanged.connect(self._engine_changed)
@@ -168,6 +169,11 @@ class EquipmentOptionsWidget(QgsCollapsibleGroupBox):
         self.setChecked(True)
         self.engine_combo.setCurrentIndex(self.engine_combo.findData("exemplar"))
         self.exemplar_combo.setLayer(layer)
+
+    def _show_problems(self) -> None:
+        text = "\n".join(self.problems())
+        self.problem_label.setText(text)
+        self.problem_label.setVisible(bool(text))
 
     def problems(self) -> list[str]:
         if not self.isChecked():

@@ -140,3 +140,19 @@ def test_no_raster_over_a_site_is_not_called_no_site(dock, qgis_app, tmp_path):
     assert "No raster layer of the project covers this site" in dock.capture_picker.hint_label.text()
     assert "No raster layer" in dock.run_hint_label.text()
     assert not dock.run_button.isEnabled()
+
+
+def test_a_missing_examples_layer_is_said_beside_the_equipment_options(dock, qgis_app, tmp_path):
+    before, after = capture_pair(tmp_path / "captures")
+    for path in (before, after):
+        QgsProject.instance().addMapLayer(QgsRasterLayer(str(path), path.stem))
+    dock.create_site("Base", QgsGeometry.fromWkt(site_wkt()), CRS)
+    dock._refresh_timer.stop()
+    dock.refresh_captures()
+    options = dock.equipment_options
+    assert not dock.run_button.isEnabled()
+    assert "example boxes" in options.problem_label.text() and options.problem_label.isVisibleTo(options)
+    assert options.problem_label.text() in dock.run_hint_label.text()
+    options.setChecked(False)  # no equipment step: nothing missing there, Run possible
+    assert options.problem_label.text() == "" and not options.problem_label.isVisibleTo(options)
+    assert dock.run_button.isEnabled()
