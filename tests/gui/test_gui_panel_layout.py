@@ -28,16 +28,21 @@ def dock(qgis_app, qgis_iface, qgis_new_project, tmp_path):
     qgis_app.processEvents()
 
 
+def _site_with_captures(dock, tmp_path: Path, name: str = "Base") -> None:
+    before, after = capture_pair(tmp_path / "captures")
+    for path in (before, after):
+        QgsProject.instance().addMapLayer(QgsRasterLayer(str(path), path.stem))
+    dock.create_site(name, QgsGeometry.fromWkt(site_wkt()), CRS)
+    dock._refresh_timer.stop()
+    dock.refresh_captures()
+
+
 def _site_with_results(dock, qgis_app, tmp_path: Path) -> None:
     """A site, two dated captures and an analysis shown: the panel at its fullest."""
     from sitewatch.plugin.layers.analysis_layers import AnalysisOutputs
 
-    before, after = capture_pair(tmp_path / "captures")
-    for path in (before, after):
-        QgsProject.instance().addMapLayer(QgsRasterLayer(str(path), path.stem))
-    dock.create_site("A site with a rather long name over the northern apron", QgsGeometry.fromWkt(site_wkt()), CRS)
-    dock._refresh_timer.stop()
-    dock.refresh_captures()
+    _site_with_captures(dock, tmp_path, "A site with a rather long name over the northern apron")
+    before, after = (Path(dock.capture_picker.before().path), Path(dock.capture_picker.after().path))
     gpkg, score = write_analysis(tmp_path / "run")
     outputs = AnalysisOutputs("SiteWatch: Base 2024-01-05 -> 2024-02-01", str(gpkg), str(score), str(before),
                               str(after), "2024-01-05", "2024-02-01")
@@ -114,13 +119,8 @@ def test_no_site_says_so_and_blocks_run(dock, qgis_app):
 
 
 def test_dates_in_the_wrong_order_disable_run_and_say_why(dock, qgis_app, tmp_path):
-    before, after = capture_pair(tmp_path / "captures")
-    for path in (before, after):
-        QgsProject.instance().addMapLayer(QgsRasterLayer(str(path), path.stem))
-    dock.create_site("Base", QgsGeometry.fromWkt(site_wkt()), CRS)
+    _site_with_captures(dock, tmp_path)
     dock.equipment_options.setChecked(False)
-    dock._refresh_timer.stop()
-    dock.refresh_captures()
     assert dock.run_button.isEnabled() and dock.run_hint_label.text() == ""
     dock.capture_picker.swap()
     assert not dock.run_button.isEnabled()
@@ -143,12 +143,7 @@ def test_no_raster_over_a_site_is_not_called_no_site(dock, qgis_app, tmp_path):
 
 
 def test_a_missing_examples_layer_is_said_beside_the_equipment_options(dock, qgis_app, tmp_path):
-    before, after = capture_pair(tmp_path / "captures")
-    for path in (before, after):
-        QgsProject.instance().addMapLayer(QgsRasterLayer(str(path), path.stem))
-    dock.create_site("Base", QgsGeometry.fromWkt(site_wkt()), CRS)
-    dock._refresh_timer.stop()
-    dock.refresh_captures()
+    _site_with_captures(dock, tmp_path)
     options = dock.equipment_options
     assert not dock.run_button.isEnabled()
     assert "example boxes" in options.problem_label.text() and options.problem_label.isVisibleTo(options)
