@@ -212,5 +212,8 @@ def pip_failure_message(exit_code: int, output: str, command: list[str]) -> str:
         return ("The Python package index (PyPI) could not be reached: this computer seems to be offline "
                 "or behind a proxy. Connect to the internet (or set the proxy in the environment) and try "
                 f"again, or run by hand where there is a connection: {by_hand}")
+    if "No module named pip" in output:
+        return (f"pip is not installed for this QGIS's Python ({command[0]}). Install it (Debian/Ubuntu: "
+                "apt install python3-pip; elsewhere: python -m ensurepip), then try again.")
     last = [line for line in output.strip().splitlines() if line.strip()][-3:]
     return f"pip failed (exit code {exit_code}): {' / '.join(last) or 'no output'}. The command was: {by_hand}"

@@ -135,8 +135,8 @@ class PackagesDialog(QDialog):
             deps.prune_shipped(self.folder)
             deps.add_packages_folder(self.folder)
             self.refresh()
-            self._show_result(True, "Installed. The new packages are used from the next run on; "
-                                    "restart QGIS if a package was already loaded in an older version.")
+            self._show_result(True, "Installed. Restart QGIS so that SiteWatch uses them "
+                                    "(it looked for them when it started).")
         elif exit_status == QProcess.ExitStatus.CrashExit:
             self._show_result(False, "pip was stopped; nothing else changed.")
         else:

@@ -112,3 +112,5 @@ def test_pip_failure_messages():
     assert "offline" in offline and "python -m pip" in offline
     other = pip_failure_message(1, "ERROR: No matching distribution found for foo", ["python"])
     assert other.startswith("pip failed (exit code 1): ERROR: No matching distribution found for foo")
+    no_pip = pip_failure_message(1, "/usr/bin/python3: No module named pip", ["/usr/bin/python3", "-m", "pip"])
+    assert no_pip.startswith("pip is not installed for this QGIS's Python (/usr/bin/python3)")
