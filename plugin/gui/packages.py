@@ -35,6 +35,8 @@ class PackagesDialog(QDialog):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(COLUMN_PACKAGE, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(COLUMN_STATUS, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COLUMN_ENABLES, QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.folder_label.setText(f"Installs into: {self.folder}")
         self.progress_bar.setRange(0, 1)
         self.install_button.clicked.connect(self.install)
@@ -56,7 +58,6 @@ class PackagesDialog(QDialog):
             self.table.setItem(row, COLUMN_PACKAGE, name)
             self.table.setItem(row, COLUMN_STATUS, state)
             self.table.setItem(row, COLUMN_ENABLES, QTableWidgetItem(status.package.enables))
-        self.table.resizeRowsToContents()
         self._update_buttons()
 
     def ticked(self) -> list[deps.OptionalPackage]:
