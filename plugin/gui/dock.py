@@ -343,6 +343,8 @@ class SiteWatchDock(QgsDockWidget):
         self.controller.cancel()
 
     def _show_busy(self, message: str) -> None:
+        self.run_hint_label.clear()  # busy, not blocked: no reason to show
+        self.run_hint_label.hide()
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.progress_bar.setValue(0)

@@ -116,6 +116,11 @@ def test_no_site_says_so_and_blocks_run(dock, qgis_app):
     assert "No raster" not in hint and "once a site is chosen" in hint
     assert not dock.run_button.isEnabled()
     assert "site" in dock.run_hint_label.text().lower()
+    dock.show()
+    dock.sample_loader.start = lambda: object()  # preparing the sample site: busy, not blocked
+    dock.open_sample_site()
+    assert not dock.run_button.isEnabled() and not dock.run_hint_label.isVisible()
+    assert dock.status_label.text() == "Preparing the sample site…"
 
 
 def test_dates_in_the_wrong_order_disable_run_and_say_why(dock, qgis_app, tmp_path):
