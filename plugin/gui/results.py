@@ -160,6 +160,8 @@ class HistoryList(QWidget):
         self.list = QListWidget(self)
         self.list.setToolTip("Earlier analyses of this site, newest first. Double-click one to show its layers and results again.")
         self.list.setMinimumHeight(60)
+        self.list.setWordWrap(True)  # long titles wrap inside a narrow dock instead of scrolling sideways
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         layout.addWidget(self.list)
         row = QHBoxLayout()
         self.open_button = QPushButton("Open", self)

@@ -47,6 +47,12 @@ def _site_with_results(dock, qgis_app, tmp_path: Path) -> None:
     outputs = AnalysisOutputs("SiteWatch: Base 2024-01-05 -> 2024-02-01", str(gpkg), str(score), str(before),
                               str(after), "2024-01-05", "2024-02-01")
     dock.show_analysis(outputs, ["Change: 2 regions, 136 m² in /a/very/long/path/that/does/not/wrap/anywhere.gpkg"])
+    from sitewatch.plugin.store.workspace import AnalysisRecord
+
+    record = AnalysisRecord(id="20240307T120000_abcdef", time="2024-03-07T12:00:00+00:00", title=outputs.title,
+                            before_path=str(before), after_path=str(after), before_date="2024-01-05",
+                            after_date="2024-03-07", gpkg_path=str(gpkg))
+    dock.history.set_records([record, record])
     qgis_app.processEvents()
 
 
@@ -88,6 +94,7 @@ def test_every_control_fits_the_dock_width(dock, qgis_app, tmp_path, test_output
     table = dock.results_table.table
     assert table.horizontalHeader().length() <= table.viewport().width()  # all eight columns in view
     assert table.horizontalScrollBar().maximum() == 0
+    assert dock.history.list.count() == 2 and dock.history.list.horizontalScrollBar().maximum() == 0
     # the run bar is outside the scroll area: Run, Cancel and progress never scroll away
     assert dock.run_bar.isVisible() and not dock.scroll_area.isAncestorOf(dock.run_bar)
     for button in (dock.run_button, dock.cancel_button, dock.progress_bar):
