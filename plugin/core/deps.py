@@ -139,8 +139,8 @@ def python_interpreter() -> Optional[str]:
     version = f"{sys.version_info[0]}.{sys.version_info[1]}"
     prefix = Path(sys.exec_prefix)
     candidates = [
-        getattr(sys, "_base_executable", ""),
         sys.executable,
+        getattr(sys, "_base_executable", ""),
         prefix / "bin" / f"python{version}",
         prefix / "bin" / "python3",
         prefix / "python.exe",
