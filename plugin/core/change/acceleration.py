@@ -14,8 +14,10 @@ import time
 from types import ModuleType
 from typing import Optional
 
+from ..deps import INSTALLER_HINT
+
 DISABLE_ENV = "SITEWATCH_NO_COMPILED"
-HOW_TO_INSTALL = "pip install numba, in the Python that QGIS uses (the OSGeo4W Shell on Windows)"
+HOW_TO_INSTALL = f"pip install numba, in the Python that QGIS uses (the OSGeo4W Shell on Windows), {INSTALLER_HINT}"
 
 LOG = logging.getLogger(__name__)
 _lock = threading.Lock()
