@@ -16,11 +16,15 @@ from ..core.parameters import (
     ChangeSettings,
     DetectionSettings,
     EquipmentOptions,
+    MatchSettings,
 )
 from ..store.workspace import LEARNED_MODEL
 from .forms import load_form
 
 DETECTOR_CLASSES = ("aircraft", "helicopter", "vehicle", "ship")
+# the change settings switched in the Advanced section: each field's checkbox in
+# ui/change_options.ui is named <field>_check
+CHANGE_SWITCHES = ("coregister", "normalize", "half_resolution", "drop_shadow_moves")
 
 
 class ChangeOptionsWidget(QgsCollapsibleGroupBox):
@@ -35,10 +39,17 @@ class ChangeOptionsWidget(QgsCollapsibleGroupBox):
         self.sensitivity_label.setText(f"{ChangeSettings.sensitivity:.2f}")
         self.min_area_spin.setValue(ChangeSettings.min_area_m2)
         self.min_area_spin.setClearValue(ChangeSettings.min_area_m2)
+        for name in CHANGE_SWITCHES:
+            self.switch(name).setChecked(getattr(ChangeSettings, name))
+            self.switch(name).toggled.connect(lambda _c: self.changed.emit())
         self.toggled.connect(lambda _c: self.changed.emit())
         self.method_combo.currentIndexChanged.connect(lambda _i: self.changed.emit())
         self.sensitivity_slider.valueChanged.connect(self._on_slider)
         self.min_area_spin.valueChanged.connect(lambda _v: self.changed.emit())
+
+    def switch(self, name: str):
+        """The Advanced section's checkbox of the change setting `name`."""
+        return getattr(self, f"{name}_check")
 
     def _on_slider(self, value: int) -> None:
         self.sensitivity_label.setText(f"{value / 100:.2f}")
@@ -49,12 +60,13 @@ class ChangeOptionsWidget(QgsCollapsibleGroupBox):
         return self.sensitivity_slider.value() / 100.0
 
     def options(self) -> ChangeOptions:
-        """The change step as chosen; the settings the panel does not show keep their defaults."""
+        """The change step as chosen."""
         return ChangeOptions(
             enabled=self.isChecked(),
             method=self.method_combo.currentData(),
             sensitivity=self.sensitivity,
             min_area_m2=float(self.min_area_spin.value()),
+            **{name: self.switch(name).isChecked() for name in CHANGE_SWITCHES},
         )
 
 
@@ -72,6 +84,10 @@ class EquipmentOptionsWidget(QgsCollapsibleGroupBox):
         self.set_classes(list(DETECTOR_CLASSES))
         self.min_score_spin.setValue(DetectionSettings.min_score)
         self.min_score_spin.setClearValue(DetectionSettings.min_score)
+        for spin, default in ((self.max_distance_spin, MatchSettings.max_distance_m),
+                              (self.stay_tolerance_spin, MatchSettings.stay_tolerance_m)):
+            spin.setValue(default)
+            spin.setClearValue(default)
         self.learned_model: Optional[Path] = None
         self.changed.connect(self._show_problems)  # what keeps Run off, said beside these options
         self.set_learned_model(None, None)
@@ -82,6 +98,8 @@ class EquipmentOptionsWidget(QgsCollapsibleGroupBox):
         self.drawn_on_combo.currentIndexChanged.connect(lambda _i: self.changed.emit())
         self.classes_combo.checkedItemsChanged.connect(lambda _i: self.changed.emit())
         self.min_score_spin.valueChanged.connect(lambda _v: self.changed.emit())
+        self.max_distance_spin.valueChanged.connect(lambda _v: self.changed.emit())
+        self.stay_tolerance_spin.valueChanged.connect(lambda _v: self.changed.emit())
         self._engine_changed()
 
     @property
@@ -187,7 +205,7 @@ class EquipmentOptionsWidget(QgsCollapsibleGroupBox):
         return []
 
     def options(self, exemplars_path: Optional[str] = None, exemplars_layer: Optional[str] = None) -> EquipmentOptions:
-        """The equipment step as chosen; the settings the panel does not show keep their defaults."""
+        """The equipment step as chosen."""
         classes = self.classes_combo.checkedItems()
         return EquipmentOptions(
             enabled=self.isChecked(),
@@ -198,6 +216,8 @@ class EquipmentOptionsWidget(QgsCollapsibleGroupBox):
             exemplars_capture=self.drawn_on_combo.currentData(),
             classes=list(classes) or None,
             min_score=float(self.min_score_spin.value()),
+            max_distance_m=float(self.max_distance_spin.value()),
+            stay_tolerance_m=float(self.stay_tolerance_spin.value()),
         )
 
 

@@ -48,6 +48,15 @@ def _add_raster(path: Path, name: str | None = None) -> QgsRasterLayer:
     return layer
 
 
+def _site_for_change_only(dock, qgis_app, tmp_path: Path) -> None:
+    """A site over two dated captures, equipment counts off: ready to run change detection."""
+    for path in capture_pair(tmp_path / "captures"):
+        _add_raster(path)
+    dock.create_site("Base", QgsGeometry.fromWkt(site_wkt()), CRS)
+    dock.equipment_options.setChecked(False)
+    _refresh(dock, qgis_app)
+
+
 def _refresh(dock, qgis_app):
     dock._refresh_timer.stop()
     dock.refresh_captures()
@@ -328,12 +337,7 @@ def test_left_out_polygons_reach_the_analysis_in_the_site_crs(dock, qgis_app, tm
     in the site's CRS, and the plan says how much of the site is left out."""
     from qgis.core import QgsCoordinateTransform
 
-    before, after = capture_pair(tmp_path / "captures")
-    for path in (before, after):
-        _add_raster(path)
-    dock.create_site("Base", QgsGeometry.fromWkt(site_wkt()), CRS)
-    dock.equipment_options.setChecked(False)
-    _refresh(dock, qgis_app)
+    _site_for_change_only(dock, qgis_app, tmp_path)
     assert dock.left_out_picker.layer() is None
     assert dock.build_parameters().left_out_wkt is None
 
@@ -364,3 +368,47 @@ def test_left_out_polygons_reach_the_analysis_in_the_site_crs(dock, qgis_app, tm
     assert left_out.area() == pytest.approx(30 * 30, rel=0.02)  # the part over the site, in metres
     assert left_out.boundingBox().xMinimum() == pytest.approx(box.xMinimum(), abs=0.5)
     assert "Left out on both dates: 900 m² of the site" in dock.plan_label.text()
+
+
+def test_advanced_options_are_folded_away_and_reach_the_analysis(dock, qgis_app, tmp_path):
+    """Every Toolbox option of the two steps is in the panel, its advanced ones in a section
+    folded by default; what is set there is in the analysis the panel runs."""
+    _site_for_change_only(dock, qgis_app, tmp_path)
+    change, equipment = dock.change_options, dock.equipment_options
+    assert change.advanced_box.isCollapsed() and equipment.advanced_box.isCollapsed()
+    defaults = dock.build_parameters()
+    assert (defaults.change.coregister, defaults.change.normalize) == (True, True)
+    assert (defaults.change.half_resolution, defaults.change.drop_shadow_moves) == (False, True)
+
+    change.coregister_check.setChecked(False)
+    change.normalize_check.setChecked(False)
+    change.half_resolution_check.setChecked(True)
+    change.drop_shadow_moves_check.setChecked(False)
+    equipment.max_distance_spin.setValue(35.0)
+    equipment.stay_tolerance_spin.setValue(1.5)
+    params = dock.build_parameters()
+    assert (params.change.coregister, params.change.normalize) == (False, False)
+    assert (params.change.half_resolution, params.change.drop_shadow_moves) == (True, False)
+    assert (params.equipment.max_distance_m, params.equipment.stay_tolerance_m) == (35.0, 1.5)
+
+
+def test_half_resolution_set_in_the_panel_reaches_the_change_step(dock, qgis_app, tmp_path, monkeypatch):
+    """From the checkbox to the core: the panel's run scores change on the half-resolution grid."""
+    from sitewatch.plugin.core import change as change_package
+    from sitewatch.plugin.core.pipeline import run_analysis
+
+    _site_for_change_only(dock, qgis_app, tmp_path)
+    dock.change_options.half_resolution_check.setChecked(True)
+    dock.change_options.drop_shadow_moves_check.setChecked(False)
+    received = []
+    real = change_package.detect_changes
+
+    def detect_changes(params, progress=None):
+        received.append(params)
+        return real(params, progress)
+
+    monkeypatch.setattr(change_package, "detect_changes", detect_changes)
+    result = run_analysis(dock.build_parameters())
+    assert len(received) == 1
+    assert (received[0].half_resolution, received[0].drop_shadow_moves) == (True, False)
+    assert result.change is not None and Path(result.mask_path).exists()

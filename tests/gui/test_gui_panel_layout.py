@@ -80,6 +80,10 @@ def _overflow(dock, width: int) -> list[str]:
 def test_every_control_fits_the_dock_width(dock, qgis_app, tmp_path, test_output_dir, width):
     _site_with_results(dock, qgis_app, tmp_path)
     dock.equipment_options.engine_combo.setCurrentIndex(dock.equipment_options.engine_combo.findData("model"))
+    advanced = (dock.change_options.advanced_box, dock.equipment_options.advanced_box)
+    for box in advanced:  # folded by default; unfolded here so that their controls are checked too
+        assert box.isCollapsed()
+        box.setCollapsed(False)
     dock.resize(width, 1400)
     dock.show()
     qgis_app.processEvents()
@@ -90,6 +94,10 @@ def test_every_control_fits_the_dock_width(dock, qgis_app, tmp_path, test_output
     assert dock.body.width() <= viewport.width(), "the body is wider than the dock: controls would be cut off"
     assert dock.scroll_area.horizontalScrollBar().maximum() == 0
     assert len(_visible_controls(dock.body)) >= 25
+    for box in advanced:
+        assert [w for w in _visible_controls(box) if not w.objectName().startswith("collapse")], box.objectName()
+    assert dock.change_options.drop_shadow_moves_check in _visible_controls(dock.body)
+    assert dock.equipment_options.stay_tolerance_spin in _visible_controls(dock.body)
     assert _overflow(dock, width) == []
     table = dock.results_table.table
     assert table.horizontalHeader().length() <= table.viewport().width()  # all eight columns in view

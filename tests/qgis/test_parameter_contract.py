@@ -76,7 +76,7 @@ def test_analyze_site_has_every_setting_of_the_single_steps(qgis_app, qgis_proce
 
 
 def test_panel_widgets_start_at_the_defaults(qgis_app):
-    from sitewatch.plugin.gui.options import ChangeOptionsWidget, EquipmentOptionsWidget
+    from sitewatch.plugin.gui.options import CHANGE_SWITCHES, ChangeOptionsWidget, EquipmentOptionsWidget
 
     change, equipment = ChangeOptionsWidget(), EquipmentOptionsWidget()
     assert change.options() == p.ChangeOptions()
@@ -84,6 +84,51 @@ def test_panel_widgets_start_at_the_defaults(qgis_app):
     assert [change.method_combo.itemData(i) for i in range(change.method_combo.count())] == list(p.METHODS)
     assert [equipment.engine_combo.itemData(i) for i in range(equipment.engine_combo.count())] == list(p.ENGINES)
     assert change.sensitivity_label.text() == f"{p.ChangeSettings.sensitivity:.2f}"
+    # the Advanced sections: each widget shows its setting's default, and Clear goes back to it
+    for name in CHANGE_SWITCHES:
+        assert change.switch(name).isChecked() == getattr(p.ChangeSettings, name), name
+    for spin, default in ((equipment.min_score_spin, p.DetectionSettings.min_score),
+                          (equipment.max_distance_spin, p.MatchSettings.max_distance_m),
+                          (equipment.stay_tolerance_spin, p.MatchSettings.stay_tolerance_m),
+                          (change.min_area_spin, p.ChangeSettings.min_area_m2)):
+        assert (spin.value(), spin.clearValue()) == (default, default), spin.objectName()
+
+
+def test_every_setting_has_a_panel_widget(qgis_app, tmp_path):
+    """Every option the Toolbox has, the panel has: with each widget moved off its default,
+    every settings field the panel builds differs from the dataclass's default."""
+    from sitewatch.plugin.gui.options import CHANGE_SWITCHES, ChangeOptionsWidget, EquipmentOptionsWidget
+
+    change, equipment = ChangeOptionsWidget(), EquipmentOptionsWidget()
+    change.method_combo.setCurrentIndex(change.method_combo.count() - 1)
+    change.sensitivity_slider.setValue(change.sensitivity_slider.value() + 10)
+    change.min_area_spin.setValue(change.min_area_spin.value() + 10)
+    for name in CHANGE_SWITCHES:
+        change.switch(name).setChecked(not change.switch(name).isChecked())
+    equipment.engine_combo.setCurrentIndex(equipment.engine_combo.findData("model"))
+    equipment.model_widget.setFilePath(str(tmp_path / "detector.onnx"))
+    equipment.classes_combo.setCheckedItems(["ship"])
+    for spin in (equipment.min_score_spin, equipment.max_distance_spin, equipment.stay_tolerance_spin):
+        spin.setValue(spin.value() + 0.1)
+    chosen = {p.ChangeSettings: change.options(), p.DetectionSettings: equipment.options(),
+              p.MatchSettings: equipment.options()}
+    for settings, options in chosen.items():
+        for name, value in p.settings_of(settings, options).items():
+            assert value != getattr(settings(), name), (
+                f"{settings.__name__}.{name} has no widget in the panel: add one (for a change switch, "
+                f"a {name}_check in ui/change_options.ui's Advanced section and its name in CHANGE_SWITCHES)")
+
+
+@pytest.mark.parametrize("form", ["change_options", "equipment_options"])
+def test_the_option_forms_write_no_defaults(form):
+    """The forms hold layouts, labels and bounds; a setting's starting value comes from the
+    dataclasses (the top box's own tick, whether the step runs, is not a setting)."""
+    import xml.etree.ElementTree as ET
+
+    top = ET.parse(PLUGIN.parent / "ui" / f"{form}.ui").getroot().find("widget")
+    written = [f"{widget.get('name')}.{prop.get('name')}" for widget in top.iter("widget") if widget is not top
+               for prop in widget.findall("property") if prop.get("name") in ("value", "checked", "currentIndex")]
+    assert written == []
 
 
 # ---------------------------------------------------------------- the literals, written once
