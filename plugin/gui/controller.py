@@ -182,7 +182,13 @@ class AnalysisController(QObject):
         self.cancelled.emit()
 
 
-# ---------------------------------------------------------------- sites and captures
+# ---------------------------------------------------------------- a finished run
+def done_text(result) -> str:
+    """What the panel says when a run has finished: how long it took."""
+    seconds = sum(result.timings_s.values()) if result.timings_s else 0.0
+    return f"Done in {seconds:.0f} s." if seconds else "Done."
+
+
 def record_in_history(result) -> AnalysisRecord:
     """Add a finished run to its site's history (the site of result.params.site_name)."""
     from ..store.history import analysis_record
@@ -194,12 +200,19 @@ def record_in_history(result) -> AnalysisRecord:
     return record
 
 
+
+# ---------------------------------------------------------------- sites and captures
 def site_area_text(site: site_store.Site) -> str:
     try:
         area = site.area_m2()
     except Exception:  # noqa: BLE001 (an odd CRS: show the rest anyway)
         return "area unknown"
     return f"{area / 1e6:.2f} km²" if area >= 1e5 else f"{area:,.0f} m²"
+
+
+def site_info_text(area_text: str, analyses: int) -> str:
+    """The line under the site: its area and how many analyses it has."""
+    return f"{area_text} · {analyses} analys{'is' if analyses == 1 else 'es'} so far"
 
 
 def site_history(site: Optional[site_store.Site]) -> list[AnalysisRecord]:
@@ -210,6 +223,15 @@ def site_history(site: Optional[site_store.Site]) -> list[AnalysisRecord]:
         return site.workspace().analyses()
     except Exception:  # noqa: BLE001 (an unreadable workspace shows an empty history)
         return []
+
+
+def record_to_open(site: Optional[site_store.Site], analysis_id: str) -> Optional[AnalysisRecord]:
+    """The site's analysis `analysis_id` (None when it has none such); ValueError when its
+    results are gone from disk."""
+    record = next((r for r in site_history(site) if r.id == analysis_id), None)
+    if record is not None and not Path(record.gpkg_path).exists():
+        raise ValueError(f"The results of this analysis are gone from disk ({record.gpkg_path}).")
+    return record
 
 
 def captures_of(site: Optional[site_store.Site]) -> list[LayerCapture]:

@@ -362,8 +362,7 @@ class SiteWatchDock(QgsDockWidget):
             self.status_label.setText(message)
 
     def _on_succeeded(self, result, record) -> None:
-        seconds = sum(result.timings_s.values()) if result.timings_s else 0.0
-        self._show_idle(f"Done in {seconds:.0f} s." if seconds else "Done.", 100)
+        self._show_idle(ctl.done_text(result), 100)
         self.show_analysis(AnalysisOutputs.from_result(result), list(result.summary_lines), record.threshold)
         self.refresh_history()
         self._scroll.ensureWidgetVisible(self.results_box, 0, 0)
@@ -407,21 +406,16 @@ class SiteWatchDock(QgsDockWidget):
         records = ctl.site_history(self.site)
         self.history.set_records(records)
         if self.site is not None:
-            count = len(records)
-            self.site_selector.info_label.setText(
-                f"{self._site_area_text} · {count} analys{'is' if count == 1 else 'es'} so far"
-            )
+            self.site_selector.info_label.setText(ctl.site_info_text(self._site_area_text, len(records)))
 
     def open_analysis(self, analysis_id: str) -> None:
-        record = next((r for r in ctl.site_history(self.site) if r.id == analysis_id), None)
-        if record is None:
+        try:
+            record = ctl.record_to_open(self.site, analysis_id)
+        except ValueError as exc:
+            self.iface.messageBar().pushMessage(MESSAGE_TITLE, str(exc), Qgis.MessageLevel.Warning, 8)
             return
-        if not Path(record.gpkg_path).exists():
-            self.iface.messageBar().pushMessage(
-                MESSAGE_TITLE, f"The results of this analysis are gone from disk ({record.gpkg_path}).", Qgis.MessageLevel.Warning, 8
-            )
-            return
-        self.show_analysis(AnalysisOutputs.from_record(record), record.summary, record.threshold)
+        if record is not None:
+            self.show_analysis(AnalysisOutputs.from_record(record), record.summary, record.threshold)
 
     def show_date(self, which: str) -> None:
         self.end_swipe()

@@ -85,3 +85,25 @@ def test_a_results_row_points_at_its_layers():
     assert row_roles("aircraft", "departed") == [ROLE_DETECTIONS_BEFORE]
     assert row_roles("aircraft", None) == [ROLE_DETECTIONS_BEFORE, ROLE_DETECTIONS_AFTER]
     assert row_roles(None, None) == [ROLE_DETECTIONS_BEFORE, ROLE_DETECTIONS_AFTER, ROLE_REGIONS]
+
+
+def test_an_analysis_to_reopen_and_what_the_panel_says(site, tmp_path):
+    from types import SimpleNamespace
+
+    from sitewatch.plugin.gui.controller import done_text, record_to_open, site_info_text
+    from sitewatch.plugin.store.workspace import AnalysisRecord
+
+    kept, gone = (AnalysisRecord(id=name, time="2024-03-07T12:00:00+00:00", title=name, before_path="b.tif",
+                                 after_path="a.tif", before_date="2024-01-05", after_date="2024-03-07",
+                                 gpkg_path=str(tmp_path / f"{name}.gpkg")) for name in ("kept", "gone"))
+    Path(kept.gpkg_path).write_bytes(b"")
+    for record in (kept, gone):
+        site.workspace().add_analysis(record)
+    assert record_to_open(site, "kept").gpkg_path == kept.gpkg_path
+    assert record_to_open(site, "unknown") is None and record_to_open(None, "kept") is None
+    with pytest.raises(ValueError, match="gone from disk"):
+        record_to_open(site, "gone")
+    assert site_info_text("8,106 m²", 1) == "8,106 m² · 1 analysis so far"
+    assert site_info_text("1.20 km²", 0) == "1.20 km² · 0 analyses so far"
+    assert done_text(SimpleNamespace(timings_s={"change": 2.4, "equipment": 1.3})) == "Done in 4 s."
+    assert done_text(SimpleNamespace(timings_s={})) == "Done."
