@@ -22,9 +22,14 @@ from ..store.workspace import LEARNED_MODEL
 from .forms import load_form
 
 DETECTOR_CLASSES = ("aircraft", "helicopter", "vehicle", "ship")
-# the change settings switched in the Advanced section: each field's checkbox in
-# ui/change_options.ui is named <field>_check
-CHANGE_SWITCHES = ("coregister", "normalize", "half_resolution", "drop_shadow_moves")
+# the change settings switched in the Advanced section, one a line: a new one is its name
+# here and a checkbox named <field>_check in ui/change_options.ui
+CHANGE_SWITCHES = (
+    "coregister",
+    "normalize",
+    "half_resolution",
+    "drop_shadow_moves",
+)
 
 
 class ChangeOptionsWidget(QgsCollapsibleGroupBox):
