@@ -8,7 +8,7 @@ from osgeo import ogr
 from review_helpers import registered
 
 from sitewatch.plugin.core.pipeline import LAYER_AFTER, LAYER_BEFORE, LAYER_COUNTS, LAYER_REGIONS
-from sitewatch.plugin.store.review import SCHEMA_VERSION, ReviewStore, ReviewStoreError
+from sitewatch.plugin.store.review import SCHEMA_VERSION, ReviewStoreError
 from sitewatch.plugin.store.review_analysis import LAYER_MACHINE_COUNTS, LAYER_REVIEWED
 from sitewatch.plugin.store.review_session import QueueFilter, ReviewSession
 from sitewatch.plugin.store.review_state import derive
@@ -75,8 +75,6 @@ def test_decisions_drive_state_counts_and_progress(analysed_site, analysis_copy)
     assert _counts(gpkg)["pantsir"]["reviewed"] >= 1
     assert (counts[old_cls].after if old_cls in counts else 0) == machine[old_cls][1] - 1 - (old_cls == cls)
     # an added object on the after date arrives, and counts
-    x, y = 100.0, 100.0
-    wkt = f"POLYGON(({x} {y},{x + 8} {y},{x + 8} {y + 3},{x} {y + 3},{x} {y}))"
     first = session.state.detections()[0]
     wkt = _shifted_box(first.wkt, 400.0)
     session.add("after", "truck", wkt)
