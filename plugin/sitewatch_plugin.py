@@ -29,6 +29,8 @@ class SiteWatchPlugin:
         self.toolbar = None
         self.actions: list[QAction] = []
         self.toggle_dock_action: Optional[QAction] = None
+        self.review_action: Optional[QAction] = None
+        self.review_panel = None
         self.log_handler = None
         self.packages_dialog = None
         # optional packages installed from the SiteWatch menu are importable from the start
@@ -78,6 +80,11 @@ class SiteWatchPlugin:
         self._add_menu_action("Optional packages…", "SiteWatchOptionalPackages",
                               "See which optional packages SiteWatch can use and install the missing ones",
                               self.open_packages_dialog)
+        self.review_action = self._add_menu_action(
+            "Review the analysis shown…", "SiteWatchReview",
+            "Accept, reject, relabel or add the objects and change regions of the analysis the SiteWatch panel "
+            "shows, with the keyboard; every decision is kept", self.open_review)
+        self.toolbar.addAction(self.review_action)
 
     def _add_menu_action(self, text: str, name: str, tip: str, slot) -> QAction:
         """A SiteWatch menu entry; unload removes it with the others."""
@@ -106,7 +113,51 @@ class SiteWatchPlugin:
             self.dock.raise_()
             self.dock.open_sample_site()
 
+    def open_review(self, *_args):
+        """The review panel on the analysis the SiteWatch panel shows (one review panel at a time)."""
+        from qgis.core import Qgis
+
+        from .gui.review.opener import NothingToReview, open_review_panel, shown_analysis
+        from .store.review import ReviewStoreError
+
+        try:
+            shown = shown_analysis(self.dock)
+            self.close_review()
+            panel = open_review_panel(self.iface, shown, self.iface.mainWindow())
+        except (NothingToReview, ReviewStoreError) as exc:
+            self.iface.messageBar().pushMessage("SiteWatch review", str(exc), Qgis.MessageLevel.Warning, 10)
+            return None
+        panel.stateChanged.connect(self._on_review_state)
+        panel.retrainRequested.connect(self.retrain_from_reviews)
+        self.iface.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, panel)
+        panel.show()
+        panel.raise_()
+        panel.ui.queueTable.setFocus()
+        self.review_panel = panel
+        self._on_review_state()
+        return panel
+
+    def _on_review_state(self, *_args) -> None:
+        if self.dock is not None:
+            self.dock.refresh_results()
+
+    def retrain_from_reviews(self) -> None:
+        if self.review_panel is not None:
+            from .gui.review.retrain import start_retraining
+
+            start_retraining(self.iface, self.review_panel, self.dock)
+
+    def close_review(self) -> None:
+        if self.review_panel is None:
+            return
+        panel, self.review_panel = self.review_panel, None
+        panel.shutdown()
+        self.iface.removeDockWidget(panel)
+        panel.setParent(None)
+        panel.deleteLater()
+
     def unload(self) -> None:
+        self.close_review()
         for action in self.actions:
             self.iface.removePluginRasterMenu(MENU_NAME, action)
             if action is not self.toggle_dock_action:  # the dock owns its toggle action
@@ -114,6 +165,7 @@ class SiteWatchPlugin:
                 action.deleteLater()
         self.actions.clear()
         self.toggle_dock_action = None
+        self.review_action = None
         if self.packages_dialog is not None:
             self.packages_dialog.shutdown()
             self.packages_dialog.setParent(None)

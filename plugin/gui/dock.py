@@ -15,7 +15,7 @@ from qgis.PyQt.QtCore import QTimer
 from qgis.PyQt.QtWidgets import QDialog, QInputDialog
 
 from ..core.parameters import ChangeSettings
-from ..layers.analysis_layers import AnalysisOutputs, add_analysis_layers, set_capture_visible
+from ..layers.analysis_layers import GROUP_PROPERTY, AnalysisOutputs, add_analysis_layers, set_capture_visible
 from ..qgisio import sites as site_store
 from ..qgisio.results import read_counts
 from . import controller as ctl
@@ -385,11 +385,22 @@ class SiteWatchDock(QgsDockWidget):
         self._list_results(group, outputs, summary)
         self.zoom_to_objects(None, None)
 
-    def _list_results(self, group, outputs: AnalysisOutputs, summary: list[str]) -> None:
+    def _list_results(self, group, outputs: AnalysisOutputs, summary: list[str], show_after: bool = True) -> None:
         """Fill the results table from an analysis group already in the project."""
         self.shown_group_title = group.name()
         self.results_table.set_results(outputs.title, read_counts(outputs.gpkg_path), ctl.regions_total(group), summary)
-        self.compare.after_button.setChecked(True)
+        if show_after:
+            self.compare.after_button.setChecked(True)
+
+    def refresh_results(self) -> None:
+        """List the counts of the analysis shown again (review decisions rewrite them), map left as it is."""
+        group = self.current_group()
+        if group is None or self.site is None:
+            return
+        gpkg = group.customProperty(GROUP_PROPERTY, "")
+        record = next((r for r in ctl.site_history(self.site) if r.gpkg_path == gpkg), None)
+        if record is not None:
+            self._list_results(group, AnalysisOutputs.from_record(record), record.summary, show_after=False)
 
     def clear_results(self) -> None:
         self.compare.stop()
