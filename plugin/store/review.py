@@ -344,6 +344,22 @@ class ReviewStore:
             seq = int(cur.lastrowid)
         return obj, Decision(seq, obj.object_id, "add", None, class_name, None, wkt, "", note, who, time)
 
+    def add_objects(self, analysis_id: str, items: list[tuple[str, str, str, str, str]], note: str = "",
+                    reviewer: Optional[str] = None) -> list[str]:
+        """Many added objects (side, class, WKT, raster, CRS) in one transaction; returns their ids."""
+        who, time = reviewer or reviewer_name(), _now()
+        ids = []
+        with self._transaction() as con:
+            for side, class_name, wkt, raster_path, crs_wkt in items:
+                obj = ReviewObject(f"{analysis_id}:added:{uuid.uuid4().hex[:12]}", analysis_id, KIND_DETECTION, side,
+                                   raster_path, crs_wkt, "", 1.0, "", "", added=True)
+                self._insert_object(con, obj)
+                con.execute(
+                    "INSERT INTO review_decisions (object_id, action, new_class, new_wkt, reason, note, reviewer, time) "
+                    "VALUES (?, 'add', ?, ?, '', ?, ?, ?)", (obj.object_id, class_name, wkt, note, who, time))
+                ids.append(obj.object_id)
+        return ids
+
     def integrity(self) -> str:
         """SQLite's full integrity check of the workspace ('ok' when sound)."""
         with self._connection(write=False) as con:

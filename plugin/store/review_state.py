@@ -144,7 +144,8 @@ def _events(state: ReviewState, matches: list, catalogue: Catalogue, max_distanc
     """Pairs and events of the standing detections, and counts per class."""
     from ..core.equipment.matching import match_detections
 
-    standing = {s.object_id: s for s in state.detections() if s.status != STATUS_REJECTED}
+    standing = {s.object_id: s for s in state.detections()  # imported objects have no date: no events
+                if s.status != STATUS_REJECTED and s.obj.side in ("before", "after")}
     for s in state.detections():
         s.event = ""
     paired: list[tuple[ObjectState, ObjectState, str]] = []
