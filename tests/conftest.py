@@ -29,3 +29,13 @@ def test_output_dir() -> Path:
     """A folder kept after the run for artefacts a person may look at (screenshots)."""
     TEST_OUTPUT.mkdir(exist_ok=True)
     return TEST_OUTPUT
+
+
+@pytest.fixture(scope="session")
+def review_sample_root(tmp_path_factory):
+    """A folder with the sample site and one analysis of it (tools/review_sample.py); copy before writing."""
+    from review_sample import sample_analysis
+
+    root = tmp_path_factory.mktemp("review-sample")
+    sample_analysis(root)
+    return root

@@ -19,13 +19,3 @@ def sample_dock(qgis_app, qgis_iface, qgis_new_project, tmp_path):
     panel.shutdown()
     panel.deleteLater()
     qgis_app.processEvents()
-
-
-@pytest.fixture(scope="session")
-def review_sample_root(tmp_path_factory):
-    """A folder with the sample site and one analysis of it (tools/review_sample.py); copy before writing."""
-    from review_sample import sample_analysis
-
-    root = tmp_path_factory.mktemp("review-sample")
-    sample_analysis(root)
-    return root

@@ -15,6 +15,8 @@ EXPECTED_IDS = {
     "sitewatch:compareequipment",
     "sitewatch:trainequipmentdetector",
     "sitewatch:analyzesite",
+    "sitewatch:exportannotations",
+    "sitewatch:importannotations",
 }
 QGIS_PROCESS = "/usr/bin/qgis_process.bin"
 

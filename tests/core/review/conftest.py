@@ -1,18 +1,28 @@
-"""One real analysis of a small sample site, shared by the review tests (read-only: copy it)."""
+"""The review tests work on copies of one analysis of the sample site (review_sample_root)."""
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
 
 @pytest.fixture(scope="session")
-def analysed_site(tmp_path_factory):
-    """(site, analysis folder) of one exemplar run on a 768 px sample site."""
-    from review_sample import sample_analysis
+def analysed_site(review_sample_root):
+    """(site, analysis folder) of the shared sample analysis (read-only: copy it)."""
+    from review_sample import ANALYSIS_ID
 
-    sample = sample_analysis(tmp_path_factory.mktemp("review-site"))
-    return sample.site, sample.analysis
+    analysis = Path(review_sample_root) / "analyses" / ANALYSIS_ID
+    return _Site(Path(review_sample_root) / "site"), analysis
+
+
+class _Site:
+    """The sample site's captures (what the review tests use of it)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.before = root / "before.tif"
+        self.after = root / "after.tif"
 
 
 @pytest.fixture
