@@ -40,3 +40,46 @@ def sample_analysis(folder: Path, size_px: int = 768, seed: int = 3) -> ReviewSa
         before_date=BEFORE_DATE, after_date=AFTER_DATE,
         equipment=EquipmentOptions(engine="exemplar", exemplars_path=str(examples), min_score=0.3)))
     return ReviewSample(site, out, folder / "workspace.gpkg")
+
+
+def analysis_record(analysis: Path):
+    """The workspace record of a sample analysis folder (as the panel writes it after a run)."""
+    from datetime import datetime, timezone
+
+    from sitewatch.plugin.store.workspace import AnalysisRecord
+
+    site = analysis.parent.parent / "site"
+    return AnalysisRecord(
+        id=analysis.name, time=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        title=f"SiteWatch: sample {BEFORE_DATE} -> {AFTER_DATE}", before_path=str(site / "before.tif"),
+        after_path=str(site / "after.tif"), before_date=BEFORE_DATE, after_date=AFTER_DATE,
+        gpkg_path=str(analysis / "analysis.gpkg"))
+
+
+def open_panel(iface, analysis: Path):
+    """(review panel, layer group) on a sample analysis; the site workspace beside the analyses folder."""
+    from sitewatch.plugin.gui.review.opener import ShownAnalysis, open_review_panel
+    from sitewatch.plugin.layers.analysis_layers import AnalysisOutputs, add_analysis_layers
+
+    record = analysis_record(analysis)
+    group = add_analysis_layers(AnalysisOutputs.from_record(record))
+    workspace = analysis.parent.parent / "workspace.gpkg"
+    panel = open_review_panel(iface, ShownAnalysis(str(workspace), record, group))
+    return panel, group
+
+
+class HeadlessIface:
+    """What the review panel needs of QGIS's interface outside QGIS: a map canvas and a message bar."""
+
+    def __init__(self):
+        from qgis.gui import QgsMapCanvas, QgsMessageBar
+
+        self.canvas = QgsMapCanvas()
+        self.canvas.resize(800, 600)
+        self.bar = QgsMessageBar()
+
+    def mapCanvas(self):  # noqa: N802
+        return self.canvas
+
+    def messageBar(self):  # noqa: N802
+        return self.bar

@@ -7,36 +7,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
-sys.path.insert(0, str(Path(__file__).parent))
 import pkgpath  # noqa: E402,F401
-
-
-class _Iface:
-    """What the review panel needs of QGIS's interface: the map canvas and a message bar."""
-
-    def __init__(self):
-        from qgis.gui import QgsMapCanvas, QgsMessageBar
-
-        self.canvas = QgsMapCanvas()
-        self.bar = QgsMessageBar()
-
-    def mapCanvas(self):  # noqa: N802
-        return self.canvas
-
-    def messageBar(self):  # noqa: N802
-        return self.bar
 
 
 def main(analysis: str, rounds: int) -> int:
     from qgis.core import QgsApplication
     from qgis.PyQt.QtCore import Qt
     from qgis.PyQt.QtTest import QTest
-
-    from review_gui_helpers import open_panel
+    from review_sample import HeadlessIface, open_panel
 
     app = QgsApplication([], True)
     app.initQgis()
-    panel, _group = open_panel(_Iface(), Path(analysis))
+    panel, _group = open_panel(HeadlessIface(), Path(analysis))
     for k in range(rounds):
         object_id = panel.current_id
         if object_id is None:
