@@ -23,6 +23,9 @@ from .review_state import ReviewState
 LAYER_REVIEWED = "reviewed_objects"
 LAYER_MACHINE_COUNTS = "machine_counts"
 COUNT_NAMES = ("before", "after", "delta", "arrived", "departed", "stayed", "moved")
+REVIEWED_FIELDS = {"object_id": ogr.OFTString, "kind": ogr.OFTString, "side": ogr.OFTString, "class": ogr.OFTString,
+                   "machine_class": ogr.OFTString, "status": ogr.OFTString, "reason": ogr.OFTString,
+                   "event": ogr.OFTString, "score": ogr.OFTReal, "added": ogr.OFTInteger}
 
 
 @dataclass
@@ -130,10 +133,7 @@ def write_reviewed_outputs(gpkg: str, state: ReviewState) -> None:
     reviewed = ds.GetLayerByName(LAYER_REVIEWED)
     if reviewed is None:
         reviewed = ds.CreateLayer(LAYER_REVIEWED, srs=_srs(crs), geom_type=ogr.wkbPolygon)
-        for name, ftype in (("object_id", ogr.OFTString), ("kind", ogr.OFTString), ("side", ogr.OFTString),
-                            ("class", ogr.OFTString), ("machine_class", ogr.OFTString), ("status", ogr.OFTString),
-                            ("reason", ogr.OFTString), ("event", ogr.OFTString), ("score", ogr.OFTReal),
-                            ("added", ogr.OFTInteger)):
+        for name, ftype in REVIEWED_FIELDS.items():
             reviewed.CreateField(ogr.FieldDefn(name, ftype))
     counts = ds.GetLayerByName(LAYER_COUNTS)
     if counts is not None and ds.GetLayerByName(LAYER_MACHINE_COUNTS) is None:
@@ -148,19 +148,19 @@ def write_reviewed_outputs(gpkg: str, state: ReviewState) -> None:
             counts.CreateField(ogr.FieldDefn(name, ogr.OFTInteger))
     ds.StartTransaction()
     try:
-        for layer in (reviewed, counts):
-            for fid in [f.GetFID() for f in layer]:
-                layer.DeleteFeature(fid)
+        for name in (LAYER_REVIEWED, LAYER_COUNTS):
+            ds.ExecuteSQL(f'DELETE FROM "{name}"')
+        defn = reviewed.GetLayerDefn()
+        index = [defn.GetFieldIndex(name) for name in REVIEWED_FIELDS]
         for s in state.objects:
             if not s.wkt:
                 continue
-            f = ogr.Feature(reviewed.GetLayerDefn())
+            f = ogr.Feature(defn)
             f.SetGeometry(ogr.ForceToPolygon(ogr.CreateGeometryFromWkt(s.wkt)))
-            for name, value in (("object_id", s.object_id), ("kind", s.obj.kind), ("side", s.obj.side),
-                                ("class", s.class_name), ("machine_class", s.obj.machine_class), ("status", s.status),
-                                ("reason", s.reason), ("event", s.event), ("score", float(s.obj.score)),
-                                ("added", int(s.obj.added))):
-                f.SetField(name, value)
+            values = (s.object_id, s.obj.kind, s.obj.side, s.class_name, s.obj.machine_class, s.status, s.reason,
+                      s.event, float(s.obj.score), int(s.obj.added))
+            for k, value in zip(index, values):
+                f.SetField(k, value)
             reviewed.CreateFeature(f)
         detections = state.detections()
         for c in state.counts:

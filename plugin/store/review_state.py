@@ -162,7 +162,7 @@ def _events(state: ReviewState, matches: list, catalogue: Catalogue, max_distanc
     taken = {s.object_id for pair in paired for s in pair[:2]}
     rest_b = [s for s in standing.values() if s.obj.side == "before" and s.object_id not in taken]
     rest_a = [s for s in standing.values() if s.obj.side == "after" and s.object_id not in taken]
-    if rest_b and rest_a:
+    if rest_b and rest_a and any(_touched(s, broken) for s in rest_b + rest_a):
         dets_b, dets_a = [_detection(s) for s in rest_b], [_detection(s) for s in rest_a]
         owner = {id(d): s for d, s in zip(dets_b + dets_a, rest_b + rest_a)}
         match = match_detections(dets_b, dets_a, max_distance_m=max_distance_m,
