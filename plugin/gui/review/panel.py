@@ -21,7 +21,7 @@ from qgis.gui import QgsDockWidget, QgsRubberBand
 from qgis.PyQt import uic
 from qgis.PyQt.QtCore import QEvent, QObject, Qt, pyqtSignal
 from qgis.PyQt.QtGui import QColor
-from qgis.PyQt.QtWidgets import QTableWidgetItem
+from qgis.PyQt.QtWidgets import QHeaderView, QTableWidgetItem
 
 from ...core.equipment.catalogue import Catalogue
 from ...layers.analysis_layers import set_capture_visible
@@ -117,8 +117,10 @@ class ReviewPanel(QgsDockWidget):
             key = str((k + 1) % 10) + "  " if k < 10 else "    "
             cls = self.session.catalogue.classes.get(name)
             ui.relabelCombo.addItem(f"{key}{name}" + (f" ({cls.name})" if cls is not None else ""), name)
-        ui.queueTable.horizontalHeader().setStretchLastSection(True)
-        ui.countsTable.horizontalHeader().setStretchLastSection(True)
+        for table in (ui.queueTable, ui.countsTable):
+            table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+            table.horizontalHeader().setStretchLastSection(True)
+            table.verticalHeader().setVisible(False)
 
     def _connect(self) -> None:
         ui = self.ui
@@ -205,7 +207,8 @@ class ReviewPanel(QgsDockWidget):
         table.blockSignals(True)
         table.setRowCount(len(self.queue))
         for row, s in enumerate(self.queue):
-            values = (s.obj.side or "region", s.class_name, f"{s.obj.score:.2f}", s.event, s.status, s.object_id)
+            values = (s.obj.side or "region", s.class_name, f"{s.obj.score:.2f}", s.event, s.status,
+                      s.object_id.split(":", 1)[-1])  # the id within its analysis
             for col, value in enumerate(values):
                 table.setItem(row, col, QTableWidgetItem(value))
         table.blockSignals(False)
@@ -229,9 +232,9 @@ class ReviewPanel(QgsDockWidget):
         else:
             table.clearSelection()
         table.blockSignals(False)
-        self._show_current()
         if follow and row >= 0:
             self.follow()
+        self._show_current()
 
     def _on_row_selected(self) -> None:
         rows = self.ui.queueTable.selectionModel().selectedRows()
