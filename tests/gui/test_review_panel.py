@@ -233,3 +233,14 @@ def test_qgis_killed_mid_review_and_reopened_keeps_every_decision(qgis_app, qgis
     finally:
         panel.shutdown()
         QgsProject.instance().clear()
+
+
+def test_a_note_is_kept_in_the_history(panel):
+    first = panel.current_id
+    QTest.keyClicks(panel.ui.noteEdit, "tarp over the nose")
+    QTest.keyClick(panel.ui.noteEdit, Qt.Key.Key_Return)
+    assert panel.current_id == first and panel.ui.noteEdit.text() == ""
+    history = panel.session.store.history(first)
+    assert history[-1].action == "note" and history[-1].note == "tarp over the nose" and history[-1].reviewer
+    assert panel.session.state.by_id()[first].note == "tarp over the nose" and _reviewed(panel) == 0
+    assert "tarp over the nose" in panel.ui.currentLabel.text()

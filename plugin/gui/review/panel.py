@@ -141,6 +141,7 @@ class ReviewPanel(QgsDockWidget):
         ui.undoButton.clicked.connect(self.undo)
         ui.redoButton.clicked.connect(self.redo)
         ui.retrainButton.clicked.connect(self.retrainRequested.emit)
+        ui.noteEdit.returnPressed.connect(self.note_current)
         self._key_filter = _KeyFilter(self)
         for widget in [self.form, ui.queueTable, ui.countsTable] + [
                 getattr(ui, name) for name in dir(ui) if name.endswith("Button")]:
@@ -290,6 +291,18 @@ class ReviewPanel(QgsDockWidget):
             return False
         return self._decide(lambda: self.session.relabel(s.object_id, class_name))
 
+    def note_current(self) -> bool:
+        """Keep the note typed for the current object; the queue gets the keys back."""
+        s = self.current()
+        text = self.ui.noteEdit.text().strip()
+        if s is None or not text:
+            return False
+        done = self._decide(lambda: self.session.note(s.object_id, text), advance=False)
+        if done:
+            self.ui.noteEdit.clear()
+            self.ui.queueTable.setFocus()
+        return done
+
     def undo(self) -> bool:
         return self._decide(self.session.undo, advance=False)
 
@@ -402,6 +415,7 @@ class ReviewPanel(QgsDockWidget):
         last = history[-1] if history else None
         who = f"; last: {last.action} by {last.reviewer}" if last is not None and last.action != "detected" else ""
         reason = f" ({s.reason})" if s.reason else ""
+        reason += f" · note: {s.note}" if s.note else ""
         self.ui.currentLabel.setText(
             f"{self.current_row() + 1}/{len(self.queue)} · {s.obj.side or 'change region'} · {s.class_name} · "
             f"score {s.obj.score:.2f} · {s.event or '-'} · {s.status}{reason}{who} · showing {self.shown_side}")
