@@ -36,6 +36,7 @@ class ReviewSession:
         self.analysis_id = analysis_id
         self.gpkg_path = gpkg_path
         self.catalogue = catalogue or load_catalogue()
+        self.outputs_problem = ""
         self.undo_stack: list[int] = []
         self.redo_stack: list[int] = []
         self.state: ReviewState = derive(store, analysis_id, self.catalogue)
@@ -114,8 +115,16 @@ class ReviewSession:
         return decision
 
     def refresh(self) -> ReviewState:
-        """Derive the state again and rewrite the analysis's reviewed layers and counts."""
+        """Derive the state again and rewrite the analysis's reviewed layers and counts.
+
+        The decisions are already committed: when the analysis file cannot be written, that is
+        said in `outputs_problem` (the layers catch up at the next decision that can write)."""
         self.state = derive(self.store, self.analysis_id, self.catalogue)
+        self.outputs_problem = ""
         if self.gpkg_path:
-            write_reviewed_outputs(self.gpkg_path, self.state)
+            try:
+                write_reviewed_outputs(self.gpkg_path, self.state)
+            except (ReviewStoreError, RuntimeError) as exc:
+                self.outputs_problem = (f"The decision is saved, but the analysis layers in {self.gpkg_path} "
+                                        f"could not be updated: {exc}")
         return self.state

@@ -266,6 +266,9 @@ class ReviewPanel(QgsDockWidget):
         if decision is None:
             return False
         self.ui.messageLabel.setText(f"Saved: {decision.action} {decision.new_class or ''} ({decision.reviewer})")
+        if self.session.outputs_problem:
+            self.ui.messageLabel.setText(self.session.outputs_problem)
+            self.iface.messageBar().pushMessage(MESSAGE_TITLE, self.session.outputs_problem, Qgis.MessageLevel.Warning, 8)
         following = None
         if advance and current is not None and 0 <= row + 1 < len(self.queue):
             following = self.queue[row + 1].object_id

@@ -123,3 +123,14 @@ def test_a_read_only_workspace_gives_a_clear_message_and_is_left_as_is(analysed_
     finally:
         os.chmod(folder, 0o755)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_an_unwritable_analysis_file_keeps_the_decision_and_says_so(analysed_site, analysis_copy):
+    site, _ = analysed_site
+    store, analysis_id, gpkg = registered(analysis_copy, site)
+    session = ReviewSession(store, analysis_id, gpkg)
+    target = session.queue()[0].object_id
+    Path(gpkg).write_bytes(b"damaged" * 1000)
+    session.accept(target)
+    assert "decision is saved" in session.outputs_problem and "could not be updated" in session.outputs_problem
+    assert derive(ReviewStore(store.path), analysis_id).by_id()[target].status == "accepted"
