@@ -2,11 +2,15 @@
 each committed sequence number (or the error message), so a test can kill it at any moment."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tools"))
-import pkgpath  # noqa: E402,F401
+if os.environ.get("SITEWATCH_PKG_DIR"):  # a copy of the package for a user who may not read the tree
+    sys.path.insert(0, os.environ["SITEWATCH_PKG_DIR"])
+else:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tools"))
+    import pkgpath  # noqa: F401
 
 from sitewatch.plugin.store.review import ReviewStore, ReviewStoreError  # noqa: E402
 

@@ -110,12 +110,22 @@ def test_a_read_only_workspace_gives_a_clear_message_and_is_left_as_is(analysed_
         shutil.copy2(store.path, path)
         n = len(store.decisions())
         before = _digest(path)
+        # root writes anything: the writer then runs as an ordinary user who may only read, with its
+        # own copy of the package and script (the working tree may sit where that user cannot look)
+        options: dict = {}
+        command = [sys.executable, str(SCRIPT), str(path), analysis_id, "3"]
+        if os.geteuid() == 0:
+            root = Path(__file__).resolve().parents[3]
+            package = folder / "pkg" / "sitewatch"
+            shutil.copytree(root / "plugin", package / "plugin", ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copy2(root / "__init__.py", package / "__init__.py")
+            shutil.copy2(SCRIPT, folder / SCRIPT.name)
+            subprocess.run(["chmod", "-R", "a+rX", str(folder)], check=True)
+            command = [os.path.realpath(sys.executable), str(folder / SCRIPT.name), str(path), analysis_id, "3"]
+            options = {"user": "nobody", "cwd": "/", "env": {**os.environ, "SITEWATCH_PKG_DIR": str(folder / "pkg")}}
         os.chmod(path, 0o444)
         os.chmod(folder, 0o555)
-        # root writes anything: the writer then runs as an ordinary user who may only read
-        user = {"user": "nobody"} if os.geteuid() == 0 else {}
-        out = subprocess.run([sys.executable, str(SCRIPT), str(path), analysis_id, "3"], capture_output=True,
-                             text=True, timeout=120, **user)
+        out = subprocess.run(command, capture_output=True, text=True, timeout=120, **options)
         assert out.returncode == 2, out.stderr
         assert "cannot be written (read-only" in out.stdout and "not saved" in out.stdout
         assert _digest(path) == before
