@@ -14,7 +14,7 @@ from ..core.annotations.formats import FORMAT_NAMES
 from ..core.errors import Cancelled, SiteWatchError
 from ..store.review import ReviewStore
 from ..store.workspace import WorkspaceError
-from .alg_coregister import feedback_progress
+from .common import add_parameters, feedback_progress, tr
 
 
 class ExportAnnotationsAlgorithm(QgsProcessingAlgorithm):
@@ -28,37 +28,34 @@ class ExportAnnotationsAlgorithm(QgsProcessingAlgorithm):
         return "exportannotations"
 
     def displayName(self) -> str:  # noqa: N802
-        return "Export reviewed annotations"
+        return tr("Export reviewed annotations")
 
     def group(self) -> str:
-        return "Review"
+        return tr("Review")
 
     def groupId(self) -> str:  # noqa: N802
         return "review"
 
     def shortHelpString(self) -> str:  # noqa: N802
-        return ("Writes the reviewed objects of a site (accepted, relabelled, redrawn or added; rejected and "
-                "unreviewed ones left out) as training data: georeferenced PNG image chips cut from the "
-                "captures and labels in COCO, YOLO, YOLO oriented, DOTA or GeoJSON.")
+        return tr("Writes the reviewed objects of a site (accepted, relabelled, redrawn or added; rejected and "
+                  "unreviewed ones left out) as training data: georeferenced PNG image chips cut from the "
+                  "captures and labels in COCO, YOLO, YOLO oriented, DOTA or GeoJSON.")
 
     def createInstance(self) -> "ExportAnnotationsAlgorithm":  # noqa: N802
         return ExportAnnotationsAlgorithm()
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
-        workspace = QgsProcessingParameterFile(self.WORKSPACE, "Site workspace", extension="gpkg")
-        fmt = QgsProcessingParameterEnum(self.FORMAT, "Format", options=FORMAT_NAMES, defaultValue=0)
-        out = QgsProcessingParameterFolderDestination(self.OUTPUT_FOLDER, "Output folder")
-        helps = {
-            workspace: "The site's workspace.gpkg (in the site folder) that holds the review history.",
-            fmt: "COCO (json, oriented boxes as four-corner segmentations), YOLO (axis-aligned), YOLO oriented "
-                 "(Ultralytics OBB), DOTA (labelTxt) or GeoJSON (map coordinates).",
-            out: "Folder for images/ and the labels (created).",
-        }
-        for param, help_text in helps.items():
-            param.setHelp(help_text)
-            self.addParameter(param)
-        self.addOutput(QgsProcessingOutputNumber(self.OBJECTS, "Objects exported"))
-        self.addOutput(QgsProcessingOutputNumber(self.IMAGES, "Image chips written"))
+        add_parameters(self, [
+            (QgsProcessingParameterFile(self.WORKSPACE, tr("Site workspace"), extension="gpkg"),
+             tr("The site's workspace.gpkg (in the site folder) that holds the review history.")),
+            (QgsProcessingParameterEnum(self.FORMAT, tr("Format"), options=FORMAT_NAMES, defaultValue=0),
+             tr("COCO (json, oriented boxes as four-corner segmentations), YOLO (axis-aligned), YOLO oriented "
+                "(Ultralytics OBB), DOTA (labelTxt) or GeoJSON (map coordinates).")),
+            (QgsProcessingParameterFolderDestination(self.OUTPUT_FOLDER, tr("Output folder")),
+             tr("Folder for images/ and the labels (created).")),
+        ])
+        self.addOutput(QgsProcessingOutputNumber(self.OBJECTS, tr("Objects exported")))
+        self.addOutput(QgsProcessingOutputNumber(self.IMAGES, tr("Image chips written")))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         from ..store.review_exchange import export_reviewed
@@ -69,9 +66,10 @@ class ExportAnnotationsAlgorithm(QgsProcessingAlgorithm):
         try:
             result = export_reviewed(ReviewStore(workspace), folder, fmt, feedback_progress(feedback))
         except Cancelled:
-            feedback.reportError("Export cancelled.")
+            feedback.reportError(tr("Export cancelled."))
             return {}
         except (SiteWatchError, WorkspaceError) as exc:
             raise QgsProcessingException(str(exc)) from exc
-        feedback.pushInfo(f"{result.objects} reviewed objects in {result.images} image chips, {fmt}: {result.path}")
+        feedback.pushInfo(tr("{0} reviewed objects in {1} image chips, {2}: {3}").format(
+            result.objects, result.images, fmt, result.path))
         return {self.OUTPUT_FOLDER: folder, self.OBJECTS: result.objects, self.IMAGES: result.images}

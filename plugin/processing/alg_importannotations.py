@@ -16,7 +16,7 @@ from ..core.annotations.formats import FORMAT_NAMES
 from ..core.errors import Cancelled, SiteWatchError
 from ..store.review import ReviewStore
 from ..store.workspace import WorkspaceError
-from .alg_coregister import feedback_progress
+from .common import add_parameters, feedback_progress, tr
 
 
 class ImportAnnotationsAlgorithm(QgsProcessingAlgorithm):
@@ -31,42 +31,39 @@ class ImportAnnotationsAlgorithm(QgsProcessingAlgorithm):
         return "importannotations"
 
     def displayName(self) -> str:  # noqa: N802
-        return "Import annotations as reviewed objects"
+        return tr("Import annotations as reviewed objects")
 
     def group(self) -> str:
-        return "Review"
+        return tr("Review")
 
     def groupId(self) -> str:  # noqa: N802
         return "review"
 
     def shortHelpString(self) -> str:  # noqa: N802
-        return ("Adds the boxes of a COCO, YOLO, YOLO oriented, DOTA or GeoJSON dataset to a site's review "
-                "history as reviewed objects (an 'add' decision each, kept like any other decision), placed "
-                "on the map through the images' georeferencing. Retrain from my reviews and exports then use them.")
+        return tr("Adds the boxes of a COCO, YOLO, YOLO oriented, DOTA or GeoJSON dataset to a site's review "
+                  "history as reviewed objects (an 'add' decision each, kept like any other decision), placed "
+                  "on the map through the images' georeferencing. Retrain from my reviews and exports then use them.")
 
     def createInstance(self) -> "ImportAnnotationsAlgorithm":  # noqa: N802
         return ImportAnnotationsAlgorithm()
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
-        source = QgsProcessingParameterFile(self.INPUT, "Annotations (file or folder)",
-                                            behavior=QgsProcessingParameterFile.File)
-        fmt = QgsProcessingParameterEnum(self.FORMAT, "Format", options=FORMAT_NAMES, defaultValue=0)
-        images = QgsProcessingParameterFile(self.IMAGES, "Georeferenced images (folder)",
-                                            behavior=QgsProcessingParameterFile.Folder, optional=True)
-        workspace = QgsProcessingParameterFile(self.WORKSPACE, "Site workspace", extension="gpkg")
-        helps = {
-            source: "A COCO .json, a GeoJSON file, or a YOLO / YOLO oriented / DOTA dataset folder (images/ with "
-                    "labels/ or labelTxt/); a folder path may be typed in for those.",
-            fmt: "The format of the annotations.",
-            images: "Where the georeferenced originals of images without georeferencing are (same file names); "
-                    "empty: the images beside the annotations (SiteWatch's chips carry a world file).",
-            workspace: "The site's workspace.gpkg that receives the objects (created if missing).",
-        }
-        for param, help_text in helps.items():
-            param.setHelp(help_text)
-            self.addParameter(param)
-        self.addOutput(QgsProcessingOutputNumber(self.OBJECTS, "Objects imported"))
-        self.addOutput(QgsProcessingOutputString(self.IMPORT_ID, "Import id in the review history"))
+        add_parameters(self, [
+            (QgsProcessingParameterFile(self.INPUT, tr("Annotations (file or folder)"),
+                                        behavior=QgsProcessingParameterFile.Behavior.File),
+             tr("A COCO .json, a GeoJSON file, or a YOLO / YOLO oriented / DOTA dataset folder (images/ with "
+                "labels/ or labelTxt/); a folder path may be typed in for those.")),
+            (QgsProcessingParameterEnum(self.FORMAT, tr("Format"), options=FORMAT_NAMES, defaultValue=0),
+             tr("The format of the annotations.")),
+            (QgsProcessingParameterFile(self.IMAGES, tr("Georeferenced images (folder)"),
+                                        behavior=QgsProcessingParameterFile.Behavior.Folder, optional=True),
+             tr("Where the georeferenced originals of images without georeferencing are (same file names); "
+                "empty: the images beside the annotations (SiteWatch's chips carry a world file).")),
+            (QgsProcessingParameterFile(self.WORKSPACE, tr("Site workspace"), extension="gpkg"),
+             tr("The site's workspace.gpkg that receives the objects (created if missing).")),
+        ])
+        self.addOutput(QgsProcessingOutputNumber(self.OBJECTS, tr("Objects imported")))
+        self.addOutput(QgsProcessingOutputString(self.IMPORT_ID, tr("Import id in the review history")))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
         source = parameters.get(self.INPUT)
@@ -85,10 +82,10 @@ class ImportAnnotationsAlgorithm(QgsProcessingAlgorithm):
         try:
             result = import_annotations(ReviewStore(workspace), source, fmt, images, feedback_progress(feedback))
         except Cancelled:
-            feedback.reportError("Import cancelled; nothing was added.")
+            feedback.reportError(tr("Import cancelled; nothing was added."))
             return {}
         except (SiteWatchError, WorkspaceError) as exc:
             raise QgsProcessingException(str(exc)) from exc
-        feedback.pushInfo(f"{result.objects} objects from {result.images} images added to {workspace} "
-                          f"({result.path}).")
+        feedback.pushInfo(tr("{0} objects from {1} images added to {2} ({3}).").format(
+            result.objects, result.images, workspace, result.path))
         return {self.OBJECTS: result.objects, self.IMPORT_ID: result.path}

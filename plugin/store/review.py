@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Optional
 
+from ..core.gdal_scope import gdal_exceptions
 from .workspace import WorkspaceError
 
 SCHEMA_VERSION = 1
@@ -168,11 +169,15 @@ class ReviewStore:
         finally:
             con.close()
 
+    @gdal_exceptions()
     def _create_empty(self) -> None:
         from osgeo import ogr
 
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        ds = ogr.GetDriverByName("GPKG").CreateDataSource(self.path)
+        try:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            ds = ogr.GetDriverByName("GPKG").CreateDataSource(self.path)
+        except (OSError, RuntimeError) as exc:
+            raise _explain(self.path, exc) from exc
         if ds is None:
             raise ReviewStoreError(f"The site workspace {self.path} cannot be created.")
         ds = None

@@ -14,6 +14,7 @@ from typing import Optional
 
 from osgeo import ogr, osr
 
+from ..core.gdal_scope import gdal_exceptions
 from ..core.pipeline import LAYER_AFTER, LAYER_BEFORE, LAYER_COUNTS, LAYER_MATCHES, LAYER_REGIONS
 from .review import (
     KIND_DETECTION, KIND_REGION, REGION_CLASS, AnalysisEntry, ReviewObject, ReviewStore, ReviewStoreError,
@@ -54,6 +55,7 @@ def _max_distance(gpkg: str) -> float:
         return 20.0
 
 
+@gdal_exceptions()
 def read_objects(gpkg: str, analysis_id: str, before_path: str = "", after_path: str = ""
                  ) -> tuple[list[ReviewObject], list[tuple[str, str, str, Optional[float]]]]:
     """The machine objects of an analysis GeoPackage and its matched pairs.
@@ -98,6 +100,7 @@ def read_objects(gpkg: str, analysis_id: str, before_path: str = "", after_path:
     return objects, matches
 
 
+@gdal_exceptions()
 def register_analysis(store: ReviewStore, analysis_id: str, gpkg: str, before_path: str = "", after_path: str = "",
                       before_date: str = "", after_date: str = "", carry_over: bool = True) -> Registration:
     """Put an analysis's objects in the site's history (once); earlier decisions on the same
@@ -123,6 +126,7 @@ def _srs(wkt: str):
     return srs
 
 
+@gdal_exceptions()
 def write_reviewed_outputs(gpkg: str, state: ReviewState) -> None:
     """Rewrite the reviewed layers of the analysis GeoPackage from `state`, in one transaction.
 

@@ -10,6 +10,7 @@ import math
 from typing import Optional
 
 from ..core.equipment.catalogue import Catalogue, load_catalogue
+from ..core.gdal_scope import gdal_exceptions
 from .review import KIND_REGION, ReviewObject, ReviewStore
 from .review_state import STATUS_ACCEPTED, STATUS_REJECTED, ObjectState, centre, derive
 
@@ -57,6 +58,7 @@ def _best(new: ReviewObject, candidates: list[ObjectState], used: set[str], cata
     return best
 
 
+@gdal_exceptions()
 def carry_over_decisions(store: ReviewStore, analysis_id: str, catalogue: Optional[Catalogue] = None) -> int:
     """Decisions carried to the objects of `analysis_id` from earlier analyses; returns how many objects."""
     catalogue = catalogue or load_catalogue()

@@ -20,6 +20,7 @@ from ..core.annotations.chips import Chip, image_georeferencing, write_chips
 from ..core.annotations.formats import MAP_COORDINATES, format_module
 from ..core.errors import InputError
 from ..core.progress import Progress
+from ..core.gdal_scope import gdal_exceptions
 from .review import AnalysisEntry, ReviewObject, ReviewStore
 from .review_training import reviewed_examples
 
@@ -31,6 +32,7 @@ class ExchangeResult:
     path: str  # the label file or folder written (export), or the import's analysis id
 
 
+@gdal_exceptions()
 def export_reviewed(store: ReviewStore, out_folder: str, fmt: str, progress: Optional[Progress] = None) -> ExchangeResult:
     """Write the site's reviewed objects with image chips into out_folder (created)."""
     progress = progress or Progress()
@@ -50,6 +52,7 @@ def export_reviewed(store: ReviewStore, out_folder: str, fmt: str, progress: Opt
     return ExchangeResult(sum(len(d) for _r, d in examples), len(chips), str(path))
 
 
+@gdal_exceptions()
 def import_annotations(store: ReviewStore, source: str, fmt: str, images: Optional[str] = None,
                        progress: Optional[Progress] = None) -> ExchangeResult:
     """Make the boxes of a dataset (file or folder) reviewed objects of the site."""

@@ -14,6 +14,7 @@ from typing import Optional
 
 from ..core.equipment.catalogue import Catalogue, load_catalogue
 from ..core.equipment.matching import ClassCount
+from ..core.gdal_scope import gdal_exceptions
 from .review import KIND_DETECTION, KIND_REGION, Decision, ReviewObject, ReviewStore
 
 STATUS_PENDING = "pending"
@@ -114,6 +115,7 @@ def fold(obj: ReviewObject, decisions: list[Decision]) -> ObjectState:
     return state
 
 
+@gdal_exceptions()
 def derive(store: ReviewStore, analysis_id: str, catalogue: Optional[Catalogue] = None) -> ReviewState:
     """The reviewed state of one analysis: objects, events and counts."""
     objects = store.objects(analysis_id)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..core.equipment.detection import Detection
+from ..core.gdal_scope import gdal_exceptions
 from .review import KIND_DETECTION, ReviewStore
 from .review_state import STATUS_ACCEPTED, derive
 
 
+@gdal_exceptions()
 def reviewed_examples(store: ReviewStore) -> list[tuple[str, list[Detection]]]:
     """(capture raster, reviewed detections on it) over every analysis of the site, one entry per raster.
 

@@ -6,6 +6,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import InputError
+from ..gdal_scope import gdal_exceptions
 
 
 def box_from_three_points(a: Sequence[float], b: Sequence[float], c: Sequence[float]) -> np.ndarray:
@@ -30,6 +31,7 @@ def corners_to_wkt(corners: np.ndarray) -> str:
     return "POLYGON((" + ", ".join(f"{x:.3f} {y:.3f}" for x, y in pts) + "))"
 
 
+@gdal_exceptions()
 def wkt_to_corners(wkt: str) -> np.ndarray:
     """The four corners of a box polygon (its first four ring points; a polygon of another shape
     gives its minimum-area rectangle)."""

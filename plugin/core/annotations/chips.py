@@ -11,6 +11,7 @@ import numpy as np
 
 from ..equipment.detection import Detection
 from ..errors import InputError
+from ..gdal_scope import gdal_exceptions
 from .boxes import map_to_pixel
 
 CHIP_PX = 512  # chip grid step; each chip grows by its objects' half size so none is cut
@@ -43,6 +44,7 @@ class Chip:
     boxes: list[Box] = field(default_factory=list)
 
 
+@gdal_exceptions()
 def write_chips(raster: str, detections: Sequence[Detection], out_dir: Path, prefix: str,
                 object_ids: Optional[Sequence[str]] = None, chip_px: int = CHIP_PX) -> list[Chip]:
     """Cut `raster` into chips that hold every detection whole; returns the chips with their boxes
@@ -103,6 +105,7 @@ def _write_png(ds, window: tuple[int, int, int, int], gt: tuple, crs: str, path:
     out = None
 
 
+@gdal_exceptions()
 def image_georeferencing(path: Path, images_dir: Optional[Path] = None) -> tuple[Optional[tuple], str, int, int]:
     """(geotransform or None, CRS WKT, width, height) of an image; an image without georeferencing
     takes that of the image of the same name in `images_dir` (its georeferenced original)."""

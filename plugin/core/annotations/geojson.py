@@ -8,12 +8,14 @@ from typing import Optional
 import numpy as np
 
 from ..errors import InputError
+from ..gdal_scope import gdal_exceptions
 from .boxes import pixel_to_map, wkt_to_corners
 from .chips import Box, Chip
 
 FILE_NAME = "annotations.geojson"
 
 
+@gdal_exceptions()
 def write(chips: list[Chip], root: Path) -> Path:
     from osgeo import ogr, osr
 
@@ -51,6 +53,7 @@ def write(chips: list[Chip], root: Path) -> Path:
     return first or root
 
 
+@gdal_exceptions()
 def read(path: Path, images: Optional[Path] = None) -> list[Chip]:
     """Chips in map coordinates: each box's corners are map coordinates (geotransform None, CRS set)."""
     from osgeo import ogr
