@@ -189,13 +189,14 @@ def _write_counts(gpkg: str, counts: list) -> None:
     ds = None
 
 
-def object_ids(analysis_id: str, layer: str, n: int) -> list[str]:
-    """Stable ids of a layer's objects: `<analysis>:<layer>:<feature id>` (GeoPackage ids start at 1),
-    so analyses written before ids existed get the same ids from their feature ids."""
-    return [f"{analysis_id}:{layer}:{k + 1}" for k in range(n)]
+def object_ids(layer: str, n: int) -> list[str]:
+    """Stable ids of a layer's objects within their analysis: `<layer>:<feature id>` (GeoPackage ids
+    start at 1), so analyses written before ids existed get the same ids from their feature ids. The
+    site's review history prefixes them with the analysis id."""
+    return [f"{layer}:{k + 1}" for k in range(n)]
 
 
-def _add_object_ids(gpkg: str, layer_name: str, analysis_id: str) -> None:
+def _add_object_ids(gpkg: str, layer_name: str) -> None:
     """An `object_id` field on a copied layer (its rows untouched otherwise)."""
     from osgeo import ogr
 
@@ -205,18 +206,18 @@ def _add_object_ids(gpkg: str, layer_name: str, analysis_id: str) -> None:
         layer.CreateField(ogr.FieldDefn("object_id", ogr.OFTString))
     layer.StartTransaction()
     for feature in layer:
-        feature.SetField("object_id", f"{analysis_id}:{layer_name}:{feature.GetFID()}")
+        feature.SetField("object_id", f"{layer_name}:{feature.GetFID()}")
         layer.SetFeature(feature)
     layer.CommitTransaction()
     ds = None
 
 
-def _write_matches(gpkg: str, match, before: list, after: list, analysis_id: str) -> None:
+def _write_matches(gpkg: str, match, before: list, after: list) -> None:
     """The matches table: per event, the object ids of its before and after detection (empty when none)."""
     from osgeo import ogr
 
-    ids_before = {id(d): i for i, d in zip(object_ids(analysis_id, LAYER_BEFORE, len(before)), before)}
-    ids_after = {id(d): i for i, d in zip(object_ids(analysis_id, LAYER_AFTER, len(after)), after)}
+    ids_before = {id(d): i for i, d in zip(object_ids(LAYER_BEFORE, len(before)), before)}
+    ids_after = {id(d): i for i, d in zip(object_ids(LAYER_AFTER, len(after)), after)}
     ds = _open_for_writing(gpkg)
     layer = ds.CreateLayer(LAYER_MATCHES, geom_type=ogr.wkbNone, options=["OVERWRITE=YES"])
     for name, ftype in (("before_id", ogr.OFTString), ("after_id", ogr.OFTString), ("event", ogr.OFTString),
@@ -282,7 +283,6 @@ def run_analysis(params: AnalysisParameters, progress: Optional[Progress] = None
 
 def _run(params: AnalysisParameters, work_dir: Path, progress: Progress) -> AnalysisResult:
     gpkg = str(work_dir / GPKG_NAME)
-    final_dir = Path(params.output_dir)  # its name is the analysis id in object ids
     result = AnalysisResult(params=params, output_dir=str(work_dir), gpkg_path=gpkg)
     change_share = 0.45 if params.change.enabled and params.equipment.enabled else 1.0
     dx_m = dy_m = 0.0
@@ -305,7 +305,7 @@ def _run(params: AnalysisParameters, work_dir: Path, progress: Progress) -> Anal
         result.change = change
         result.score_path, result.mask_path = change.score_path, change.mask_path
         _copy_layer(change.regions_path, change.regions_layer, gpkg, LAYER_REGIONS)
-        _add_object_ids(gpkg, LAYER_REGIONS, final_dir.name)
+        _add_object_ids(gpkg, LAYER_REGIONS)
         Path(change.regions_path).unlink()  # one copy of the regions: the analysis GeoPackage's
         change.regions_path, change.regions_layer = gpkg, LAYER_REGIONS
         regions_wkt = [region.wkt for region in change.regions]
@@ -334,9 +334,9 @@ def _run(params: AnalysisParameters, work_dir: Path, progress: Progress) -> Anal
             write_detections(gpkg, layer, detections, crs_wkt, extra_fields={
                 "event": [events[id(d)].event if id(d) in events else "" for d in detections],
                 "in_change": [int(events[id(d)].in_change) if id(d) in events else 0 for d in detections],
-                "object_id": object_ids(final_dir.name, layer, len(detections)),
+                "object_id": object_ids(layer, len(detections)),
             })
-        _write_matches(gpkg, match, before, after, final_dir.name)
+        _write_matches(gpkg, match, before, after)
         _write_counts(gpkg, match.counts)
         result.timings_s["equipment"] = time.perf_counter() - started
 

@@ -15,6 +15,7 @@ from typing import Optional
 from osgeo import ogr, osr
 
 from ..core.gdal_scope import gdal_exceptions
+from ..core.parameters import MatchSettings
 from ..core.pipeline import LAYER_AFTER, LAYER_BEFORE, LAYER_COUNTS, LAYER_MATCHES, LAYER_REGIONS
 from .review import (
     KIND_DETECTION, KIND_REGION, REGION_CLASS, AnalysisEntry, ReviewObject, ReviewStore, ReviewStoreError,
@@ -52,7 +53,7 @@ def _max_distance(gpkg: str) -> float:
         params = json.loads((Path(gpkg).parent / "parameters.json").read_text(encoding="utf-8"))
         return float(params["equipment"]["max_distance_m"])
     except (OSError, ValueError, KeyError, TypeError):
-        return 20.0
+        return MatchSettings.max_distance_m
 
 
 @gdal_exceptions()
@@ -60,9 +61,9 @@ def read_objects(gpkg: str, analysis_id: str, before_path: str = "", after_path:
                  ) -> tuple[list[ReviewObject], list[tuple[str, str, str, Optional[float]]]]:
     """The machine objects of an analysis GeoPackage and its matched pairs.
 
-    Analyses written before objects had ids get `<analysis>:<layer>:<feature id>`, the id a
-    run writes now; their pairs come from the detections' events (stayed/moved) when no
-    matches table exists: none, so such objects count as arrived/departed until reviewed.
+    Ids in the history are `<analysis>:<object_id of the file>`; analyses written before objects
+    had ids get `<analysis>:<layer>:<feature id>`, the same. Without a matches table (older
+    analyses) no pair is known: their detections count as arrived or departed.
     """
     ds = _open(gpkg)
     objects: list[ReviewObject] = []
@@ -79,8 +80,8 @@ def read_objects(gpkg: str, analysis_id: str, before_path: str = "", after_path:
             geom = f.GetGeometryRef()
             if geom is None or geom.IsEmpty():
                 continue
-            object_id = (f.GetField("object_id") if "object_id" in names else None) or \
-                f"{analysis_id}:{layer_name}:{f.GetFID()}"
+            local_id = (f.GetField("object_id") if "object_id" in names else None) or f"{layer_name}:{f.GetFID()}"
+            object_id = f"{analysis_id}:{local_id}"
             if kind == KIND_REGION:
                 score = f.GetField("mean_score") if "mean_score" in names else None
                 cls, event = REGION_CLASS, ""
@@ -96,7 +97,8 @@ def read_objects(gpkg: str, analysis_id: str, before_path: str = "", after_path:
         for f in layer:
             before_id, after_id = f.GetField("before_id") or "", f.GetField("after_id") or ""
             if before_id and after_id:
-                matches.append((before_id, after_id, f.GetField("event") or "", f.GetField("distance_m")))
+                matches.append((f"{analysis_id}:{before_id}", f"{analysis_id}:{after_id}", f.GetField("event") or "",
+                                f.GetField("distance_m")))
     return objects, matches
 
 

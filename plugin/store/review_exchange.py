@@ -19,6 +19,7 @@ from ..core.annotations.boxes import corners_to_wkt, pixel_to_map
 from ..core.annotations.chips import Chip, image_georeferencing, write_chips
 from ..core.annotations.formats import MAP_COORDINATES, format_module
 from ..core.errors import InputError
+from ..core.parameters import MatchSettings
 from ..core.progress import Progress
 from ..core.gdal_scope import gdal_exceptions
 from .review import AnalysisEntry, ReviewObject, ReviewStore
@@ -78,7 +79,7 @@ def import_annotations(store: ReviewStore, source: str, fmt: str, images: Option
     kept = _unique(objects)
     if not kept:
         raise InputError(f"{source} holds no annotation in {fmt} format.")
-    entry = AnalysisEntry(analysis_id, "", "", "", "", "", 20.0)
+    entry = AnalysisEntry(analysis_id, "", "", "", "", "", MatchSettings.max_distance_m)
     store.register(entry, [], [])
     store.add_objects(analysis_id, [(obj.side, cls, wkt, obj.raster_path, obj.crs_wkt) for obj, cls, wkt in kept],
                       note=f"imported from {Path(source).name} ({fmt})")

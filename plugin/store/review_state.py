@@ -14,13 +14,14 @@ from typing import Optional
 
 from ..core.equipment.catalogue import Catalogue, load_catalogue
 from ..core.equipment.matching import ClassCount
+from ..core.parameters import MatchSettings
 from ..core.gdal_scope import gdal_exceptions
 from .review import KIND_DETECTION, KIND_REGION, Decision, ReviewObject, ReviewStore
 
 STATUS_PENDING = "pending"
 STATUS_ACCEPTED = "accepted"
 STATUS_REJECTED = "rejected"
-STAY_TOLERANCE_M = 3.0  # as the analysis's matching
+STAY_TOLERANCE_M = MatchSettings.stay_tolerance_m  # as the analysis's matching
 
 
 @dataclass
@@ -126,7 +127,7 @@ def derive(store: ReviewStore, analysis_id: str, catalogue: Optional[Catalogue] 
     states = [fold(obj, per_object.get(obj.object_id, [])) for obj in objects
               if not obj.added or any(d.action == "add" for d in per_object.get(obj.object_id, []))]
     entry = store.analysis(analysis_id)
-    max_distance = entry.max_distance_m if entry is not None and entry.max_distance_m else 20.0
+    max_distance = entry.max_distance_m if entry is not None and entry.max_distance_m else MatchSettings.max_distance_m
     result = ReviewState(analysis_id, states)
     _events(result, store.matches(analysis_id), catalogue or load_catalogue(), max_distance)
     return result

@@ -6,14 +6,15 @@ import shutil
 from osgeo import ogr
 from review_helpers import registered
 
-from sitewatch.plugin.core.pipeline import LAYER_AFTER, LAYER_BEFORE, LAYER_MATCHES, LAYER_REGIONS
+from sitewatch.plugin.core.pipeline import LAYER_AFTER, LAYER_BEFORE, LAYER_REGIONS
 from sitewatch.plugin.store.review_analysis import register_analysis
 from sitewatch.plugin.store.review_session import ReviewSession
 from sitewatch.plugin.store.review_state import derive
 
 
 def _rerun_copy(analysis, new_id: str, shift_m: float, drop_after_fid: int):
-    """The analysis as a new run would write it: new ids, boxes a little off, one detection not found."""
+    """The analysis as a new run would write it: its own folder (the history's ids name it), boxes a
+    little off, one detection not found."""
     folder = analysis.parent / new_id
     shutil.copytree(analysis, folder)
     ds = ogr.Open(str(folder / "analysis.gpkg"), 1)
@@ -23,18 +24,12 @@ def _rerun_copy(analysis, new_id: str, shift_m: float, drop_after_fid: int):
             if name == LAYER_AFTER and f.GetFID() == drop_after_fid:
                 layer.DeleteFeature(f.GetFID())
                 continue
-            f.SetField("object_id", f.GetField("object_id").replace(analysis.name, new_id))
             geom = f.GetGeometryRef().Clone()
             ring = geom.GetGeometryRef(0)
             for k in range(ring.GetPointCount()):
                 ring.SetPoint_2D(k, ring.GetX(k) + shift_m, ring.GetY(k) - shift_m)
             f.SetGeometry(geom)
             layer.SetFeature(f)
-    matches = ds.GetLayerByName(LAYER_MATCHES)
-    for f in list(matches):
-        for key in ("before_id", "after_id"):
-            f.SetField(key, (f.GetField(key) or "").replace(analysis.name, new_id))
-        matches.SetFeature(f)
     ds = None
     return folder
 
