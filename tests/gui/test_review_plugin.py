@@ -60,3 +60,20 @@ def test_review_opens_on_the_analysis_the_panel_shows(qgis_app, qgis_iface, qgis
     finally:
         plugin.unload()
     assert plugin.review_panel is None
+
+
+def test_redetect_runs_the_panel_with_the_site_model(qgis_app, qgis_iface, qgis_new_project, tmp_path, monkeypatch):
+    from sitewatch.plugin.gui.dock import SiteWatchDock
+    from sitewatch.plugin.gui.review.retrain import redetect
+
+    dock = SiteWatchDock(qgis_iface)
+    try:
+        runs = []
+        monkeypatch.setattr(dock, "run_analysis", lambda *args: runs.append(args))
+        model = tmp_path / "models" / "learned.onnx"
+        redetect(dock, str(model))
+        assert runs == [()]
+        assert dock.equipment_options.engine == "model"
+        assert dock.equipment_options.model_widget.filePath() == str(model)
+    finally:
+        dock.shutdown()
