@@ -34,4 +34,7 @@ def record_analysis(workspace_path: str, result, threshold: Optional[float] = No
     """Add a finished analysis to the history of the site workspace at workspace_path."""
     record = analysis_record(result, threshold)
     SiteWorkspace(workspace_path).add_analysis(record)
+    from .review_analysis import carry_over_to_new_analysis
+
+    carry_over_to_new_analysis(workspace_path, record)  # a re-run keeps the site's review decisions
     return record

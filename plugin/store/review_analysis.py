@@ -8,6 +8,7 @@ class); the machine's counts are kept once as `machine_counts`.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -22,6 +23,7 @@ from .review import (
 )
 from .review_state import ReviewState
 
+LOG = logging.getLogger(__name__)
 LAYER_REVIEWED = "reviewed_objects"
 LAYER_MACHINE_COUNTS = "machine_counts"
 COUNT_NAMES = ("before", "after", "delta", "arrived", "departed", "stayed", "moved")
@@ -117,6 +119,27 @@ def register_analysis(store: ReviewStore, analysis_id: str, gpkg: str, before_pa
 
         carried = carry_over_decisions(store, analysis_id)
     return Registration(analysis_id, True, len(objects), carried)
+
+
+def carry_over_to_new_analysis(workspace_path: str, record) -> Optional[Registration]:
+    """When the site has a review history, register a newly recorded analysis (a workspace
+    AnalysisRecord) at once, so earlier decisions carry over and its counts follow them before
+    anyone opens its review. A site never reviewed is left as it is; a review history that
+    cannot be used is logged and the analysis stays recorded."""
+    from .review_state import derive
+
+    store = ReviewStore(workspace_path)
+    try:
+        if not store.analyses():
+            return None
+        registration = register_analysis(store, record.id, record.gpkg_path, record.before_path, record.after_path,
+                                         record.before_date, record.after_date)
+        if registration.carried:
+            write_reviewed_outputs(record.gpkg_path, derive(store, record.id))
+        return registration
+    except (ReviewStoreError, RuntimeError) as exc:
+        LOG.warning("Earlier review decisions were not carried over to %s: %s", record.id, exc)
+        return None
 
 
 def _srs(wkt: str):

@@ -76,3 +76,45 @@ def _moved(wkt: str, dx: float) -> str:
     geom = ogr.CreateGeometryFromWkt(wkt)
     ring = geom.GetGeometryRef(0)
     return "POLYGON((" + ", ".join(f"{ring.GetX(k) + dx} {ring.GetY(k)}" for k in range(ring.GetPointCount())) + "))"
+
+
+def test_recording_a_rerun_carries_the_decisions_at_once(analysed_site, analysis_copy):
+    from types import SimpleNamespace
+
+    from sitewatch.plugin.store.history import record_analysis
+    from sitewatch.plugin.store.review_analysis import LAYER_MACHINE_COUNTS
+
+    site, _ = analysed_site
+    store, analysis_id, gpkg = registered(analysis_copy, site)
+    session = ReviewSession(store, analysis_id, gpkg)
+    after = [s for s in session.state.detections() if s.obj.side == "after"]
+    session.reject(after[0].object_id)
+    rerun = _rerun_copy(analysis_copy, "20240103T000000_ghi789", 0.3, -1)
+    params = SimpleNamespace(before_path=str(site.before), after_path=str(site.after), before_date="2024-12-09",
+                             after_date="2024-12-13", change=SimpleNamespace(sensitivity=0.5))
+    result = SimpleNamespace(params=params, change=None, output_dir=str(rerun), title="rerun",
+                             gpkg_path=str(rerun / "analysis.gpkg"), score_path="", summary_lines=[])
+    record = record_analysis(store.path, result)
+    state = derive(store, record.id)
+    assert state.by_id()[after[0].object_id.replace(analysis_id, record.id)].status == "rejected"
+    ds = ogr.Open(str(rerun / "analysis.gpkg"))
+    assert ds.GetLayerByName(LAYER_MACHINE_COUNTS) is not None  # the counts table follows the carried decisions
+    assert sum(f.GetField("reviewed") for f in ds.GetLayerByName("counts")) == 1
+
+
+def test_recording_an_analysis_of_a_site_never_reviewed_adds_no_review_tables(analysed_site, analysis_copy, tmp_path):
+    from types import SimpleNamespace
+
+    from sitewatch.plugin.store.history import record_analysis
+    from sitewatch.plugin.store.review import ReviewStore
+    from sitewatch.plugin.store.workspace import SiteWorkspace
+
+    site, _ = analysed_site
+    workspace = SiteWorkspace.create(str(tmp_path / "site"), "s", "POLYGON((0 0,1 0,1 1,0 0))", "")
+    params = SimpleNamespace(before_path=str(site.before), after_path=str(site.after), before_date="", after_date="",
+                             change=SimpleNamespace(sensitivity=0.5))
+    result = SimpleNamespace(params=params, change=None, output_dir=str(analysis_copy), title="t",
+                             gpkg_path=str(analysis_copy / "analysis.gpkg"), score_path="", summary_lines=[])
+    record_analysis(workspace.path, result)
+    assert ReviewStore(workspace.path).schema_version() == 0
+    assert ogr.Open(str(analysis_copy / "analysis.gpkg")).GetLayerByName("reviewed_objects") is None
