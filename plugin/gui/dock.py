@@ -395,10 +395,8 @@ class SiteWatchDock(QgsDockWidget):
     def refresh_results(self) -> None:
         """List the counts of the analysis shown again (review decisions rewrite them), map left as it is."""
         group = self.current_group()
-        if group is None or self.site is None:
-            return
-        gpkg = group.customProperty(GROUP_PROPERTY, "")
-        record = next((r for r in ctl.site_history(self.site) if r.gpkg_path == gpkg), None)
+        record = next((r for r in ctl.site_history(self.site) if group is not None
+                       and r.gpkg_path == group.customProperty(GROUP_PROPERTY, "")), None)
         if record is not None:
             self._list_results(group, AnalysisOutputs.from_record(record), record.summary, show_after=False)
 
