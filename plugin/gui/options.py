@@ -18,7 +18,7 @@ from ..core.parameters import (
     EquipmentOptions,
     MatchSettings,
 )
-from ..store.workspace import LEARNED_MODEL
+from ..store.models import LEARNED_MODEL
 from .forms import load_form
 
 DETECTOR_CLASSES = ("aircraft", "helicopter", "vehicle", "ship")

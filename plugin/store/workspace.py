@@ -16,14 +16,12 @@ from typing import Optional
 from osgeo import ogr, osr
 
 from ..core.gdal_scope import gdal_exceptions
+from .models import learned_model_path
 
 WORKSPACE_NAME = "workspace.gpkg"
 LAYER_SITE = "site"
 LAYER_DATES = "capture_dates"
 LAYER_ANALYSES = "analyses"
-# the site's own detector (trained from its examples or reviews with sitewatch:trainequipmentdetector),
-# relative to the workspace folder: the panel's Learned engine runs it
-LEARNED_MODEL = Path("models") / "learned.onnx"
 
 
 class WorkspaceError(Exception):
@@ -77,7 +75,7 @@ class SiteWorkspace:
 
     def learned_model_path(self) -> Path:
         """Where this site's trained detector lives (it may not exist yet)."""
-        return self.folder / LEARNED_MODEL
+        return learned_model_path(self.path)
 
     # ------------------------------------------------------------ creation
     @classmethod
