@@ -49,3 +49,33 @@ def test_airbus_annotations_and_vrt(shared_data, tmp_path):
 
     info = raster_info(ek.georeferenced_vrt(data / "images" / image, tmp_path))
     assert (info.width, info.height, info.gsd_m) == (2560, 2560, 0.5) and "36N" in info.crs_wkt
+
+
+def test_site_folds_keep_each_site_whole_and_balance_the_folds():
+    groups = [["a1", "a2", "a3"], ["b1"], ["c1", "c2"], ["d1"], ["e1", "e2"]]
+    folds = ek.site_folds(groups, 2)
+    assert sorted(tuple(g) for fold in folds for g in fold) == sorted(tuple(g) for g in groups)
+    assert sorted(sum(len(g) for g in fold) for fold in folds) == [4, 5]
+    # by aircraft count instead of images
+    weights = {"a1": 1, "a2": 1, "a3": 1, "b1": 9, "c1": 1, "c2": 1, "d1": 1, "e1": 1, "e2": 1}
+    folds = ek.site_folds(groups, 2, weight=lambda g: sum(weights[i] for i in g))
+    assert [["b1"]] in folds
+    with pytest.raises(ValueError):
+        ek.site_folds(groups, 6)
+    assert ek.date_pairs(groups) == [("a1", "a2"), ("a2", "a3"), ("c1", "c2"), ("e1", "e2")]
+    assert ek.spread([0.5, 0.7, 0.9]) == "mean 0.700 (min 0.500, max 0.900)"
+
+
+def test_airbus_site_groups_cover_every_annotated_image_once(shared_data):
+    data = ek.airbus_dir(shared_data / "airbus-aircraft")
+    if data is None:
+        pytest.skip("airbus-aircraft not in the shared data")
+    annotated = ek.load_airbus(data)
+    groups = ek.site_groups(data, annotated)
+    images = [im for g in groups for im in g]
+    assert sorted(images) == sorted(annotated) and len(set(images)) == len(images)
+    folds = ek.site_folds(groups, 3)
+    for k, fold in enumerate(folds):  # no image of a test site is in training
+        test = {im for g in fold for im in g}
+        train = {im for j, other in enumerate(folds) if j != k for g in other for im in g}
+        assert test and train and not test & train

@@ -172,3 +172,18 @@ def test_examples_to_pixels_and_chips(tmp_path):
         plain = tmp_path / "plain.tif"
         gdal.GetDriverByName("GTiff").Create(str(plain), 64, 64, 3, gdal.GDT_Byte)
         load_scaled_images(AnnotatedImage(str(plain), boxes), {"aircraft": 0}, 1.0)
+
+
+def test_validation_images_are_whole_groups():
+    import numpy as np
+
+    from sitewatch.plugin.core.equipment.learned.data import ScaledImage
+    from sitewatch.plugin.core.equipment.learned.train import _validation_images
+
+    box = np.zeros((1, 4), np.float32)
+    scaled = [ScaledImage(f"im{i}", np.zeros((4, 4, 3), np.uint8), box, np.zeros(1, np.int64)) for i in range(12)]
+    group_of = [f"site{i // 3}" for i in range(12)]  # four sites of three images
+    for seed in range(5):
+        held = _validation_images(scaled, group_of, 0.12, np.random.default_rng(seed))
+        assert len(held) == 3 and len({group_of[i] for i in held}) == 1
+    assert _validation_images(scaled, ["one"] * 12, 0.12, np.random.default_rng(0)) == set()

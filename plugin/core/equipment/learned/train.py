@@ -50,6 +50,10 @@ class TrainingParameters:
     seed: int = 0
     validation_fraction: float = 0.12
     width: int = 16
+    # image path -> group (e.g. the site it shows): the held-out validation images are whole
+    # groups, so the threshold is not chosen on other dates of a training site (each image or
+    # chip of an image not listed is a group of its own)
+    groups: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -100,6 +104,23 @@ def _class_names(images: list[AnnotatedImage], wanted: Optional[Sequence[str]]) 
                 f"{', '.join(f'{k} ({v})' for k, v in sorted(counts.items()))}.")
         return list(wanted)
     return sorted(counts)
+
+
+def _validation_images(scaled: list[ScaledImage], group_of: list[str], fraction: float,
+                       rng: np.random.Generator) -> set[int]:
+    """Indices of the held-out images: whole groups, drawn at random until about `fraction` of
+    the images with objects are held out (none with fewer than 5 such images or one group)."""
+    with_boxes = [i for i, s in enumerate(scaled) if len(s.boxes)]
+    groups = sorted({group_of[i] for i in with_boxes})
+    n_val = int(round(len(with_boxes) * fraction)) if len(with_boxes) >= 5 else 0
+    if not n_val or len(groups) < 2:
+        return set()
+    held: set[int] = set()
+    for g in rng.permutation(groups)[:-1]:  # at least one group trains
+        if len(held) >= n_val:
+            break
+        held |= {i for i in with_boxes if group_of[i] == g}
+    return held
 
 
 class _Sampler:
@@ -309,8 +330,12 @@ def train_detector(params: TrainingParameters, progress: Optional[Progress] = No
     progress.report(0.0, "Loading training images")
     load_progress = progress.stage(0.0, 0.08)
     scaled: list[ScaledImage] = []
+    group_of: list[str] = []  # per scaled image
     for k, im in enumerate(annotated):
-        scaled.extend(load_scaled_images(im, class_index, params.gsd_m, params.image_gsd_m))
+        loaded = load_scaled_images(im, class_index, params.gsd_m, params.image_gsd_m)
+        scaled.extend(loaded)
+        group = params.groups.get(im.path)
+        group_of.extend([str(group) if group is not None else f"{im.path}#{j}" for j in range(len(loaded))])
         load_progress.report((k + 1) / len(annotated), f"Loaded {Path(im.path).name}")
     n_obj = sum(len(s.boxes) for s in scaled)
     if n_obj == 0:
@@ -318,9 +343,7 @@ def train_detector(params: TrainingParameters, progress: Optional[Progress] = No
 
     rng = np.random.default_rng(params.seed)
     torch.manual_seed(params.seed)
-    with_boxes = [i for i, s in enumerate(scaled) if len(s.boxes)]
-    n_val = int(round(len(with_boxes) * params.validation_fraction)) if len(with_boxes) >= 5 else 0
-    val_idx = set(rng.choice(with_boxes, size=n_val, replace=False).tolist()) if n_val else set()
+    val_idx = _validation_images(scaled, group_of, params.validation_fraction, rng)
     train_set = [s for i, s in enumerate(scaled) if i not in val_idx]
     val_set = [s for i, s in enumerate(scaled) if i in val_idx] or [s for s in scaled if len(s.boxes)]
 
