@@ -35,4 +35,49 @@ def test_screenshot_of_panel_with_results(test_output_dir, tmp_path):
     # not blank: many distinct colours across a grid of samples
     colours = {image.pixel(x, y) for x in range(0, image.width(), 17) for y in range(0, image.height(), 17)}
     assert len(colours) > 500, f"only {len(colours)} colours: the screenshot looks blank"
-    assert "analysis finished" in log
+    # the run from the panel succeeded ...
+    finished = [line for line in log.splitlines() if "analysis finished" in line]
+    assert finished and ": Done" in finished[0] and "Failed" not in log, log
+    # ... and the counts it shows are those of its GeoPackage and of objects that are there
+    work = out.parent / "screenshot-work"
+    gpkg = max(work.rglob("analysis.gpkg"), key=lambda p: p.stat().st_mtime)
+    site = work / f"site-{env['SITEWATCH_SHOT_SIZE']}"
+    _assert_counts_true(gpkg, site, _summary_counts(log))
+
+
+def _summary_counts(log: str) -> dict:
+    """{label: (before, after)} from the panel's summary ('helicopters: 2 -> 2, 2 stayed')."""
+    import re
+
+    summary = next(line for line in log.splitlines() if " summary: " in line)
+    found = re.findall(r"\|\s+([^|:]+): (\d+) -> (\d+)", summary)
+    assert found, summary
+    return {label.strip(): (int(b), int(a)) for label, b, a in found}
+
+
+def _assert_counts_true(gpkg: Path, site: Path, shown: dict) -> None:
+    """The panel's counts equal the GeoPackage's detections per category and date; every
+    detection lies on a true object of its category (the sample site's truth), and at least
+    half of the true objects of the example categories are found on each date."""
+    import json
+
+    from osgeo import ogr
+
+    from sitewatch.plugin.core.equipment.catalogue import load_catalogue
+    from sitewatch.plugin.samplesite.examples import EXAMPLE_CATEGORIES
+
+    catalogue = load_catalogue()
+    ds = ogr.Open(str(gpkg))
+    for k, (date, layer) in enumerate((("before", "detections_before"), ("after", "detections_after"))):
+        truth = json.loads((site / f"truth_{date}.geojson").read_text())["features"]
+        boxes = [(ogr.CreateGeometryFromJson(json.dumps(f["geometry"])), f["properties"]["category"]) for f in truth]
+        per_label: dict = {}
+        for feature in ds.GetLayerByName(layer):
+            label = catalogue.category_label(feature.GetField("class"))
+            per_label[label] = per_label.get(label, 0) + 1
+            centre = feature.GetGeometryRef().Centroid()
+            assert any(box.Contains(centre) and cat == label for box, cat in boxes), \
+                f"{date}: a {label} detection at {centre.GetX():.1f}, {centre.GetY():.1f} is on no such object"
+        assert {label: n[k] for label, n in shown.items() if n[k]} == per_label, (date, shown, per_label)
+        wanted = sum(cat in EXAMPLE_CATEGORIES for _, cat in boxes)
+        assert sum(per_label.values()) >= 0.5 * wanted, f"{date}: {per_label} of {wanted} true objects"
