@@ -2,6 +2,9 @@
 
 Generates the sample site when absent (sample-data/), runs the analysis into demo-output/
 and renders the styled result map to demo-output/result_map.png with QGIS's map renderer.
+Then compares the equipment counts per example category and date, and the arrivals and
+departures, with the site's ground truth (targets: counts within 10 %, event F1 >= 0.80);
+with --check (`make eval ARGS=demo`) it exits non-zero when one is missed.
 """
 from __future__ import annotations
 
@@ -21,24 +24,34 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = pkgpath.REPO_ROOT
 
 
-def _matched(detections, features, category: str, labels: dict) -> int:
-    """How many detections of `category` have their centre inside a true object of that category."""
+COUNT_TOLERANCE = 0.10  # each category's count on each date within 10 % of the truth
+EVENT_F1_TARGET = 0.80  # arrivals and departures of the example categories against the truth
+
+
+def _boxes(path: Path) -> list[tuple]:
+    """(box geometry, category, event) of each true object of a date."""
     from osgeo import ogr
 
-    boxes = [ogr.CreateGeometryFromJson(json.dumps(f["geometry"])) for f in features
-             if f["properties"]["category"] == category]
-    hits = 0
-    for d in detections:
-        if labels.get(d.class_name, d.class_name) != category:
-            continue
-        centre = ogr.Geometry(ogr.wkbPoint)
-        centre.AddPoint_2D(d.cx, d.cy)
-        hits += any(box.Contains(centre) for box in boxes)
-    return hits
+    return [(ogr.CreateGeometryFromJson(json.dumps(f["geometry"])), f["properties"]["category"],
+             f["properties"]["event"]) for f in json.loads(Path(path).read_text())["features"]]
 
 
-def truth_report(site, result) -> list[str]:
-    """How the run compares with the sample site's ground truth (the demo knows the answer)."""
+def _on(boxes: list[tuple], detection, category: str, event: str | None = None) -> int | None:
+    """Index of the true object of `category` (and `event`) under the detection's centre, or None."""
+    from osgeo import ogr
+
+    centre = ogr.Geometry(ogr.wkbPoint)
+    centre.AddPoint_2D(detection.cx, detection.cy)
+    for k, (box, cat, ev) in enumerate(boxes):
+        if cat == category and (event is None or ev == event) and box.Contains(centre):
+            return k
+    return None
+
+
+def truth_report(site, result) -> tuple[list[str], bool]:
+    """How the run compares with the sample site's ground truth (the demo knows the answer):
+    report lines, and whether every count is within COUNT_TOLERANCE and the event F1 reaches
+    EVENT_F1_TARGET."""
     import numpy as np
     from osgeo import gdal
 
@@ -50,28 +63,53 @@ def truth_report(site, result) -> list[str]:
         precision, recall = tp / max(found.sum(), 1), tp / max(truth.sum(), 1)
         f1 = 2 * precision * recall / max(precision + recall, 1e-9)
         lines.append(f"  change pixels: precision {precision:.2f}, recall {recall:.2f}, F1 {f1:.2f}")
-    for label, path, detections in (("before", site.truth_before, result.detections_before),
-                                    ("after", site.truth_after, result.detections_after)):
-        features = json.loads(Path(path).read_text())["features"]
-        wanted = {f["properties"]["category"] for f in features} & set(EXAMPLE_CATEGORIES)
-        true_counts = {c: sum(f["properties"]["category"] == c for f in features) for c in sorted(wanted)}
-        labels = result.match.labels if result.match is not None else {}
-        found_counts = {c: sum(labels.get(d.class_name, d.class_name) == c for d in detections) for c in true_counts}
-        lines.append(f"  {label}: " + ", ".join(f"{c} {found_counts[c]}/{n}" for c, n in true_counts.items())
-                     + " (detected/true)")
-        lines.append(f"  {label}, detections on a true object: "
-                     + ", ".join(f"{c} {_matched(detections, features, c, labels)}" for c in true_counts))
-    return lines
+    if result.match is None:
+        return lines, False
+    labels = result.match.labels
+    ok = True
+    boxes = {"before": _boxes(site.truth_before), "after": _boxes(site.truth_after)}
+    lines.append(f"  counts per category and date, detected/true (target: within {COUNT_TOLERANCE:.0%}; "
+                 "on a true object of the category):")
+    for date, detections in (("before", result.detections_before), ("after", result.detections_after)):
+        for category in EXAMPLE_CATEGORIES:
+            true_n = sum(cat == category for _, cat, _ in boxes[date])
+            mine = [d for d in detections if labels.get(d.class_name, d.class_name) == category]
+            on = len({k for k in (_on(boxes[date], d, category) for d in mine) if k is not None})
+            good = abs(len(mine) - true_n) <= COUNT_TOLERANCE * true_n
+            ok &= good
+            lines.append(f"    {date:6s} {category}: {len(mine)}/{true_n} ({on} on one) {'ok' if good else 'OFF'}")
+    tp = n_pred = 0
+    for event, date in (("departed", "before"), ("arrived", "after")):
+        hits = set()
+        for e in result.match.by_event(event):
+            category = labels.get(e.class_name, e.class_name)
+            if category in EXAMPLE_CATEGORIES:
+                n_pred += 1
+                k = _on(boxes[date], e.detection, category, event)
+                if k is not None and k not in hits:
+                    hits.add(k)
+        tp += len(hits)
+    n_true = sum(ev in ("departed", "arrived") and cat in EXAMPLE_CATEGORIES
+                 for date in boxes for _, cat, ev in boxes[date])
+    p, r = tp / max(n_pred, 1), tp / max(n_true, 1)
+    f1 = 2 * p * r / max(p + r, 1e-9)
+    good = f1 >= EVENT_F1_TARGET
+    ok &= good
+    lines.append(f"  arrivals and departures of these categories: {tp} of {n_true} true events found, "
+                 f"{n_pred - tp} wrong; F1 {f1:.2f} (target >= {EVENT_F1_TARGET:.2f}) {'ok' if good else 'OFF'}")
+    return lines, ok
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", type=int, default=4096, help="sample scene size in pixels")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", default=str(ROOT / "demo-output"))
     parser.add_argument("--timings", action="store_true", help="log each stage's time (change, engine stages)")
     parser.add_argument("--no-render", action="store_true", help="skip the result map")
-    args = parser.parse_args()
+    parser.add_argument("--check", action="store_true",
+                        help="exit non-zero when a count is off by more than 10 %% or the event F1 is under 0.80")
+    args = parser.parse_args(argv)
     if args.timings:
         import logging
 
@@ -120,12 +158,15 @@ def main() -> int:
         png = render_result_png(result, Path(args.out) / "result_map.png")
     print()
     print("\n".join(result.summary_lines))
-    print("\n".join(truth_report(site, result)))
+    report, on_target = truth_report(site, result)
+    print("\n".join(report))
     stages = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.timings_s.items())
     print(f"\nAnalysis: {run_seconds:.1f} s ({stages}); total with generation and rendering: "
           f"{time.perf_counter() - started:.1f} s")
     print(f"Results: {result.gpkg_path}\nChange score: {result.score_path}\nMap: {png}")
-    return 0
+    if not on_target:
+        print("The equipment counts or events miss their targets on the sample site (see above).")
+    return 1 if args.check and not on_target else 0
 
 
 if __name__ == "__main__":

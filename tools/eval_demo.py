@@ -1,0 +1,18 @@
+"""The demo's equipment story against the sample site's truth (tools/demo.py --check): each
+example category's count on each date within 10 % of the truth, arrival/departure F1 >= 0.80.
+
+    .venv/bin/python tools/eval_demo.py
+"""
+from __future__ import annotations
+
+import sys
+
+from demo import main as demo_main
+
+
+def main(argv: list[str] | None = None) -> int:
+    return demo_main(["--check", "--no-render"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
