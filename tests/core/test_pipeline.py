@@ -216,3 +216,38 @@ def test_areas_left_out_get_no_change_and_no_counts(tiny_site, tmp_path):
     with pytest.raises(InputError, match="cover the whole site"):
         run_analysis(params)
     assert not (tmp_path / "none").exists() and not (tmp_path / "none.partial").exists()
+
+
+def test_known_objects_give_exact_counts_and_events(tmp_path):
+    """Captures built with known vehicles (three before, four after: two stay, one leaves, two
+    arrive), two of them given as examples: the counts and events are exactly those."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gui"))
+    from analysis_fixtures import AFTER_BOXES, BEFORE_BOXES, GSD, ORIGIN, capture_pair, write_examples
+
+    before, after = capture_pair(tmp_path / "captures")
+    examples = write_examples(tmp_path / "examples.gpkg", BEFORE_BOXES[:2])
+    params = AnalysisParameters(
+        site_name="known", before_path=str(before), after_path=str(after), output_dir=str(tmp_path / "out"),
+        before_date="2024-01-05", after_date="2024-03-07",
+        equipment=EquipmentOptions(engine="exemplar", exemplars_path=str(examples), exemplars_layer="examples"))
+    result = run_analysis(params)
+    counts = {c.class_name: (c.before, c.after, c.stayed, c.moved, c.arrived, c.departed) for c in result.match.counts}
+    assert counts == {"vehicle": (3, 4, 2, 0, 2, 1)}
+
+    def pixel_centre(d) -> tuple:
+        return round((d.cx - ORIGIN[0]) / GSD), round((ORIGIN[1] - d.cy) / GSD)
+
+    def box_centre(b) -> tuple:
+        return round((b[0] + b[2]) / 2), round((b[1] + b[3]) / 2)
+
+    events = {}
+    for e in result.match.events:
+        events.setdefault(e.event, []).append(pixel_centre(e.detection))
+    near = 2  # pixels
+    for event, boxes in (("stayed", BEFORE_BOXES[:2]), ("departed", BEFORE_BOXES[2:]), ("arrived", AFTER_BOXES[2:])):
+        assert len(events[event]) == len(boxes)
+        for b in boxes:
+            assert any(abs(x - box_centre(b)[0]) <= near and abs(y - box_centre(b)[1]) <= near
+                       for x, y in events[event]), (event, b, events[event])

@@ -101,9 +101,18 @@ def test_run_with_equipment_counts(dock, qgis_app, qgis_iface, tmp_path):
     group = _analysis_groups()[0]
     names = [n.name() for n in group.findLayers()]
     assert "Equipment 2024-01-05" in names and "Equipment 2024-03-07" in names
+    # the fixture's vehicles: three before, four after; two stayed, one departed, two arrived
     table = dock.results_table.table
-    classes = [table.item(r, 0).text() for r in range(table.rowCount())]
-    assert "vehicle" in classes
+    rows = {table.item(r, 0).text(): [table.item(r, c).text() for c in range(1, 8)]
+            for r in range(table.rowCount()) if table.item(r, 1) is not None}
+    assert rows == {"vehicle": ["3", "4", "+1", "2", "1", "2", "0"],
+                    "All classes": ["3", "4", "+1", "2", "1", "2", "0"]}, rows
+    events = {}
+    for name in ("Equipment 2024-01-05", "Equipment 2024-03-07"):
+        layer = next(n.layer() for n in group.findLayers() if n.name() == name)
+        events[name] = sorted(f["event"] for f in layer.getFeatures())
+    assert events == {"Equipment 2024-01-05": ["departed", "stayed", "stayed"],
+                      "Equipment 2024-03-07": ["arrived", "arrived", "stayed", "stayed"]}
 
 
 def test_cancel_from_panel_leaves_nothing(dock, qgis_app, qgis_iface, tmp_path):

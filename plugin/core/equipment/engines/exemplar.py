@@ -13,6 +13,8 @@ Two stages, numpy (+ GDAL for reading) only:
    patches of this scene (exemplar LDA). Candidates are scored by the whitened cosine to the
    exemplar over a few headings, sizes and (for the promising) positions; the best gives the
    box, and the score (0 = background, 1 = like the exemplar).
+A class with several exemplars also gets a floor from the exemplars themselves: each one's
+classifier scores the others, and detections far under that score are dropped.
 Boxes of all exemplars and tiles are merged by rotated NMS.
 
 Exemplars drawn on another capture of the site (`exemplar_raster`, e.g. the first date) keep
@@ -63,6 +65,8 @@ DEFAULTS = {
     "colour": 1.0,  # weight of the colour layout (cell chromaticities) in the verification descriptor ...
     "colour_max_px": 12,  # ... of exemplars narrower than this (working pixels): little shape to go by
     "threads": 2,  # exemplars searched in parallel within a tile (numpy and the FFT release the GIL)
+    "class_floor": 0.6,  # a class with several exemplars keeps detections scoring at least this share of
+    # the scores its exemplars give one another (_class_floors)
 }
 _BLOCK = 512  # stage-1 correlation outputs per block side (overlap-save FFT blocks)
 
@@ -81,6 +85,7 @@ class _Template:
     factor: int = 1  # stage-1 decimation of the working grid (kernels are at that grid)
     spectra: dict = field(default_factory=dict)  # FFT size -> conjugate kernel spectra (stage-1 blocks)
     colour: float = 0.0  # weight of the colour layout in its verification descriptor
+    floor: float = 0.0  # score under which its detections are dropped (_class_floors)
 
 
 class _Clock:
@@ -541,6 +546,34 @@ def _recentre(img, lda: _Lda, xs, ys, angles, sides, shift: float, colour: float
     return z[rows, best], gx.reshape(n, -1)[rows, best], gy.reshape(n, -1)[rows, best]
 
 
+def _class_floors(templates: list[_Template], share: float, step: float) -> None:
+    """Per class with two exemplars or more, the score its objects are expected to reach: each
+    exemplar's classifier scores the other exemplars of its class (at their own heading and size,
+    either way round); `share` of the median of these scores becomes the floor of the class's
+    templates. A class with one exemplar keeps floor 0 (the minimum score alone decides)."""
+    by_class: dict[str, list[_Template]] = {}
+    for tpl in templates:
+        by_class.setdefault(tpl.box.class_name, []).append(tpl)
+    offsets = np.array([-step / 3, 0.0, step / 3, 180 - step / 3, 180.0, 180 + step / 3], np.float32)
+    for members in by_class.values():
+        if len(members) < 2 or share <= 0 or any(t.lda is None for t in members):
+            continue
+        scores = []
+        for a in members:
+            for b in members:
+                if a is b:
+                    continue
+                side = _CONTEXT * max(b.box.length, b.box.width) * b.scale
+                z, _, _ = _verify(b.grey, a.lda, [b.centre[0]], [b.centre[1]], [b.box.angle_deg - a.box.angle_deg],
+                                  [1.0], side, offsets, np.array([0.93, 1.0, 1.07]), a.colour)
+                scores.append(float(np.clip((z[0] - _COS_FLOOR) / (1.0 - _COS_FLOOR), 0.0, 1.0)))
+        floor = share * float(np.median(scores))
+        LOG.info("class '%s': its %d exemplars score one another %s; detections under %.2f are dropped",
+                 members[0].box.class_name, len(members), ", ".join(f"{v:.2f}" for v in scores), floor)
+        for tpl in members:
+            tpl.floor = floor
+
+
 class ExemplarEngine:
     name = "exemplar"
 
@@ -596,6 +629,7 @@ class ExemplarEngine:
                     with clock("classifiers"):
                         self._fit_verifiers(ds, window, templates, scale, int(opts["background_samples"]))
 
+            _class_floors(templates, float(opts["class_floor"]), float(opts["angle_step_deg"]))
         # boxes under the minimum score are dropped before NMS: greedy NMS keeps or suppresses a box
         # by the better-scored boxes only, so the boxes that are reported do not change
         opts["min_score"] = float(getattr(params, "min_score", 0.0) or 0.0)
@@ -782,7 +816,8 @@ class ExemplarEngine:
                         better = zs > z[fine] + float(opts["refine_shift_gain"])
                         z[fine[better]], xs[fine[better]], ys[fine[better]] = zs[better], xf[better], yf[better]
             score = np.clip((z - _COS_FLOOR) / (1.0 - _COS_FLOOR), 0.0, 1.0)
-        keep = np.nonzero((score > 0) & (score >= float(opts.get("min_score", 0.0))))[0]  # 0: background
+        least = max(float(opts.get("min_score", 0.0)), tpl.floor)
+        keep = np.nonzero((score > 0) & (score >= least))[0]  # 0: background
         return [PixelBox(float(xs[i]) + 0.5, float(ys[i]) + 0.5, length * float(best_s[i]),
                          width * float(best_s[i]), float(tpl.box.angle_deg + best_a[i]) % 360.0,
                          tpl.box.class_name, float(score[i]), {"ncc": round(float(ncc[i]), 3)})
