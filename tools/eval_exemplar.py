@@ -64,6 +64,27 @@ def evaluate(limit: int = 0, min_score: float = 0.3, verbose: bool = False, opti
             "mp_per_s": megapixels / seconds if seconds else 0.0}
 
 
+def evaluate_pair(data: Path, first: str, second: str, tmp: str | Path, n_exemplars: int = 3,
+                  min_score: float = 0.3) -> dict:
+    """Exemplars drawn on one image of a site (the first `Airplane` annotations of `first`),
+    aircraft found on another image of the same site (`second`, another date on the same grid):
+    the plugin's use. Scored at IoU 0.5 on every annotation of `second`."""
+    annotations = ek.load_airbus_annotations(data)
+    gt_tf = ek.airbus_geotransform()
+    polys = ek.pixel_boxes_to_map([r for r, c in annotations[first] if c == "Airplane"][:n_exemplars], gt_tf)
+    exemplars = [Detection.from_corners(p, class_name="aircraft", score=1.0, engine="user") for p in polys]
+    vrt_first = ek.georeferenced_vrt(data / "images" / first, Path(tmp) / "first")
+    vrt_second = ek.georeferenced_vrt(data / "images" / second, Path(tmp) / "second")
+    result = detect_equipment(DetectionParameters(raster=vrt_second, engine="exemplar", exemplars=exemplars,
+                                                  exemplar_raster=vrt_first, min_score=min_score))
+    gt = ek.pixel_boxes_to_map([r for r, _ in annotations[second]], gt_tf)
+    tp, fp, fn = ek.match_at_iou([d.polygon for d in result.detections], gt, 0.5,
+                                 scores=[d.score for d in result.detections])
+    p, r, f1 = ek.prf(tp, fp, fn)
+    return {"tp": tp, "fp": fp, "fn": fn, "precision": p, "recall": r, "f1": f1, "found": len(result.detections),
+            "true": len(gt), "seconds": result.seconds}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=0, help="evaluate only the first N images")
