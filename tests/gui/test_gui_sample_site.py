@@ -40,6 +40,7 @@ def test_sample_site_run_and_layers(qgis_app, qgis_new_project, sample_site, tmp
     from sitewatch.plugin.core.pipeline import AnalysisParameters, EquipmentOptions
     from sitewatch.plugin.layers.analysis_layers import (
         ROLE_DETECTIONS_AFTER,
+        ROLE_DETECTIONS_BEFORE,
         ROLE_SCORE,
         AnalysisOutputs,
         add_analysis_layers,
@@ -73,6 +74,21 @@ def test_sample_site_run_and_layers(qgis_app, qgis_new_project, sample_site, tmp
     assert isinstance(detections.renderer(), QgsCategorizedSymbolRenderer) and detections.labelsEnabled()
     events = {f["event"] for f in detections.getFeatures()}
     assert events <= {"arrived", "stayed", "moved", ""}
+    # against the site's truth: on the date they were drawn on, the examples' objects are found and
+    # nothing else; on both dates, every detection lies on a true object of the class
+    examples = QgsVectorLayer(f"{tmp_path / 'examples.gpkg'}|layername=examples", "examples", "ogr")
+    for role, truth_path in ((ROLE_DETECTIONS_BEFORE, sample_site.truth_before),
+                             (ROLE_DETECTIONS_AFTER, sample_site.truth_after)):
+        truth = [f for f in QgsVectorLayer(str(truth_path), "truth", "ogr").getFeatures() if f["detector_class"] == cls]
+        hit = []
+        for d in layers[role].getFeatures():
+            on = [t["id"] for t in truth if t.geometry().contains(d.geometry().centroid())]
+            assert len(on) == 1, f"{role}: a detection on {on or 'no true object'} of class {cls}"
+            hit.append(on[0])
+        if role == ROLE_DETECTIONS_BEFORE:
+            drawn = {t["id"] for t in truth for e in examples.getFeatures()
+                     if t.geometry().contains(e.geometry().centroid())}
+            assert sorted(hit) == sorted(drawn), (hit, drawn)
 
 
 def test_sample_site_from_the_panel_through_task_manager(qgis_app, qgis_iface, qgis_new_project, sample_site, tmp_path):
