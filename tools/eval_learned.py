@@ -8,8 +8,11 @@ recall, F1 at IoU 0.5 (polygon IoU), median per-image count error (percent of th
 and arrival/departure event F1 on consecutive images of each test site seen more than once:
 detections are matched across dates with `match_detections`; the truth events come from the
 annotations matched the same way; an event is found when one of the same kind lies within
-10 m. Each figure is given per fold and as mean, min and max over the folds; targets hold for
-the mean over folds and, a little lower, for the worst fold.
+10 m. The images of one site are not all on one grid (tools/eval_shadows.py finds offsets of
+tens of pixels, and 6 of 43 pairs that do not co-register): the truth events include the apparent
+moves this causes, so the event F1 says how well the detections support the matching of real
+pairs, not how many real arrivals are found. Each figure is given per fold and as mean, min and
+max over the folds; targets hold for the mean over folds and, a little lower, for the worst fold.
 
 Default: 3 folds x 10 min of training (about 35 min on two free cores).
 
