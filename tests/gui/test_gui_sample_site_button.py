@@ -65,6 +65,14 @@ def test_sample_site_button_makes_a_runnable_site(dock, qgis_app, qgis_iface):
     analysis = max(dock.site.workspace().analyses_dir().iterdir(), key=lambda p: p.stat().st_mtime)
     summary = (analysis / "summary.txt").read_text(encoding="utf-8")
     assert "Left out on both dates" in summary
+    # the counts shown are the analysis's, and every detection lies on a true object of its category
+    from sample_truth import detections_on_truth
+
+    found = detections_on_truth(analysis / "analysis.gpkg", dock.sample_loader.folder)
+    table = dock.results_table.table
+    totals = next([table.item(r, c).text() for c in (1, 2)] for r in range(table.rowCount())
+                  if table.item(r, 0).text() == "All classes")
+    assert totals == [str(sum(found["before"].values())), str(sum(found["after"].values()))], (totals, found)
     cloud = next(clouds[0].getFeatures()).geometry()
     regions = QgsVectorLayer(f"{analysis / 'analysis.gpkg'}|layername=change_regions", "regions", "ogr")
     assert regions.isValid() and regions.featureCount() > 0

@@ -59,25 +59,12 @@ def _assert_counts_true(gpkg: Path, site: Path, shown: dict) -> None:
     """The panel's counts equal the GeoPackage's detections per category and date; every
     detection lies on a true object of its category (the sample site's truth), and at least
     half of the true objects of the example categories are found on each date."""
-    import json
+    from sample_truth import detections_on_truth, true_objects
 
-    from osgeo import ogr
-
-    from sitewatch.plugin.core.equipment.catalogue import load_catalogue
     from sitewatch.plugin.samplesite.examples import EXAMPLE_CATEGORIES
 
-    catalogue = load_catalogue()
-    ds = ogr.Open(str(gpkg))
-    for k, (date, layer) in enumerate((("before", "detections_before"), ("after", "detections_after"))):
-        truth = json.loads((site / f"truth_{date}.geojson").read_text())["features"]
-        boxes = [(ogr.CreateGeometryFromJson(json.dumps(f["geometry"])), f["properties"]["category"]) for f in truth]
-        per_label: dict = {}
-        for feature in ds.GetLayerByName(layer):
-            label = catalogue.category_label(feature.GetField("class"))
-            per_label[label] = per_label.get(label, 0) + 1
-            centre = feature.GetGeometryRef().Centroid()
-            assert any(box.Contains(centre) and cat == label for box, cat in boxes), \
-                f"{date}: a {label} detection at {centre.GetX():.1f}, {centre.GetY():.1f} is on no such object"
-        assert {label: n[k] for label, n in shown.items() if n[k]} == per_label, (date, shown, per_label)
-        wanted = sum(cat in EXAMPLE_CATEGORIES for _, cat in boxes)
-        assert sum(per_label.values()) >= 0.5 * wanted, f"{date}: {per_label} of {wanted} true objects"
+    found = detections_on_truth(gpkg, site)
+    wanted = true_objects(site, EXAMPLE_CATEGORIES)
+    for k, date in enumerate(("before", "after")):
+        assert {label: n[k] for label, n in shown.items() if n[k]} == found[date], (date, shown, found)
+        assert sum(found[date].values()) >= 0.5 * wanted[date], f"{date}: {found[date]} of {wanted[date]} true objects"
