@@ -19,10 +19,12 @@ from ..deps import INSTALLER_HINT
 DISABLE_ENV = "SITEWATCH_NO_COMPILED"
 HOW_TO_INSTALL = f"pip install numba, in the Python that QGIS uses (the OSGeo4W Shell on Windows), {INSTALLER_HINT}"
 
+LOADER_NAME = "sitewatch-kernels-import"
 LOG = logging.getLogger(__name__)
 _lock = threading.Lock()
 _warm_lock = threading.Lock()
 _state: dict = {}
+_loader: list[threading.Thread] = []  # preload's thread, joined by settle()
 
 
 def _switched_off() -> bool:
@@ -49,10 +51,25 @@ def kernels() -> Optional[ModuleType]:
 def preload() -> None:
     """Starts importing numba (about half a second) and loading the kernels from the disk cache
     (about a fifth) on a background thread, so that a run's first stages hide them; kernels()
-    and warm_up() wait for it when they are needed."""
+    and warm_up() wait for it when they are needed. The run that calls it calls settle() when it
+    ends, whatever the outcome: a load left running while the process exits (a run that failed
+    early) crashes the interpreter's shutdown inside numba. The thread is not a daemon, so an
+    interpreter exiting waits for it too."""
     if _switched_off() or "module" in _state:
         return
-    threading.Thread(target=_load, name="sitewatch-kernels-import", daemon=True).start()
+    with _lock:
+        if _loader and _loader[0].is_alive():
+            return
+        thread = threading.Thread(target=_load, name=LOADER_NAME, daemon=False)
+        _loader[:] = [thread]
+        thread.start()
+
+
+def settle() -> None:
+    """Waits for preload()'s thread to finish (at once when none runs)."""
+    thread = _loader[0] if _loader else None
+    if thread is not None and thread is not threading.current_thread():
+        thread.join()
 
 
 def _load() -> None:

@@ -132,12 +132,12 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
     work = tempfile.mkdtemp(prefix=".sitewatch-", dir=os.path.dirname(os.path.abspath(mask_path)))
     pair = None
     try:
-        acceleration.preload()
         progress.report(0.0, "Aligning the two captures")
         pair = align_pair(params.before, params.after, params.aoi_wkt, params.aoi_crs_wkt, params.band_map,
                           params.resolution, params.cloud_mask_before, params.cloud_mask_after,
                           params.pixel_size_m, temp_dir=work)
         check_not_empty(pair)
+        acceleration.preload()  # once the inputs are known usable; settled below whatever happens
         grid = pair.grid
         progress.report(0.03, f"Common grid {grid.width} x {grid.height} px at {grid.pixel_width:g}")
         mpu = metres_per_unit(grid)
@@ -215,6 +215,7 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
         if pair is not None:
             pair.close()
         shutil.rmtree(work, ignore_errors=True)
+        acceleration.settle()
 
 
 def _drop_shadow_moves(params: ChangeParameters, pair: AlignedPair, shift_model: ShiftModel, temps: dict,
