@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from . import scratch
 from .gdal_scope import gdal_exceptions
 from .parameters import (  # noqa: F401  (the contract, re-exported for the dock and the batch tools)
     AnalysisParameters,
@@ -266,17 +267,19 @@ def run_analysis(params: AnalysisParameters, progress: Optional[Progress] = None
     progress = progress or Progress()
     params.validate()
     final_dir = Path(params.output_dir)
-    work_dir = final_dir.with_name(final_dir.name + ".partial")
+    work_dir = Path(scratch.run_folder(str(final_dir.parent))) / (final_dir.name + ".partial")
     shutil.rmtree(work_dir, ignore_errors=True)
     work_dir.mkdir(parents=True)
     try:
         result = _run(params, work_dir, progress)
     except BaseException:
         shutil.rmtree(work_dir, ignore_errors=True)
+        scratch.release(str(work_dir))
         raise
     if final_dir.exists():
         shutil.rmtree(final_dir)
     work_dir.rename(final_dir)
+    scratch.release(str(work_dir))
     _relocate(result, work_dir, final_dir)
     return result
 

@@ -9,6 +9,7 @@ from typing import Iterator, Optional
 import numpy as np
 from osgeo import gdal, ogr, osr
 
+from .. import scratch
 from .filters import half_bands
 from .model import GridInfo
 
@@ -23,10 +24,11 @@ GTIFF_OPTIONS = ["TILED=YES", "BLOCKXSIZE=256", "BLOCKYSIZE=256", *_compression(
 
 
 def temp_name(final_path: str) -> str:
-    """A sibling name for writing; same folder so the final rename is atomic."""
+    """A name for writing in this process's run folder beside the output (same file system, so
+    the final rename is atomic; a killed run's folder is removed by the next run there)."""
     folder, name = os.path.split(os.path.abspath(final_path))
     stem, ext = os.path.splitext(name)
-    return os.path.join(folder, f".{stem}.part-{uuid.uuid4().hex[:8]}{ext}")
+    return os.path.join(scratch.run_folder(folder), f"{stem}.part-{uuid.uuid4().hex[:8]}{ext}")
 
 
 def create_raster(path: str, grid: GridInfo, bands: int, data_type: int, nodata: Optional[float],
@@ -136,6 +138,7 @@ def remove_quietly(*paths: Optional[str]) -> None:
                     os.remove(p)
             except OSError:
                 pass
+        scratch.release(path)
 
 
 def publish(temp_path: str, final_path: str) -> None:
@@ -144,6 +147,7 @@ def publish(temp_path: str, final_path: str) -> None:
     os.replace(temp_path, final_path)
     if os.path.exists(temp_path + ".aux.xml"):
         os.replace(temp_path + ".aux.xml", final_path + ".aux.xml")
+    scratch.release(temp_path)
 
 
 def metres_per_unit(grid: GridInfo) -> float:

@@ -14,6 +14,7 @@ from typing import Optional
 import numpy as np
 from osgeo import gdal
 
+from .. import scratch
 from ..deps import is_available
 from ..errors import EmptyRaster, InputError
 from ..gdal_scope import gdal_exceptions
@@ -129,7 +130,7 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
     _validate(params)
     score_path, mask_path, regions_path = _outputs(params)
     temps = {k: temp_name(p) for k, p in (("score", score_path), ("mask", mask_path), ("regions", regions_path))}
-    work = tempfile.mkdtemp(prefix=".sitewatch-", dir=os.path.dirname(os.path.abspath(mask_path)))
+    work = tempfile.mkdtemp(prefix="work-", dir=scratch.run_folder(os.path.dirname(os.path.abspath(mask_path))))
     pair = None
     try:
         progress.report(0.0, "Aligning the two captures")
@@ -215,6 +216,7 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
         if pair is not None:
             pair.close()
         shutil.rmtree(work, ignore_errors=True)
+        scratch.release(work)
         acceleration.settle()
 
 

@@ -10,6 +10,7 @@ from typing import Optional, Sequence
 import numpy as np
 from osgeo import ogr
 
+from .. import scratch
 from ..errors import InputError
 from ..gdal_scope import gdal_exceptions
 from ..polygons import min_area_rectangle
@@ -80,7 +81,7 @@ def write_detections(path: str, layer: str, detections: Sequence[Detection], crs
     driver = ogr.GetDriverByName(driver_name)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = Path(tempfile.mkdtemp(prefix=".sitewatch-", dir=str(target.parent)))
+    tmp_dir = Path(tempfile.mkdtemp(prefix="layer-", dir=scratch.run_folder(str(target.parent))))
     try:
         tmp = tmp_dir / target.name
         multi_layer = driver_name in ("GPKG", "SQLite")
@@ -102,6 +103,7 @@ def write_detections(path: str, layer: str, detections: Sequence[Detection], crs
             os.replace(produced, target.parent / produced.name)
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
+        scratch.release(str(tmp_dir))
 
 
 def _geometry_points(geom: ogr.Geometry) -> np.ndarray:

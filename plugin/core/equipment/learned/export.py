@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 from typing import Sequence
 
+from ... import scratch
 from ...deps import require
 from ...errors import ModelError
 
@@ -35,7 +36,7 @@ def export_onnx(decoder, path: Path, class_names: Sequence[str], gsd_m: float, t
         "sitewatch_engine": "learned",
         "training": training_info,
     }
-    tmp = path.with_name(path.name + ".part")
+    tmp = Path(scratch.run_folder(str(path.parent))) / (path.name + ".part")
     dummy = torch.zeros(1, 3, tile, tile)
     decoder.eval()
     try:
@@ -51,9 +52,11 @@ def export_onnx(decoder, path: Path, class_names: Sequence[str], gsd_m: float, t
         model.producer_name = "SiteWatch"
         onnx.save(model, str(tmp))
         os.replace(tmp, path)
+        scratch.release(str(tmp))
     except Exception as exc:  # keep no half-written model
         if tmp.exists():
             tmp.unlink()
+        scratch.release(str(tmp))
         if isinstance(exc, ModelError):
             raise
         raise ModelError(f"Could not write the ONNX model {path}: {exc}") from exc
