@@ -387,6 +387,7 @@ def summary_lines(result: AnalysisResult) -> list[str]:
             lines.append(f"  {change.shadow_moves_dropped} more regions left out: shadows moved by the sun")
         if getattr(change, "scoring_advice", ""):  # which path scored goes to the log; here only what to do
             lines.append(f"  {change.scoring_advice}")
+        lines.extend(f"  Warning: {w}" for w in getattr(change, "warnings", []))
         if change.shift is not None:
             lines.append(f"Co-registration shift: {change.shift.dx_px:+.2f}, {change.shift.dy_px:+.2f} px "
                          f"(confidence {change.shift.confidence:.2f})")

@@ -108,3 +108,4 @@ class ChangeResult:
     shadow_moves_dropped: int = 0  # regions removed as shadows moved by the sun
     scoring: str = ""  # which scoring path ran (compiled kernels or numpy), one line for logs
     scoring_advice: str = ""  # how to score faster (install numba), one line for the analyst; "" when nothing
+    warnings: list[str] = field(default_factory=list)  # what could not be judged (constant bands, little data)

@@ -18,6 +18,7 @@ from .. import scratch
 from ..deps import is_available
 from ..errors import EmptyRaster, InputError
 from ..gdal_scope import gdal_exceptions
+from ..input_checks import judge_pair
 from ..memory import release_free_memory
 from ..parallel import SideThread, thread_map
 from ..progress import Progress
@@ -138,6 +139,7 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
                           params.resolution, params.cloud_mask_before, params.cloud_mask_after,
                           params.pixel_size_m, temp_dir=work)
         check_not_empty(pair)
+        warnings = judge_pair(pair)
         acceleration.preload()  # once the inputs are known usable; settled below whatever happens
         grid = pair.grid
         progress.report(0.03, f"Common grid {grid.width} x {grid.height} px at {grid.pixel_width:g}")
@@ -207,7 +209,7 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
             threshold=threshold, raw_threshold=float(method.raw_threshold), changed_area_m2=area,
             n_regions=n_regions, regions=regions, shift=shift, normalisation=norm, grid=grid,
             band_pairs=list(pair.band_pairs), shadow_moves_dropped=len(shadow_moves), scoring=scoring,
-            scoring_advice=method.scoring_advice(),
+            scoring_advice=method.scoring_advice(), warnings=warnings,
         )
     except BaseException:
         remove_quietly(*temps.values())
