@@ -40,6 +40,7 @@ from .alg_compareequipment import match_parameter_entries, match_settings
 from .alg_detectchanges import change_parameter_entries, change_settings
 from .alg_detectequipment import check_detection_settings, detection_parameter_entries, detection_settings
 from .common import ADVANCED, add_parameters, area_to_analyse, choice_id, choice_index, feedback_progress, tr
+from .guard import guarded
 
 EVENT_OUTPUTS = ("ARRIVED", "DEPARTED", "STAYED", "MOVED")
 
@@ -259,6 +260,7 @@ class AnalyzeSiteAlgorithm(QgsProcessingAlgorithm):
             return str(path / new_analysis_id())  # never replace a folder of other files
         return str(path)
 
+    @guarded
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         params = self.analysis_parameters(parameters, context, feedback)
         if feedback.isCanceled():

@@ -24,6 +24,7 @@ from ..layers.postprocess import style_output_on_completion
 from ..qgisio.detections import detection_fields, detection_to_feature, features_to_detections
 from ..qgisio.field_types import DOUBLE, INT, STRING
 from .common import ADVANCED, add_parameters, tr
+from .guard import guarded
 
 COUNT_FIELDS = ("before", "after", "delta", "arrived", "departed", "stayed", "moved")
 
@@ -107,6 +108,7 @@ class CompareEquipmentAlgorithm(QgsProcessingAlgorithm):
              tr("One row per class: before, after, delta, arrived, departed, stayed, moved.")),
         ])
 
+    @guarded
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         steps = QgsProcessingMultiStepFeedback(3, feedback)
         before_src = self.parameterAsSource(parameters, self.BEFORE, context)

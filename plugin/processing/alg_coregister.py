@@ -15,6 +15,7 @@ from ..core.change import coregister
 from ..core.errors import SiteWatchError
 from ..core.parameters import ChangeParameters
 from .common import ADVANCED, add_parameters, feedback_progress, tr
+from .guard import guarded
 
 
 class CoregisterAlgorithm(QgsProcessingAlgorithm):
@@ -66,6 +67,7 @@ class CoregisterAlgorithm(QgsProcessingAlgorithm):
                             (self.CONFIDENCE, tr("Shift confidence"))):
             self.addOutput(QgsProcessingOutputNumber(name, label))
 
+    @guarded
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         steps = QgsProcessingMultiStepFeedback(1, feedback)
         source = self.parameterAsRasterLayer(parameters, self.INPUT, context)

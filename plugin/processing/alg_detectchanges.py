@@ -21,6 +21,7 @@ from ..core.errors import SiteWatchError
 from ..core.parameters import DEFAULT_METHOD, METHODS, ChangeParameters, ChangeSettings
 from ..layers.postprocess import style_output_on_completion
 from .common import ADVANCED, add_parameters, area_less_left_out, area_to_analyse, choice_id, choice_index, feedback_progress, tr
+from .guard import guarded
 
 
 def change_parameter_entries(alg: QgsProcessingAlgorithm) -> list[tuple]:
@@ -159,6 +160,7 @@ class DetectChangesAlgorithm(QgsProcessingAlgorithm):
             regions_path=regions,
         )
 
+    @guarded
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         steps = QgsProcessingMultiStepFeedback(2, feedback)
         params = self._parameters(parameters, context)

@@ -22,6 +22,7 @@ from qgis.core import (
 from ..core.equipment.learned.train import TrainingParameters, train_detector
 from ..core.errors import Cancelled, SiteWatchError
 from .common import ADVANCED, add_parameters, feedback_progress, tr
+from .guard import guarded
 
 
 class TrainEquipmentDetectorAlgorithm(QgsProcessingAlgorithm):
@@ -103,6 +104,7 @@ class TrainEquipmentDetectorAlgorithm(QgsProcessingAlgorithm):
             parameters = {k: v for k, v in parameters.items() if k != self.TRAINING_DATA}
         return super().checkParameterValues(parameters, context)
 
+    @guarded
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         steps = QgsProcessingMultiStepFeedback(2, feedback)
         dataset = self._dataset_in_training_data(parameters)
