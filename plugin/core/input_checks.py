@@ -86,15 +86,15 @@ def judge_pair(pair) -> list[str]:
     return warnings
 
 
-def judge_capture(path: str, role: str = "capture") -> None:
-    """EmptyRaster when a single capture holds one value everywhere (or only nodata), from
-    windows spread over it."""
+def judge_capture(path: str, role: str = "capture", name: str = "") -> Optional[str]:
+    """A warning (also logged) when a single capture holds one value everywhere or only nodata
+    (judged from windows spread over it); None otherwise."""
     try:
         ds = gdal.Open(str(path))
     except RuntimeError:
         ds = None
     if ds is None:
-        return
+        return None
     width, height = ds.RasterXSize, ds.RasterYSize
     w, h = min(_PROBE, width), min(_PROBE, height)
     seen: list[np.ndarray] = []
@@ -109,11 +109,15 @@ def judge_capture(path: str, role: str = "capture") -> None:
                 ok &= np.isfinite(data)
                 seen.append(data[ok])
                 if seen[-1].size and np.ptp(seen[-1]) > 1e-6:
-                    return
+                    return None
     values = np.concatenate(seen) if seen else np.zeros(0)
-    name = os.path.basename(str(path))
+    name = name or os.path.basename(str(path))
     if values.size == 0:
-        raise EmptyRaster(f"The {role} {name} holds only nodata.")
-    if np.ptp(values) <= 1e-6:
-        raise EmptyRaster(f"The {role} {name} holds one value everywhere ({values[0]:g}: a black or blank image?); "
-                          f"nothing can be found on it.")
+        warning = f"The {role} {name} holds only nodata: nothing can be found on it."
+    elif np.ptp(values) <= 1e-6:
+        warning = (f"The {role} {name} holds one value everywhere ({values[0]:g}: a black or blank image?): "
+                   f"nothing can be found on it.")
+    else:
+        return None
+    LOG.warning(warning)
+    return warning

@@ -177,6 +177,7 @@ class DetectionParameters(DetectionSettings, _DetectionInputs):
     exemplar_raster: Optional[str] = None
     aoi_wkt: Optional[str] = None  # polygon in the raster's CRS
     capture: str = ""  # label stored on each detection (e.g. the date)
+    pixel_size_m: Optional[float] = None  # for a raster without georeferencing (refused without it)
     options: dict[str, Any] = field(default_factory=dict)  # engine-specific tuning knobs
 
 

@@ -54,6 +54,7 @@ class AnalysisResult:
     summary_lines: list[str] = field(default_factory=list)
     timings_s: dict[str, float] = field(default_factory=dict)
     left_out_m2: float = 0.0  # ground area of the site left out (params.left_out_wkt)
+    warnings: list[str] = field(default_factory=list)  # inputs that could not be judged (also in the summary)
 
     @property
     def title(self) -> str:
@@ -331,7 +332,8 @@ def _run(params: AnalysisParameters, work_dir: Path, progress: Progress) -> Anal
                                  catalogue=load_catalogue(), change_regions_wkt=regions_wkt,
                                  after_shift_m=(dx_m, dy_m))
         result.detections_before, result.detections_after, result.match = before, after, match
-        crs_wkt = _crs_wkt(params.before_path)
+        result.warnings += [w for one in found for w in one.warnings]
+        crs_wkt = found[0].crs_wkt or _crs_wkt(params.before_path)  # a capture in degrees: its UTM zone
         for layer, detections, side in ((LAYER_BEFORE, before, "before"), (LAYER_AFTER, after, "after")):
             events = {id(getattr(e, side)): e for e in match.events if getattr(e, side) is not None}
             write_detections(gpkg, layer, detections, crs_wkt, extra_fields={
@@ -393,6 +395,7 @@ def summary_lines(result: AnalysisResult) -> list[str]:
                          f"(confidence {change.shift.confidence:.2f})")
     if result.left_out_m2 > 0:
         lines.append(f"Left out on both dates: {result.left_out_m2:,.0f} m² (areas marked as clouds, haze or not to judge)")
+    lines.extend(f"Warning: {w}" for w in result.warnings)
     if result.match is not None:
         lines.append("Equipment (before -> after):")
         lines.extend("  " + line for line in result.match.summary_lines())

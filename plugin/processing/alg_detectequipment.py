@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from qgis.core import (
+    QgsCoordinateReferenceSystem,
     QgsFeatureSink,
     QgsProcessing,
     QgsProcessingAlgorithm,
@@ -23,6 +24,7 @@ from ..core.parameters import DEFAULT_ENGINE, ENGINES, DetectionParameters, Dete
 from ..layers.postprocess import style_output_on_completion
 from ..qgisio.detections import detection_fields, detection_to_feature, features_to_detections
 from .common import ADVANCED, add_parameters, area_less_left_out, area_to_analyse, choice_id, choice_index, feedback_progress, tr
+from .guard import guarded
 
 
 def detection_parameter_entries(alg: QgsProcessingAlgorithm) -> list[tuple]:
@@ -130,6 +132,7 @@ class DetectEquipmentAlgorithm(QgsProcessingAlgorithm):
             return ok, msg
         return check_detection_settings(self, parameters, context)
 
+    @guarded
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         steps = QgsProcessingMultiStepFeedback(3, feedback)
         raster = self.parameterAsRasterLayer(parameters, self.INPUT, context)
@@ -157,6 +160,8 @@ class DetectEquipmentAlgorithm(QgsProcessingAlgorithm):
         steps.setCurrentStep(2)
         if steps.isCanceled():
             return {}
+        if result.crs_wkt:  # a raster in degrees is measured in its local UTM zone
+            crs = QgsCoordinateReferenceSystem.fromWkt(result.crs_wkt)
         fields = detection_fields()
         sink, dest_id = self.parameterAsSink(parameters, self.OUTPUT, context, fields, QgsWkbTypes.Type.Polygon, crs)
         if sink is None:

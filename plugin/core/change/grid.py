@@ -14,6 +14,7 @@ import numpy as np
 from osgeo import gdal, ogr, osr
 
 from ..errors import BandMismatch, EmptyRaster, InputError, MissingCRS, RastersDoNotOverlap, UnreadableRaster
+from ..metric import utm_for
 from ..raster import srs_from_wkt
 from .model import GridInfo
 
@@ -385,11 +386,15 @@ def _align(before, after, pairs, aoi_wkt, aoi_crs_wkt, resolution, cloud_b, clou
             before.srs = before.srs or ref.srs
             after.srs = after.srs or ref.srs
     srs = before.srs
+    if srs is not None and srs.IsGeographic():  # degrees: analyse in metres, on the local UTM zone
+        lon, lat = gt_b[0] + gt_b[1] * before.ds.RasterXSize / 2, gt_b[3] + gt_b[5] * before.ds.RasterYSize / 2
+        srs = utm_for(lon, lat)
+    before_same = srs is before.srs
     crs_wkt = srs.ExportToWkt() if srs is not None else ""
     srs_same = srs is None or after.srs is None or srs.IsSame(after.srs)
 
-    # footprints in the before CRS
-    cb = _corners(before, gt_b)
+    # footprints in the grid's CRS
+    cb = _transform_points(_corners(before, gt_b), before.srs, srs)
     ca = _transform_points(_corners(after, gt_a), after.srs, srs)
     if len(ca) == 0:
         raise RastersDoNotOverlap(f"{before.name} and {after.name} share no area (footprint not transformable).")
@@ -414,7 +419,8 @@ def _align(before, after, pairs, aoi_wkt, aoi_crs_wkt, resolution, cloud_b, clou
         raise RastersDoNotOverlap(f"{before.name} and {after.name} share no area{where}.")
 
     # resolution: square pixels in before CRS units
-    res_b = max(abs(gt_b[1]), abs(gt_b[5]))
+    res_b = max(abs(gt_b[1]), abs(gt_b[5])) if before_same else max(
+        (cb[:, 0].max() - cb[:, 0].min()) / before.ds.RasterXSize, (cb[:, 1].max() - cb[:, 1].min()) / before.ds.RasterYSize)
     ext_a = max((ca[:, 0].max() - ca[:, 0].min()) / after.ds.RasterXSize,
                 (ca[:, 1].max() - ca[:, 1].min()) / after.ds.RasterYSize)
     res_a = max(abs(gt_a[1]), abs(gt_a[5])) if srs_same else ext_a
@@ -444,9 +450,9 @@ def _align(before, after, pairs, aoi_wkt, aoi_crs_wkt, resolution, cloud_b, clou
     view_a = _source_view(after, [p[1] for p in pairs], gt_a, after.srs.ExportToWkt() if after.srs else "", vsi)
     resample = "average" if res > 1.5 * min(res_b, res_a) else "bilinear"
     n = len(pairs)
-    on_b = _on_grid(view_b, gt_b, True, grid, vsi, resample)
+    on_b = _on_grid(view_b, gt_b, before_same, grid, vsi, resample)
     on_a = _on_grid(view_a, gt_a, srs_same, grid, vsi, resample)
-    direct_b = _direct_window(before, gt_b, True, grid)
+    direct_b = _direct_window(before, gt_b, before_same, grid)
     direct_a = _direct_window(after, gt_a, srs_same, grid)
 
     def cloud_view(path, role):

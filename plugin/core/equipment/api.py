@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 import numpy as np
 from osgeo import ogr
 
 from ..gdal_scope import gdal_exceptions
+from ..input_checks import judge_capture
+from ..metric import MetricView, metric_view
 from ..parameters import DetectionParameters, DetectionSettings  # noqa: F401  (the contract, re-exported)
 from ..progress import Progress
 from ..raster import open_raster, raster_info
@@ -29,6 +32,9 @@ class DetectionResult:
     gsd_m: float
     seconds: float
     megapixels: float
+    # CRS of the detections: the raster's, or the local UTM zone a geographic raster was measured in
+    crs_wkt: str = ""
+    warnings: list[str] = field(default_factory=list)  # what could not be judged (a uniform capture)
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -50,15 +56,52 @@ def _inside_aoi(detections: list[Detection], aoi_wkt: Optional[str]) -> list[Det
     return keep
 
 
+def _in_view(exemplars: Optional[list[Detection]], view: MetricView) -> Optional[list[Detection]]:
+    """Example boxes given in the raster's CRS, in the metric view's (corners transformed)."""
+    if not exemplars or not view.virtual:
+        return exemplars
+    out = []
+    for d in exemplars:
+        corners = np.array(view.points_to_view(d.polygon))
+        out.append(Detection.from_corners(corners, class_name=d.class_name, score=d.score, engine=d.engine,
+                                          capture=d.capture, crs_wkt=view.crs_wkt, attributes=dict(d.attributes),
+                                          id=d.id))
+    return out
+
+
 @gdal_exceptions()
 def detect_equipment(params: DetectionParameters, progress: Optional[Progress] = None) -> DetectionResult:
-    """Detect equipment over params.raster (inside params.aoi_wkt) with the chosen engine."""
-    started = time.perf_counter()
+    """Detect equipment over params.raster (inside params.aoi_wkt) with the chosen engine.
+
+    The AOI and exemplars are in the raster's CRS; the detections are in result.crs_wkt: the
+    raster's, or for a raster in degrees the local UTM zone it was measured in (sizes in metres)."""
     params.validate()
+    raster = params.raster
+    view = metric_view(raster, params.pixel_size_m)
+    ex_view = None
+    try:
+        if view.virtual:
+            if params.exemplar_raster and params.exemplar_raster != params.raster:
+                ex_view = metric_view(params.exemplar_raster, params.pixel_size_m, view.crs_wkt, "exemplar raster")
+            params = replace(params, raster=view.path, aoi_wkt=view.to_view(params.aoi_wkt),
+                             exemplars=_in_view(params.exemplars, view),
+                             exemplar_raster=ex_view.path if ex_view else None)
+        result = _detect(params, progress, view.crs_wkt, raster)
+        result.raster = raster
+        return result
+    finally:
+        view.close()
+        if ex_view is not None:
+            ex_view.close()
+
+
+def _detect(params: DetectionParameters, progress: Optional[Progress], crs_wkt: str, raster: str) -> DetectionResult:
+    started = time.perf_counter()
     ds = open_raster(params.raster)
     info = raster_info(ds)
     window = aoi_window(ds, params.aoi_wkt)
     ds = None
+    warning = judge_capture(params.raster, name=os.path.basename(raster))
     engine = get_engine(params.engine)
     detections = engine.detect(params, progress.stage(0.0, 0.98) if progress else None)
     detections = _inside_aoi(detections, params.aoi_wkt)
@@ -69,7 +112,7 @@ def detect_equipment(params: DetectionParameters, progress: Optional[Progress] =
             continue
         d.engine = d.engine or engine.name
         d.capture = params.capture
-        d.crs_wkt = info.crs_wkt
+        d.crs_wkt = crs_wkt
         kept.append(d)
     kept.sort(key=lambda d: -d.score)
     for i, d in enumerate(kept):
@@ -79,7 +122,8 @@ def detect_equipment(params: DetectionParameters, progress: Optional[Progress] =
     seconds = time.perf_counter() - started
     LOG.info("%s engine: %d detections in %.1f s", engine.name, len(kept), seconds)
     return DetectionResult(detections=kept, engine=engine.name, raster=params.raster, gsd_m=info.gsd_m,
-                           seconds=seconds, megapixels=window.width * window.height / 1e6)
+                           seconds=seconds, megapixels=window.width * window.height / 1e6, crs_wkt=crs_wkt,
+                           warnings=[warning] if warning else [])
 
 
 def detections_array(detections: list[Detection]) -> np.ndarray:

@@ -160,8 +160,18 @@ def test_model_engine_geographic_crs_and_gsd_warning(tmp_path, caplog):
     deg = 0.5 / 111320.0  # about 0.5 m at the equator
     raster = write_raster(tmp_path / "geo.tif", 128, (30.0, deg, 0, 0.001, 0, -deg), 4326)
     result = detect_equipment(DetectionParameters(raster=raster, engine="model", model_path=str(model)))
-    (d,) = result.detections
-    assert d.cx == pytest.approx(30.0 + 32.0 / 111320.0, abs=2e-6)
+    (d,) = result.detections  # measured in the local UTM zone (36N at 30 E): metres, not degrees
+    from osgeo import osr
+
+    utm = osr.SpatialReference(wkt=result.crs_wkt)
+    assert utm.GetUTMZone() == 36 and d.crs_wkt == result.crs_wkt
+    wgs84 = osr.SpatialReference()
+    wgs84.ImportFromEPSG(4326)
+    wgs84.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    utm.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    lon, _lat, _ = osr.CoordinateTransformation(utm, wgs84).TransformPoint(d.cx, d.cy)
+    assert lon == pytest.approx(30.0 + 32.0 / 111320.0, abs=2e-6)
+    assert (d.length_m, d.width_m) == (pytest.approx(10.0, rel=0.05), pytest.approx(6.0, rel=0.05))
     fine = write_raster(tmp_path / "fine.tif", 640, (0.0, 0.1, 0, 0.0, 0, -0.1), 32633)
     with caplog.at_level(logging.WARNING):
         detect_equipment(DetectionParameters(raster=fine, engine="model", model_path=str(model)))
