@@ -16,7 +16,10 @@ from qgis.core import Qgis, QgsMessageLog, QgsTask
 from qgis.PyQt.QtCore import pyqtSignal
 
 from .core.errors import Cancelled, SiteWatchError
+from .core.failures import describe_failure, user_message
+from .core.output_checks import check_writable
 from .core.progress import Progress
+from .qgisio.logfile import log_folder
 
 LOG_TAG = "SiteWatch"
 
@@ -65,6 +68,7 @@ class AnalysisTask(_ReportingTask):
         self.result = None
         self.exception: Optional[BaseException] = None
         self.error_detail = ""
+        self.message = ""  # what the user reads when run() failed
         self.last_message = ""
         out = Path(params.output_dir)
         self._made_output_dir = not out.exists()
@@ -75,6 +79,7 @@ class AnalysisTask(_ReportingTask):
             runner = self._runner or _default_runner()
             if self.isCanceled():
                 raise Cancelled("Cancelled by the user; no output was written.")
+            check_writable({"The analysis folder": str(Path(self.params.output_dir) / "analysis.gpkg")})
             progress = Progress(self._progress)
             share = 0.3 if self.exports else 0.0
             self._run_exports(progress.stage(0.0, share))
@@ -83,7 +88,9 @@ class AnalysisTask(_ReportingTask):
                 raise Cancelled("Cancelled by the user; no output was written.")
             return True
         except Exception as exc:  # noqa: BLE001 (reported on the main thread)
-            self.error_detail = traceback.format_exc()
+            if not describe_failure(exc).expected:  # a defect: its traceback to the log file and panel
+                self.error_detail = traceback.format_exc()
+            self.message = user_message(exc, self.description(), log_folder())
             self.exception = _without_frames(exc)
             self.result = None
             self._cleanup()
@@ -123,9 +130,7 @@ class AnalysisTask(_ReportingTask):
         exc = self.exception
         if exc is None:
             return "The analysis stopped without saying why." if self.result is None else ""
-        if isinstance(exc, SiteWatchError):
-            return str(exc)
-        return f"Unexpected error ({type(exc).__name__}: {exc}). Details are in the SiteWatch log."
+        return self.message or describe_failure(exc).message
 
     def finished(self, ok: bool) -> None:  # noqa: D401 (QgsTask API)
         if ok and self.result is not None:
@@ -155,6 +160,7 @@ class SampleSiteTask(_ReportingTask):
         self.size_px, self.seed = int(size_px), int(seed)
         self.site = None
         self.exception: Optional[BaseException] = None
+        self.message = ""
         self.last_message = ""
         self._made_folder = not self.folder.exists()
 
@@ -178,7 +184,7 @@ class SampleSiteTask(_ReportingTask):
             self.site = site
             return True
         except Exception as exc:  # noqa: BLE001 (reported on the main thread)
-            QgsMessageLog.logMessage(traceback.format_exc(), LOG_TAG, Qgis.MessageLevel.Warning)
+            self.message = user_message(exc, self.description(), log_folder())
             self.exception = _without_frames(exc)
             if self._made_folder:
                 shutil.rmtree(self.folder, ignore_errors=True)
@@ -190,6 +196,4 @@ class SampleSiteTask(_ReportingTask):
         elif isinstance(self.exception, Cancelled) or self.isCanceled():
             self.failed.emit("Cancelled; the sample site was not kept.")
         else:
-            exc = self.exception
-            reason = str(exc) if isinstance(exc, SiteWatchError) else f"{type(exc).__name__}: {exc}"
-            self.failed.emit(f"The sample site could not be prepared: {reason}")
+            self.failed.emit(f"The sample site could not be prepared: {self.message}")

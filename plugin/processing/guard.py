@@ -14,7 +14,6 @@ import os
 from typing import Callable, Optional
 
 from qgis.core import (
-    QgsApplication,
     QgsProcessing,
     QgsProcessingException,
     QgsProcessingParameterFeatureSource,
@@ -30,6 +29,7 @@ from ..core.errors import Cancelled, SiteWatchError
 from ..core.failures import user_message
 from ..core.input_checks import check_georeferenced
 from ..core.output_checks import check_outputs
+from ..qgisio.logfile import log_folder
 
 # layers that must hold at least one feature when given
 MUST_HOLD_FEATURES = {"AOI": "the area of interest", "EXEMPLARS": "the example boxes"}
@@ -37,11 +37,6 @@ MUST_HOLD_FEATURES = {"AOI": "the area of interest", "EXEMPLARS": "the example b
 CLASS_COMPARED = {"compareequipment": ("BEFORE", "AFTER")}
 CLASS_FIELD = "class"
 _SIDE_FILES = ("", "-wal", "-shm", ".aux.xml", ".ovr", ".dbf", ".shx", ".prj", ".cpg", ".qix")
-
-
-def log_folder() -> str:
-    """Where the SiteWatch log file lives: the QGIS profile's sitewatch folder."""
-    return os.path.join(QgsApplication.qgisSettingsDirPath(), "sitewatch")
 
 
 class _ToFeedback(logging.Handler):
