@@ -46,15 +46,14 @@ def _what(exc: BaseException) -> str:
 
 
 def _sentence(kind: str, exc: BaseException) -> str:
-    detail = _what(exc)
+    detail = _what(exc) or (f" ({str(exc).strip()[:200]})" if not isinstance(exc, OSError) else "")
     return {
         "denied": f"Permission denied{detail}: choose an output folder you can write to, or make the file "
                   "writable (and readable for inputs).",
         "full": f"The disk is full{detail}: free some space or write the outputs to another disk.",
         "missing": f"A file or folder does not exist{detail}: check the path (it may have been moved or "
                    "deleted).",
-        "unreadable": f"GDAL cannot read the data{detail}: the file is damaged or not in a format it knows "
-                      f"({str(exc).strip()[:200]}).",
+        "unreadable": f"GDAL cannot read the data{detail}: the file is damaged or not in a format it knows.",
     }[kind]
 
 

@@ -398,11 +398,12 @@ def _align(before, after, pairs, aoi_wkt, aoi_crs_wkt, resolution, cloud_b, clou
     ca = _transform_points(_corners(after, gt_a), after.srs, srs)
     if len(ca) == 0:
         raise RastersDoNotOverlap(f"{before.name} and {after.name} share no area (footprint not transformable).")
+    box = [max(cb[:, 0].min(), ca[:, 0].min()), max(cb[:, 1].min(), ca[:, 1].min()),
+           min(cb[:, 0].max(), ca[:, 0].max()), min(cb[:, 1].max(), ca[:, 1].max())]
+    if box[2] <= box[0] or box[3] <= box[1]:
+        raise RastersDoNotOverlap(f"{before.name} and {after.name} share no area.")
     if reference_grid:
         box = [cb[:, 0].min(), cb[:, 1].min(), cb[:, 0].max(), cb[:, 1].max()]
-    else:
-        box = [max(cb[:, 0].min(), ca[:, 0].min()), max(cb[:, 1].min(), ca[:, 1].min()),
-               min(cb[:, 0].max(), ca[:, 0].max()), min(cb[:, 1].max(), ca[:, 1].max())]
     aoi_geom = None
     if aoi_wkt:
         try:

@@ -20,6 +20,7 @@ import numpy as np
 from ...deps import require
 from ...errors import InputError
 from ...gdal_scope import gdal_exceptions
+from ...output_checks import check_outputs
 from ...progress import Progress
 from ..datasets import AnnotatedImage, read_dataset
 from ..detection import Detection
@@ -319,10 +320,17 @@ def train_detector(params: TrainingParameters, progress: Optional[Progress] = No
         raise InputError(f"The output model must be an .onnx file, not {out_path.name}.")
     if not out_path.parent.exists():
         raise InputError(f"The output folder {out_path.parent} does not exist.")
+    check_outputs({"The output model": str(out_path)})  # now, not after the whole time budget
 
     annotated = _gather(params)
     if not annotated:
         raise InputError("No training image was given.")
+    missing = [Path(im.path).name for im in annotated
+               if "://" not in im.path and not im.path.startswith("/vsi") and not Path(im.path).exists()]
+    if missing:
+        raise InputError(f"{len(missing)} image(s) named by the training data do not exist: "
+                         f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}. Put them where the "
+                         f"dataset expects them, or give the images (IMAGES).")
     class_names = _class_names(annotated, params.classes)
     class_index = {c: i for i, c in enumerate(class_names)}
     nc = len(class_names)
