@@ -14,7 +14,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 PLUGIN_NAME := sitewatch
 PROFILE_PLUGINS := $(HOME)/.local/share/QGIS/QGIS3/profiles/default/python/plugins
 
-.PHONY: setup system-packages test demo install package eval bench lint clean
+.PHONY: setup system-packages test demo install package eval bench robustness lint clean
 
 setup: system-packages $(STAMP)
 
@@ -49,6 +49,10 @@ eval: setup
 
 bench: setup
 	@$(PY) tools/bench.py $(ARGS)
+
+# 50 failing sitewatch:detectchanges runs through qgis_process: fails when any run crashed.
+robustness: setup
+	@$(PY) tools/exit_loop.py $(or $(ARGS),50)
 
 lint: setup
 	@$(VENV)/bin/ruff check .
