@@ -395,7 +395,7 @@ def summary_lines(result: AnalysisResult) -> list[str]:
                          f"(confidence {change.shift.confidence:.2f})")
     if result.left_out_m2 > 0:
         lines.append(f"Left out on both dates: {result.left_out_m2:,.0f} m² (areas marked as clouds, haze or not to judge)")
-    lines.extend(f"Warning: {w}" for w in result.warnings)
+    lines.extend(f"Warning: {w}" for w in getattr(result, "warnings", []))
     if result.match is not None:
         lines.append("Equipment (before -> after):")
         lines.extend("  " + line for line in result.match.summary_lines())

@@ -104,3 +104,17 @@ def test_failures_become_one_sentence_and_defects_are_logged(tmp_path, monkeypat
     assert message.startswith("Unexpected error (KeyError") and str(tmp_path / "logs") in message
     log = (tmp_path / "logs" / "sitewatch.log").read_text()
     assert "Traceback" in log and "sitewatch:test" in log and "Traceback" not in message
+
+
+def test_warnings_reach_the_analysis_summary():
+    from types import SimpleNamespace
+
+    from sitewatch.plugin.core.pipeline import summary_lines
+
+    change = SimpleNamespace(changed_area_m2=10.0, n_regions=1, method="structure", shift=None,
+                             warnings=["a.tif: band 3 hold one value over the site; ..."])
+    result = SimpleNamespace(title="t", change=change, match=None, left_out_m2=0.0,
+                             warnings=["The capture b.tif holds one value everywhere"])
+    lines = summary_lines(result)
+    assert "  Warning: a.tif: band 3 hold one value over the site; ..." in lines
+    assert "Warning: The capture b.tif holds one value everywhere" in lines
