@@ -47,7 +47,8 @@ class _ToFeedback(logging.Handler):
         self.feedback = feedback
 
     def emit(self, record: logging.LogRecord) -> None:
-        if self.feedback is not None:
+        # errors are this boundary's to report (as one sentence; their traceback to the log file)
+        if self.feedback is not None and record.levelno < logging.ERROR:
             self.feedback.pushWarning(record.getMessage())
 
 

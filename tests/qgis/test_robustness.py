@@ -294,3 +294,24 @@ def test_awkward_input_through_qgis_process(case, inputs, cli_env, tmp_path):
     assert re.search(case.error, text), text[-3000:]
     assert "Traceback" not in text, text[-3000:]
     assert _files(out) == [], _files(out)
+
+
+def test_unexpected_error_is_logged_not_shown_and_its_outputs_removed(inputs, provider, tmp_path, monkeypatch):
+    """A defect inside an algorithm: a short message naming the log file (which holds the
+    traceback), no traceback in the run's log, and the output it had begun removed."""
+    from sitewatch.plugin.processing import alg_detectchanges
+
+    def broken(params, progress=None):
+        Path(params.score_path).write_bytes(b"half a raster")
+        raise KeyError("band_keys")
+
+    monkeypatch.setattr(alg_detectchanges, "detect_changes", broken)
+    monkeypatch.setenv("SITEWATCH_LOG_DIR", str(tmp_path / "logs"))
+    out = tmp_path / "out"
+    out.mkdir()
+    case = Case("defect", DC, lambda d, o: _changes(d, o))
+    ok, error, _, text = _run(case, inputs, out)
+    log = tmp_path / "logs" / "sitewatch.log"
+    assert not ok and error.startswith("Unexpected error (KeyError: 'band_keys')") and str(log) in error
+    assert "Traceback" not in text and "Traceback" in log.read_text() and "sitewatch:detectchanges" in log.read_text()
+    assert _files(out) == []
