@@ -10,11 +10,15 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import threading
+from collections import Counter
 from typing import Optional
 
 LOG = logging.getLogger(__name__)
 
 PREFIX = ".sitewatch-run-"
+_lock = threading.Lock()
+_users: dict[str, Counter] = {}  # run folder -> its users in this process (thread id -> count)
 
 
 def _start_time(pid: int) -> str:
@@ -69,24 +73,36 @@ def sweep(folder: str) -> list[str]:
 
 def run_folder(folder: str) -> str:
     """This process's hidden folder for temporary files beside outputs in `folder` (made, and
-    `folder`'s stale run folders removed, on first use)."""
+    `folder`'s stale run folders removed, on first use). Each call is matched by one release()
+    of a path inside it, on the same thread: the folder goes when its last user has released it."""
     folder = os.path.abspath(folder)
     os.makedirs(folder, exist_ok=True)
     pid = os.getpid()
     path = os.path.join(folder, f"{PREFIX}{pid}-{_start_time(pid) or '0'}")
-    if not os.path.isdir(path):
-        sweep(folder)
-        os.makedirs(path, exist_ok=True)
+    with _lock:
+        if not os.path.isdir(path):
+            sweep(folder)
+            os.makedirs(path, exist_ok=True)
+        _users.setdefault(path, Counter())[threading.get_ident()] += 1
     return path
 
 
 def release(path: Optional[str]) -> None:
-    """Removes the run folder holding `path` (or `path` itself when it is one) if it is empty."""
+    """Ends one use of the run folder holding `path` (or `path` itself when it is one); the
+    folder is removed when no thread of this process uses it and it is empty."""
     if not path:
         return
     folder = path if os.path.basename(path).startswith(PREFIX) else os.path.dirname(path)
-    if os.path.basename(folder).startswith(PREFIX):
+    if not os.path.basename(folder).startswith(PREFIX):
+        return
+    with _lock:
+        users = _users.get(folder, Counter())
+        if users[threading.get_ident()] > 0:
+            users[threading.get_ident()] -= 1
+        if +users:  # another run of this process writes there
+            return
+        _users.pop(folder, None)
         try:
             os.rmdir(folder)
-        except OSError:  # not empty (another run of this process writes there) or gone
+        except OSError:  # not empty, or gone
             pass

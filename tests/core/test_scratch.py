@@ -96,3 +96,17 @@ def test_sweep_keeps_the_folders_of_live_processes(tmp_path):
     os.remove(Path(mine) / "part.tif")
     scratch.release(mine)
     assert not Path(mine).exists()
+
+
+def test_a_run_folder_stays_while_another_thread_uses_it(tmp_path):
+    import threading
+
+    from sitewatch.plugin.core import scratch
+
+    mine = scratch.run_folder(str(tmp_path))
+    other = threading.Thread(target=lambda: scratch.release(scratch.run_folder(str(tmp_path))))
+    other.start()
+    other.join()
+    assert Path(mine).is_dir()  # the other run's release did not pull it from under this one
+    scratch.release(mine)
+    assert not Path(mine).exists()
