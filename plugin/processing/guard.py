@@ -144,6 +144,29 @@ def _check_sources(alg, parameters, context, feedback) -> None:
         feedback.pushWarning(f"Neither layer has a '{CLASS_FIELD}' field: every object is compared as one class.")
 
 
+def _make_folders(paths) -> list[str]:
+    """Makes the missing folders of the outputs (Processing's layer outputs do not); the ones made."""
+    made: list[str] = []
+    for path in paths:
+        folder = os.path.dirname(os.path.abspath(path))
+        missing = []
+        while folder and not os.path.exists(folder):
+            missing.append(folder)
+            folder = os.path.dirname(folder)
+        for folder in reversed(missing):
+            os.mkdir(folder)
+            made.append(folder)
+    return made
+
+
+def _remove_folders(folders: list[str]) -> None:
+    for folder in reversed(folders):
+        try:
+            os.rmdir(folder)
+        except OSError:  # not empty (another program's files) or gone
+            pass
+
+
 def _existing(paths) -> set[str]:
     return {p for p in paths if os.path.exists(p)}
 
@@ -183,20 +206,26 @@ def guarded(process: Callable) -> Callable:
         core_log.addHandler(forward)
         outputs: dict[str, str] = {}
         existed: set[str] = set()
+        made: list[str] = []
+
+        def undo() -> None:
+            _remove_new_outputs(outputs.values(), existed)
+            _remove_folders(made)
+
         try:
             outputs = check_parameters(self, parameters, context, feedback)
             existed = _existing(outputs.values())
+            made = _make_folders(outputs.values())
             return process(self, parameters, context, feedback)
         except QgsProcessingException:
-            _remove_new_outputs(outputs.values(), existed)
+            undo()
             raise
         except Cancelled as exc:
-            _remove_new_outputs(outputs.values(), existed)
+            undo()
             raise QgsProcessingException(str(exc)) from None
         except Exception as exc:  # noqa: BLE001 (the boundary: everything becomes a message)
-            _remove_new_outputs(outputs.values(), existed)
-            message = user_message(exc, where, log_folder())
-            raise QgsProcessingException(message) from None
+            undo()
+            raise QgsProcessingException(user_message(exc, where, log_folder())) from None
         finally:
             core_log.removeHandler(forward)
 

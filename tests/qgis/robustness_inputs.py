@@ -3,11 +3,15 @@ so that qgis_process can be given them too)."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 from osgeo import gdal, ogr, osr
 from test_equipment_algorithms import _aircraft  # the same synthetic aircraft as the algorithm tests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core" / "change"))
+from change_helpers import shifted, textured  # noqa: E402
 
 gdal.UseExceptions()
 ogr.UseExceptions()
@@ -105,6 +109,9 @@ def make_inputs(root: Path) -> dict[str, str]:
     mostly_empty[:, :, 20:] = 0
     d["mostly_nodata"] = raster(root / "mostly_nodata.tif", mostly_empty, nodata=0)
     d["nan"] = raster(root / "nan.tif", np.full(img.shape, np.nan, np.float32), dtype=gdal.GDT_Float32)
+    holes = changed.astype(np.float32)
+    holes[:, 70:, :] = np.nan  # a quarter without data, marked by NaN only
+    d["partial_nan"] = raster(root / "partial_nan.tif", holes, dtype=gdal.GDT_Float32)
     d["one_pixel"] = raster(root / "one_pixel.tif", img[:, :1, :1])
     d["four_bands"] = raster(root / "four_bands.tif", texture(bands=4))
     d["no_crs"] = raster(root / "no_crs.tif", changed, epsg=None)
@@ -119,7 +126,10 @@ def make_inputs(root: Path) -> dict[str, str]:
     d["wrong_extension"] = str(root / "after.jpg")
     Path(d["wrong_extension"]).write_bytes(Path(d["after"]).read_bytes())
     d["missing"] = str(root / "nowhere" / "gone.tif")
-    for name in ("before", "after"):
+    base = textured(224, 8)
+    d["coreg_ref"] = raster(root / "coreg_ref.tif", base[:, :192, :192])
+    d["coreg_moved"] = raster(root / "coreg_moved.tif", shifted(base, 2.0, -1.0)[:, :192, :192] * 0.8 + 20)
+    for name in ("before", "after", "coreg_ref", "coreg_moved"):
         d[f"{name}_4326"] = str(root / f"{name}_4326.tif")
         gdal.Warp(d[f"{name}_4326"], d[name], dstSRS="EPSG:4326", resampleAlg="near")
 

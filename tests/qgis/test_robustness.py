@@ -76,6 +76,12 @@ def _regions(results, o, text, n=None, area=None, warn=None):
     assert Path(results["OUTPUT_SCORE"]).exists() and Path(results["OUTPUT_MASK"]).exists()
 
 
+def _shift(results, dx_m, dy_m):
+    """The co-registration's shift, in metres on the ground whatever the rasters' CRS."""
+    assert (results["DX_M"], results["DY_M"]) == (pytest.approx(dx_m, abs=0.15), pytest.approx(dy_m, abs=0.15))
+    assert Path(results["OUTPUT"]).exists()
+
+
 def _detections(results, o, text, count=None, length=None):
     from qgis.core import QgsVectorLayer
 
@@ -107,6 +113,8 @@ CASES = [
     Case("dc_mostly_nodata", DC, lambda d, o: _changes(d, o, after="mostly_nodata"),
          check=lambda r, o, t: _regions(r, o, t, warn=r"Only \d+ % of the site has data")),
     Case("dc_all_nan", DC, lambda d, o: _changes(d, o, after="nan"), r"only nodata|no valid pixels|uniform"),
+    Case("dc_partial_nan", DC, lambda d, o: _changes(d, o, after="partial_nan"),
+         check=lambda r, o, t: _regions(r, o, t, 1, 225)),
     Case("dc_one_pixel", DC, lambda d, o: _changes(d, o, after="one_pixel"), "less than 8 pixels"),
     Case("dc_band_counts", DC, lambda d, o: _changes(d, o, after="four_bands"), "band mapping"),
     Case("dc_no_crs", DC, lambda d, o: _changes(d, o, after="no_crs"), "no coordinate reference system"),
@@ -130,9 +138,13 @@ CASES = [
     Case("cr_no_overlap", CR, lambda d, o: _coreg(d, o, source="far"), "before.tif and far.tif share no area"),
     Case("cr_read_only_folder", CR, lambda d, o: _coreg(d, _read_only(o)), "cannot be written"),
     Case("cr_output_over_input", CR, lambda d, o: _coreg(d, o, OUTPUT=d["after"]), "would overwrite the input"),
-    Case("cr_black_input", CR, lambda d, o: _coreg(d, o, source="black"), r"correlat|uniform|shift"),
+    Case("cr_black_input", CR, lambda d, o: _coreg(d, o, source="black"), "black.tif is uniform"),
     Case("cr_no_crs", CR, lambda d, o: _coreg(d, o, source="no_crs"), "no coordinate reference system"),
     Case("cr_zero_size", CR, lambda d, o: _coreg(d, o, reference="zero_size"), r"REFERENCE|zero_size\.tif"),
+    Case("cr_reference_run", CR, lambda d, o: _coreg(d, o, "coreg_moved", "coreg_ref"),
+         check=lambda r, o, t: _shift(r, 1.0, 0.5)),
+    Case("cr_degrees", CR, lambda d, o: _coreg(d, o, "coreg_moved_4326", "coreg_ref_4326"),
+         check=lambda r, o, t: _shift(r, 1.0, 0.5)),
     # detectequipment
     Case("de_reference_run", DE, lambda d, o: _detect(d, o), check=lambda r, o, t: _detections(r, o, t, 3, 28)),
     Case("de_degrees", DE, lambda d, o: _detect(d, o, "scene_4326"),
@@ -150,6 +162,10 @@ CASES = [
          needs=("onnxruntime",)),
     Case("de_model_wrong_metadata", DE, lambda d, o: _detect(d, o, ENGINE=2, MODEL=d["wrong_meta_onnx"]),
          r"wrong_meta\.onnx|metadata|class", needs=("onnx", "onnxruntime")),
+    Case("de_aoi_outside", DE, lambda d, o: _detect(d, o, AOI=d["aoi_outside"]), r"area of interest|AOI|outside"),
+    Case("de_one_pixel", DE, lambda d, o: _detect(d, o, "one_pixel"), r"one_pixel\.tif|pixel|small"),
+    Case("de_output_in_missing_folder", DE, lambda d, o: _detect(d, o, OUTPUT=str(o / "new" / "d.gpkg")),
+         check=lambda r, o, t: _detections(r, o, t, 3, 28)),
     Case("de_read_only_folder", DE, lambda d, o: _detect(d, o, OUTPUT=str(_read_only(o) / "d.gpkg")),
          "cannot be written"),
     # compareequipment
@@ -159,6 +175,7 @@ CASES = [
     Case("ce_degrees", CE, lambda d, o: _compare(d, o, before="dets_4326"), "geographic CRS"),
     Case("ce_empty_before", CE, lambda d, o: _compare(d, o, before="dets_empty"),
          check=lambda r, o, t: Path(r["OUTPUT_COUNTS"]).exists()),
+    Case("ce_missing_layer", CE, lambda d, o: _compare(d, o, after="missing"), r"AFTER|gone\.tif"),
     Case("ce_lines", CE, lambda d, o: _compare(d, o, after="dets_lines"), "polygon layer.*line"),
     Case("ce_same_outputs", CE, lambda d, o: _compare(d, o, OUTPUT_COUNTS=str(o / "events.gpkg")),
          "OUTPUT and OUTPUT_COUNTS are the same file"),

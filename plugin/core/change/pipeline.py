@@ -256,6 +256,7 @@ def _coregister(input_path, reference_path, output_path, progress, max_shift_px,
     temp = temp_name(output_path) if output_path else None
     try:
         check_not_empty(pair)
+        judge_pair(pair)  # a uniform capture cannot be registered: say so rather than "no correlation"
         shift, model = estimate_shift(pair, max_shift_px, local, progress.stage(0.0, 0.3))
         if output_path:
             fill = 0.0 if nodata is None else nodata
