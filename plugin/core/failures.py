@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from .errors import SiteWatchError
+from .scratch import PREFIX
 
 LOG = logging.getLogger(__name__)
 
@@ -28,6 +29,9 @@ _MISSING = (errno.ENOENT, errno.ENOTDIR)
 _GDAL_TEXTS = (
     (("permission denied", "read-only file system", "attempt to create", "not writable"), "denied"),
     (("no space left", "disk full", "free disk space"), "full"),
+    (("io error writing", "error writing", "write error", "failed to write", "writeblock failed", "short write",
+      "could not write"), "write"),
+    ((PREFIX,), "write"),  # a temporary file of the run read back broken: it was not written whole
     (("no such file or directory", "does not exist"), "missing"),
     (("not recognized as a supported file format", "not recognised as being in a supported file format",
       "tiffreaddirectory", "ireadblock failed", "truncated", "corrupt", "failed to read"), "unreadable"),
@@ -53,6 +57,8 @@ def _sentence(kind: str, exc: BaseException) -> str:
         "full": f"The disk is full{detail}: free some space or write the outputs to another disk.",
         "missing": f"A file or folder does not exist{detail}: check the path (it may have been moved or "
                    "deleted).",
+        "write": f"Writing the outputs failed{detail}: the disk is probably full (or the folder went away). "
+                 "Free some space or write the outputs to another disk.",
         "unreadable": f"GDAL cannot read the data{detail}: the file is damaged or not in a format it knows.",
     }[kind]
 
@@ -71,7 +77,7 @@ def describe_failure(exc: BaseException) -> Failure:
     if isinstance(exc, (OSError, RuntimeError)):
         text = str(exc).lower()
         for needles, kind in _GDAL_TEXTS:
-            if any(n in text for n in needles):
+            if any(n.lower() in text for n in needles):
                 return Failure(_sentence(kind, exc), True)
     return Failure(f"Unexpected error ({type(exc).__name__}: {str(exc)[:300]})", False)
 

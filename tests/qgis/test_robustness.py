@@ -133,6 +133,8 @@ CASES = [
          check=lambda r, o, t: _regions(r, o, t, 1)),
     Case("dc_read_only_folder", DC, lambda d, o: _changes(d, _read_only(o)), "cannot be written", cli=True),
     Case("dc_folder_through_a_file", DC, lambda d, o: _changes(d, Path(d["a_file"])), "is a file, not a folder"),
+    Case("dc_disk_full", DC, lambda d, o: _changes(d, Path(d["full_disk"]) / "run"), "disk is (probably )?full",
+         needs=("full_disk",)),
     Case("dc_cancelled", DC, lambda d, o: _changes(d, o), r"[Cc]ancel", cancel=True),
     # coregister
     Case("cr_no_overlap", CR, lambda d, o: _coreg(d, o, source="far"), "before.tif and far.tif share no area"),
@@ -205,7 +207,15 @@ def inputs(tmp_path_factory):
         d["wrong_meta_onnx"] = wrong_metadata_onnx(root / "wrong_meta.onnx")
     except ImportError:
         pass
-    return d
+    full = root / "full_disk"  # a 64 KiB file system: outputs fill it half-way through a run
+    full.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(full)],
+                             capture_output=True).returncode == 0 if os.geteuid() == 0 else False
+    if mounted:
+        d["full_disk"] = str(full)
+    yield d
+    if mounted:
+        subprocess.run(["umount", "-l", str(full)], check=False)  # lazily: a leaked handle must not keep it
 
 
 def _feedback(cancel: bool):
@@ -262,8 +272,13 @@ def _run(case: Case, inputs: dict, out: Path):
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_awkward_input(case, inputs, provider, tmp_path, monkeypatch):
-    for module in case.needs:
-        pytest.importorskip(module)
+    for need in case.needs:
+        if need == "full_disk":
+            if need not in inputs:
+                pytest.skip("a small file system to fill needs root and tmpfs mounts")
+            out_of_space = Path(inputs[need]) / "run"
+        else:
+            pytest.importorskip(need)
     monkeypatch.setenv("SITEWATCH_LOG_DIR", str(tmp_path / "logs"))
     out = tmp_path / "out"
     out.mkdir()
@@ -279,6 +294,8 @@ def test_awkward_input(case, inputs, provider, tmp_path, monkeypatch):
         assert re.search(case.error, error), f"{case.id}: {error!r} does not match {case.error!r}"
         assert len(error) < 600, error
         assert _files(out) == [], _files(out)
+        if case.needs == ("full_disk",):
+            assert not out_of_space.exists() or _files(out_of_space) == [], _files(out_of_space)
     assert not (Path(inputs["before"]).parent / "nowhere").exists()
 
 
