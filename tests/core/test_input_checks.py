@@ -95,6 +95,10 @@ def test_failures_become_one_sentence_and_defects_are_logged(tmp_path, monkeypat
     assert describe_failure(RastersDoNotOverlap("a and b share no area.")).message == "a and b share no area."
     full = describe_failure(OSError(errno.ENOSPC, "No space left on device", "/data/x.tif"))
     assert full.expected and "disk is full (x.tif)" in full.message
+    written = describe_failure(RuntimeError("TIFFWriteDirectoryTagData:IO error writing tag data"))
+    assert written.expected and "disk is probably full" in written.message
+    own_temp = describe_failure(RuntimeError("/o/.sitewatch-run-12-34/work-x/raw_mask.tif, band 1: IReadBlock failed"))
+    assert "disk is probably full" in own_temp.message
     denied = describe_failure(RuntimeError("/out/x.tif: Permission denied"))
     assert denied.expected and "Permission denied" in denied.message
     try:
