@@ -73,8 +73,22 @@ def settle() -> None:
 
 
 def _load() -> None:
-    if kernels() is not None:
+    module = kernels()
+    if module is not None and _cached(module):
         warm_up()
+
+
+def _cached(module: ModuleType) -> bool:
+    """Whether every kernel has numba's disk cache (loading takes a fraction of a second; compiling
+    about 20 s). preload's thread only loads: a compile runs on the calling thread when scoring
+    needs it, so that a run ending early (an error, a cancel) never waits for one in settle()."""
+    try:
+        from numba.core.registry import CPUDispatcher
+
+        kernels_ = [k for k in vars(module).values() if isinstance(k, CPUDispatcher)]
+        return bool(kernels_) and all(os.path.exists(k._cache._cache_file._index_path) for k in kernels_)
+    except Exception:  # a numba whose cache looks otherwise: load on the calling thread
+        return False
 
 
 def advice() -> str:
