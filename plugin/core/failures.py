@@ -8,10 +8,12 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import sys
 import time
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Optional
+from typing import Iterator, Optional
 
 from .errors import SiteWatchError
 from .scratch import PREFIX
@@ -93,7 +95,6 @@ def record_failure(exc: BaseException, where: str, folder: Optional[str] = None)
     folder = log_dir(folder)
     path = os.path.join(folder, LOG_FILE)
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    LOG.error("%s failed:\n%s", where, text)
     try:
         os.makedirs(folder, exist_ok=True)
         if os.path.exists(path) and os.path.getsize(path) > _MAX_LOG_BYTES:
@@ -101,8 +102,27 @@ def record_failure(exc: BaseException, where: str, folder: Optional[str] = None)
         with open(path, "a", encoding="utf-8") as f:
             f.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {where} (pid {os.getpid()})\n{text}\n")
     except OSError:
+        LOG.info("%s failed:\n%s", where, text)  # the log file cannot be written: the logging keeps it
         return ""
+    LOG.info("%s failed; the details are in %s", where, path)
     return path
+
+
+@contextmanager
+def unraisable_to_log(where: str, folder: Optional[str] = None) -> Iterator[None]:
+    """Errors Python cannot raise (a GDAL dataset failing to close in its destructor, on a full
+    disk) go to the log file during the block, not to the console as a traceback."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable) -> None:
+        if unraisable.exc_value is not None:
+            record_failure(unraisable.exc_value, f"{where} (ignored while cleaning up)", folder)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
 
 
 def user_message(exc: BaseException, where: str, folder: Optional[str] = None) -> str:

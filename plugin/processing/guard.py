@@ -26,7 +26,7 @@ from qgis.core import (
 
 from ..core import scratch
 from ..core.errors import Cancelled, SiteWatchError
-from ..core.failures import user_message
+from ..core.failures import unraisable_to_log, user_message
 from ..core.input_checks import check_georeferenced
 from ..core.output_checks import check_outputs
 from ..qgisio.logfile import log_folder
@@ -216,7 +216,8 @@ def guarded(process: Callable) -> Callable:
             outputs = check_parameters(self, parameters, context, feedback)
             existed = _existing(outputs.values())
             made = _make_folders(outputs.values())
-            return process(self, parameters, context, feedback)
+            with unraisable_to_log(where, log_folder()):
+                return process(self, parameters, context, feedback)
         except QgsProcessingException:
             undo()
             raise
