@@ -10,6 +10,7 @@ import numpy as np
 from osgeo import gdal
 
 from .errors import EmptyRaster, InputError, MissingCRS
+from .gdal_scope import gdal_exceptions
 
 LOG = logging.getLogger(__name__)
 
@@ -19,6 +20,7 @@ _PROBE = 128  # side of the probe windows (pixels)
 _PROBES = 6  # per axis
 
 
+@gdal_exceptions()
 def check_georeferenced(path: str, role: str = "raster", pixel_size_m: Optional[float] = None) -> None:
     """InputError when the raster has no georeferencing (sizes in metres unknowable) and no
     explicit pixel size is given; MissingCRS when it has a geotransform but no CRS."""
@@ -48,6 +50,7 @@ def _constant_bands(values: np.ndarray) -> list[int]:
     return [i for i in range(values.shape[0]) if np.nanmax(values[i]) - np.nanmin(values[i]) <= 1e-6]
 
 
+@gdal_exceptions()
 def judge_pair(pair) -> list[str]:
     """Warnings about two captures on their common grid (an AlignedPair), from windows spread
     over the grid; EmptyRaster when a capture is uniform over the site (every band one value:
@@ -86,6 +89,7 @@ def judge_pair(pair) -> list[str]:
     return warnings
 
 
+@gdal_exceptions()
 def judge_capture(path: str, role: str = "capture", name: str = "") -> Optional[str]:
     """A warning (also logged) when a single capture holds one value everywhere or only nodata
     (judged from windows spread over it); None otherwise."""

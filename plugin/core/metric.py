@@ -12,11 +12,13 @@ from typing import Optional
 from osgeo import gdal, ogr, osr
 
 from .errors import InputError, MissingCRS
+from .gdal_scope import gdal_exceptions
 from .raster import open_raster, pixel_to_map
 
 _NO_GEOTRANSFORM = (0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 
 
+@gdal_exceptions()
 def utm_for(lon: float, lat: float) -> osr.SpatialReference:
     """The WGS 84 UTM zone holding (lon, lat), x/y axis order."""
     zone = int(math.floor((lon + 180.0) / 6.0)) % 60 + 1
@@ -67,6 +69,7 @@ def _transform(src_wkt: str, dst_wkt: str) -> osr.CoordinateTransformation:
     return osr.CoordinateTransformation(_srs(src_wkt), _srs(dst_wkt))
 
 
+@gdal_exceptions()
 def metric_view(path: str, pixel_size_m: Optional[float] = None, target_crs_wkt: str = "",
                 role: str = "capture") -> MetricView:
     """`path` as a raster in metres (see the module's docstring). target_crs_wkt: the CRS a

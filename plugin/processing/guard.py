@@ -19,6 +19,7 @@ from qgis.core import (
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
     QgsProcessingParameterFileDestination,
+    QgsProcessingParameterFolderDestination,
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterVectorLayer,
     QgsWkbTypes,
@@ -28,7 +29,7 @@ from ..core import scratch
 from ..core.errors import Cancelled, SiteWatchError
 from ..core.failures import unraisable_to_log, user_message
 from ..core.input_checks import check_georeferenced
-from ..core.output_checks import check_outputs
+from ..core.output_checks import check_outputs, check_writable
 from ..qgisio.logfile import log_folder
 
 # layers that must hold at least one feature when given
@@ -68,7 +69,7 @@ def _outputs(alg, parameters, context) -> dict[str, str]:
     paths = {}
     for definition in alg.destinationParameterDefinitions():
         name = definition.name()
-        if parameters.get(name) in (None, ""):
+        if parameters.get(name) in (None, "") or isinstance(definition, QgsProcessingParameterFolderDestination):
             continue
         if isinstance(definition, QgsProcessingParameterFileDestination):
             value = alg.parameterAsFileOutput(parameters, name, context)
@@ -184,12 +185,20 @@ def _remove_new_outputs(paths, existed: set[str]) -> None:
                 pass
 
 
+def _output_folders(alg, parameters, context) -> dict[str, str]:
+    """Folder outputs, as a file to be made in each (the algorithm manages the folder's content)."""
+    return {d.name(): os.path.join(alg.parameterAsString(parameters, d.name(), context), ".sitewatch-output")
+            for d in alg.destinationParameterDefinitions()
+            if isinstance(d, QgsProcessingParameterFolderDestination) and parameters.get(d.name()) not in (None, "")}
+
+
 def check_parameters(alg, parameters, context, feedback) -> dict[str, str]:
     """The checks made before the work; the output files by parameter name."""
     _check_sources(alg, parameters, context, feedback)
     inputs = {k: v for k, v in _inputs(alg, parameters, context).items() if v}
     outputs = _outputs(alg, parameters, context)
     check_outputs(outputs, inputs)
+    check_writable(_output_folders(alg, parameters, context))
     for folder in {os.path.dirname(os.path.abspath(p)) for p in outputs.values()}:
         scratch.sweep(folder)  # what killed runs left there
     return outputs

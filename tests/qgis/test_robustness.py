@@ -17,8 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from robustness_inputs import make_inputs, wrong_metadata_onnx  # noqa: E402
 
 QGIS_PROCESS = "/usr/bin/qgis_process.bin"
-DC, CR, DE, CE, TR = (f"sitewatch:{n}" for n in ("detectchanges", "coregister", "detectequipment",
-                                                 "compareequipment", "trainequipmentdetector"))
+DC, CR, DE, CE, TR, AS = (f"sitewatch:{n}" for n in ("detectchanges", "coregister", "detectequipment",
+                                                     "compareequipment", "trainequipmentdetector", "analyzesite"))
 
 
 @dataclass
@@ -54,6 +54,11 @@ def _compare(d, o, before="dets_before", after="dets_after", **extra):
 
 def _train(d, o, **extra):
     return {"TIME_BUDGET": 0.25, "OUTPUT_MODEL": str(o / "model.onnx"), **extra}
+
+
+def _analysis(d, o, after="after", **extra):
+    return {"BEFORE": d["before"], "AFTER": d[after], "COUNT_EQUIPMENT": False, "OUTPUT_FOLDER": str(o / "analysis"),
+            **extra}
 
 
 def _read_only(o: Path) -> Path:
@@ -181,6 +186,11 @@ CASES = [
     Case("ce_lines", CE, lambda d, o: _compare(d, o, after="dets_lines"), "polygon layer.*line"),
     Case("ce_same_outputs", CE, lambda d, o: _compare(d, o, OUTPUT_COUNTS=str(o / "events.gpkg")),
          "OUTPUT and OUTPUT_COUNTS are the same file"),
+    # analyzesite (the panel's whole analysis)
+    Case("as_black_after", AS, lambda d, o: _analysis(d, o, after="black"), "black.tif is uniform"),
+    Case("as_line_aoi", AS, lambda d, o: _analysis(d, o, AOI=d["aoi_line"]), "must be a polygon layer.*line"),
+    Case("as_read_only_folder", AS, lambda d, o: _analysis(d, o, OUTPUT_FOLDER=str(_read_only(o) / "analysis")),
+         "cannot be written"),
     # trainequipmentdetector (failures only: they must come before the time budget is spent)
     Case("tr_coco_missing_images", TR, lambda d, o: _train(d, o, DATASET=d["coco_missing_images"]),
          r"missing_1\.tif|image", needs=("torch", "onnx")),
