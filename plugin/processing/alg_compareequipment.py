@@ -116,9 +116,10 @@ class CompareEquipmentAlgorithm(QgsProcessingAlgorithm):
         if before_src is None or after_src is None:
             raise QgsProcessingException(tr("Both detection layers (BEFORE and AFTER) are needed."))
         crs = before_src.sourceCrs()
-        if crs.isValid() and crs.isGeographic():
-            raise QgsProcessingException(tr("The detection layers are in a geographic CRS (degrees); reproject "
-                                            "them to a projected CRS in metres (e.g. UTM) to compare distances."))
+        if crs.isValid() and crs.isGeographic():  # distances in metres: compared on the local UTM zone
+            crs = _local_utm(before_src, context)
+            feedback.pushInfo(tr("The detection layers are in degrees: compared, and written, in {0}.").format(
+                crs.authid() or crs.description()))
         regions_src = self.parameterAsSource(parameters, self.CHANGE_REGIONS, context)
         try:
             before = features_to_detections(before_src, crs, project=context.project())
@@ -170,3 +171,16 @@ class CompareEquipmentAlgorithm(QgsProcessingAlgorithm):
         style_output_on_completion(context, dest, "detections.qml")
         steps.setCurrentStep(3)
         return {self.OUTPUT: dest, self.OUTPUT_COUNTS: cdest}
+
+
+def _local_utm(source, context):
+    """The UTM zone of the centre of a layer in degrees (a QgsCoordinateReferenceSystem)."""
+    from qgis.core import QgsCoordinateReferenceSystem, QgsCoordinateTransform
+
+    from ..core.metric import utm_for
+
+    centre = source.sourceExtent().center()
+    to_wgs84 = QgsCoordinateTransform(source.sourceCrs(), QgsCoordinateReferenceSystem("EPSG:4326"),
+                                      context.project())
+    lonlat = to_wgs84.transform(centre)
+    return QgsCoordinateReferenceSystem.fromWkt(utm_for(lonlat.x(), lonlat.y()).ExportToWkt())

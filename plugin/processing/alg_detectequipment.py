@@ -110,7 +110,7 @@ class DetectEquipmentAlgorithm(QgsProcessingAlgorithm):
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
         add_parameters(self, [
             (QgsProcessingParameterRasterLayer(self.INPUT, tr("Capture raster")),
-             tr("The satellite image to search (a file-based raster in a projected CRS).")),
+             tr("The satellite image to search (a file-based raster; one in degrees is searched on the local UTM zone, so sizes are in metres).")),
             (QgsProcessingParameterFeatureSource(self.AOI, tr("Area of interest"),
                                                  [QgsProcessing.SourceType.TypeVectorPolygon], optional=True),
              tr("Only objects whose centre falls inside these polygons are reported. Empty: the whole raster.")),

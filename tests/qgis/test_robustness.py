@@ -101,6 +101,18 @@ def _detections(results, o, text, count=None, length=None):
     assert not layer.crs().isGeographic()
 
 
+def _events(results, expected: dict):
+    """The compared events, in a CRS in metres: {event: count}."""
+    from qgis.core import QgsVectorLayer
+
+    layer = QgsVectorLayer(results["OUTPUT"], "e", "ogr")
+    assert not layer.crs().isGeographic()
+    found: dict = {}
+    for f in layer.getFeatures():
+        found[f["event"]] = found.get(f["event"], 0) + 1
+    assert found == expected
+
+
 CASES = [
     # detectchanges
     Case("dc_reference_run", DC, lambda d, o: _changes(d, o), check=lambda r, o, t: _regions(r, o, t, 1, 225)),
@@ -179,7 +191,8 @@ CASES = [
     Case("ce_reference_run", CE, lambda d, o: _compare(d, o), check=lambda r, o, t: Path(r["OUTPUT"]).exists()),
     Case("ce_class_field_missing", CE, lambda d, o: _compare(d, o, after="dets_no_class"),
          "no 'class' field.*cannot be compared", cli=True),
-    Case("ce_degrees", CE, lambda d, o: _compare(d, o, before="dets_4326"), "geographic CRS"),
+    Case("ce_degrees", CE, lambda d, o: _compare(d, o, before="dets_4326"),
+         check=lambda r, o, t: _events(r, {"stayed": 1, "departed": 1})),
     Case("ce_empty_before", CE, lambda d, o: _compare(d, o, before="dets_empty"),
          check=lambda r, o, t: Path(r["OUTPUT_COUNTS"]).exists()),
     Case("ce_missing_layer", CE, lambda d, o: _compare(d, o, after="missing"), r"AFTER|gone\.tif"),
