@@ -17,9 +17,15 @@ Conventions: after.tif keeps before.tif's geotransform but its content is shifte
 properties ground_cx/ground_cy give the before-grid position). change_mask is on the before
 (ground) grid, cloud_mask on the after.tif pixel grid. Rendering streams 512 px tiles, so memory
 stays bounded at any size; the same seed and size give identical pixels.
+
+    series = generate_site_series(out_dir, n_dates=5, size_px=1024, seed=7)   # N dates, truth per date
+
+Dates 1 and 2 of a series are the two-date site unchanged; see series.py for the later dates.
 """
 from __future__ import annotations
 
+from .series import SiteSeries, generate_site_series, load_site_series
 from .site import SampleSite, generate_sample_site, load_sample_site
 
-__all__ = ["SampleSite", "generate_sample_site", "load_sample_site"]
+__all__ = ["SampleSite", "SiteSeries", "generate_sample_site", "generate_site_series", "load_sample_site",
+           "load_site_series"]

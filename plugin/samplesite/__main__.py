@@ -1,4 +1,4 @@
-"""python -m <package>.plugin.samplesite OUT [--size N] [--seed S]: write a sample site."""
+"""python -m <package>.plugin.samplesite OUT [--size N] [--seed S] [--dates D]: write a sample site."""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +6,7 @@ import sys
 import time
 
 from ..core.errors import SiteWatchError
+from .series import generate_site_series
 from .site import generate_sample_site
 
 
@@ -14,10 +15,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", help="output folder")
     parser.add_argument("--size", type=int, default=4096, help="scene size in pixels (0.5 m each)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--dates", type=int, default=2, help="capture dates (more than 2: a site series)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     try:
-        site = generate_sample_site(args.out, args.size, args.seed)
+        if args.dates > 2:
+            site = generate_site_series(args.out, args.dates, args.size, args.seed).site
+        else:
+            site = generate_sample_site(args.out, args.size, args.seed)
     except SiteWatchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -598,6 +598,12 @@ class LayoutBuilder:
 
 def build_layout(size_px: int, gsd: float, seed: int, catalogue: Catalogue, sun_vec: dict,
                  shift: tuple) -> Layout:
+    return build_layout_and_builder(size_px, gsd, seed, catalogue, sun_vec, shift)[0]
+
+
+def build_layout_and_builder(size_px: int, gsd: float, seed: int, catalogue: Catalogue, sun_vec: dict,
+                             shift: tuple) -> tuple[Layout, LayoutBuilder]:
+    """The layout and the builder that made it (its free-space bookkeeping places later arrivals)."""
     b = LayoutBuilder(size_px, gsd, seed, catalogue, sun_vec, shift)
     b.infrastructure()
     b.equipment()
@@ -606,5 +612,6 @@ def build_layout(size_px: int, gsd: float, seed: int, catalogue: Catalogue, sun_
     cloud = b.cloud()
     cu, cv, rad = b.ad_centre
     c = b.frame.px(cu, cv)
-    return Layout(size_px, gsd, b.ext, b.frame, b.features, b.objects, (float(c[0]), float(c[1]), rad / gsd), ns, cloud,
-                  sun_vec, shift, farm_angle=RUNWAY_HEADING + 13.0, zones=list(b.zones.values()))
+    layout = Layout(size_px, gsd, b.ext, b.frame, b.features, b.objects, (float(c[0]), float(c[1]), rad / gsd), ns,
+                    cloud, sun_vec, shift, farm_angle=RUNWAY_HEADING + 13.0, zones=list(b.zones.values()))
+    return layout, b

@@ -104,8 +104,11 @@ def object_prims(obj: SceneObject, state, sun: tuple, gsd: float) -> tuple[Prim,
 class DateRenderer:
     """Draws one capture date of a layout, tile by tile."""
 
-    def __init__(self, layout: Layout, date: str, info: CaptureInfo, seed: int) -> None:
+    def __init__(self, layout: Layout, date: str, info: CaptureInfo, seed: int,
+                 noise_key: Optional[int] = None) -> None:
         self.layout, self.date, self.info, self.seed = layout, date, info, seed
+        # sensor noise stream: 0 before, 1 after; later dates of a series give their own number
+        self.noise_key = noise_key if noise_key is not None else (0 if date == "before" else 1)
         self.gsd = layout.gsd
         self.shift = layout.shift if date == "after" else (0.0, 0.0)
         self.sun = layout.sun_vec[date]
@@ -381,7 +384,7 @@ class DateRenderer:
             refl = refl + a[None] * (CLOUD_COLOUR * (0.85 + 0.25 * cn)[None] - refl)
         gains = _col(info.gains) * np.float32(DN_SCALE)
         dn = refl * gains + _col(info.offsets)
-        rng = np.random.default_rng([self.seed, 0 if self.date == "before" else 1, r0, c0])
+        rng = np.random.default_rng([self.seed, self.noise_key, r0, c0])
         noise = rng.standard_normal(dn.shape, dtype=np.float32)
         dn += noise * np.sqrt(np.float32(9.0) + np.float32(0.35) * dn)
         return np.clip(np.rint(dn), 1, 65535).astype(np.uint16)

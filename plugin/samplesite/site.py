@@ -109,6 +109,20 @@ def _create(path: Path, n: int, bands: int, dtype: int, gt: tuple, wkt: str) -> 
     return ds
 
 
+def describe_capture(ds: gdal.Dataset, cap: CaptureInfo, label: str) -> None:
+    """Acquisition metadata (date, satellite, sun) and band names of a capture raster."""
+    ds.SetMetadata({"TIFFTAG_DATETIME": cap.tiff_datetime, "ACQUISITION_DATE": cap.when.strftime("%Y-%m-%d"),
+                    "ACQUISITION_DATETIME": cap.iso, "SATELLITE": cap.sat_id, "CATALOG_ID": cap.cat_id,
+                    "SUN_AZIMUTH": f"{cap.sun_azimuth:.2f}", "SUN_ELEVATION": f"{cap.sun_elevation:.2f}",
+                    "CLOUD_COVER": f"{cap.cloud_cover:.4f}",
+                    "TIFFTAG_IMAGEDESCRIPTION": f"{SITE_NAME}, {label} capture",
+                    "TIFFTAG_SOFTWARE": "SiteWatch sample-site generator"})
+    for i, (name, interp) in enumerate(zip(BAND_NAMES, BAND_INTERP), start=1):
+        band = ds.GetRasterBand(i)
+        band.SetDescription(name)
+        band.SetColorInterpretation(interp)
+
+
 def _feature(ring: np.ndarray, props: dict) -> dict:
     pts = [[round(float(x), 3), round(float(y), 3)] for x, y in ring]
     return {"type": "Feature", "properties": props, "geometry": {"type": "Polygon", "coordinates": [pts + [pts[0]]]}}
@@ -208,17 +222,7 @@ def generate_sample_site(out_dir: Union[str, Path], size_px: int = 4096, seed: i
                     progress.report(0.05 + 0.9 * done / n_tiles, f"Rendering tile {done}/{n_tiles}")
         caps["after"].cloud_cover = n_cloud / float(size_px * size_px)
         for k in ("before", "after"):
-            d, cap = ds[k], caps[k]
-            d.SetMetadata({"TIFFTAG_DATETIME": cap.tiff_datetime, "ACQUISITION_DATE": cap.when.strftime("%Y-%m-%d"),
-                           "ACQUISITION_DATETIME": cap.iso, "SATELLITE": cap.sat_id, "CATALOG_ID": cap.cat_id,
-                           "SUN_AZIMUTH": f"{cap.sun_azimuth:.2f}", "SUN_ELEVATION": f"{cap.sun_elevation:.2f}",
-                           "CLOUD_COVER": f"{cap.cloud_cover:.4f}",
-                           "TIFFTAG_IMAGEDESCRIPTION": f"{SITE_NAME}, {k} capture",
-                           "TIFFTAG_SOFTWARE": "SiteWatch sample-site generator"})
-            for i, (name, interp) in enumerate(zip(BAND_NAMES, BAND_INTERP), start=1):
-                band = d.GetRasterBand(i)
-                band.SetDescription(name)
-                band.SetColorInterpretation(interp)
+            describe_capture(ds[k], caps[k], k)
         ds["change_mask"].GetRasterBand(1).SetDescription("change (1 = real change)")
         ds["cloud_mask"].GetRasterBand(1).SetDescription("cloud or cloud shadow on the after capture")
         for k in list(ds):
@@ -300,17 +304,22 @@ def _manifest(layout: Layout, caps: dict, gt: tuple, n: int, seed: int, shift: t
     }
 
 
+def read_manifest(root: Path, name: str, fmt: str, what: str) -> dict:
+    """The JSON manifest root/name of format `fmt`; InputError naming `what` otherwise."""
+    try:
+        m = json.loads((root / name).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"No {what} in {root} (cannot read {name}: {exc}). Generate one first.") from exc
+    if m.get("format") != fmt:
+        raise InputError(f"{root / name} is not a SiteWatch {what} manifest.")
+    return m
+
+
 @gdal_exceptions()
 def load_sample_site(out_dir: Union[str, Path]) -> SampleSite:
     """Re-open a generated site from its site.json manifest."""
     root = Path(out_dir)
-    try:
-        m = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputError(f"No sample site in {root} (cannot read {MANIFEST}: {exc}). "
-                         "Generate one first.") from exc
-    if m.get("format") != "sitewatch-sample-site":
-        raise InputError(f"{root / MANIFEST} is not a SiteWatch sample-site manifest.")
+    m = read_manifest(root, MANIFEST, "sitewatch-sample-site", "sample site")
     f = m["files"]
     missing = [name for name in f.values() if not (root / name).exists()]
     if missing:
