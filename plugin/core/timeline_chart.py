@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import json
-from datetime import date as Date
+from datetime import date
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ LEFT, RIGHT, TOP, BOTTOM = 60, 230, 40, 60
 
 def _x_positions(dates: list[str]) -> list[float]:
     """Positions proportional to time (equal steps when every capture has the same date)."""
-    days = [Date.fromisoformat(d).toordinal() for d in dates]
+    days = [date.fromisoformat(d).toordinal() for d in dates]
     span = max(days) - min(days)
     inner = WIDTH - LEFT - RIGHT
     if len(days) == 1:

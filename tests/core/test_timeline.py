@@ -45,7 +45,7 @@ def test_reviewed_captures_give_the_true_counts_and_events(series, tmp_path):
         for category, n in want.counts.items():
             assert abs(got.counts.get(category, 0) - n) <= 0.1 * n, (got.date, category)
     arrivals = {}
-    for date_from, date_to, label, event, _ in result.event_rows():
+    for _date_from, date_to, label, event, _ in result.event_rows():
         if event in ("arrived", "departed"):
             arrivals[(date_to, label, event)] = arrivals.get((date_to, label, event), 0) + 1
     for e in series.events:  # objects that stay put are matched; those that come or go are events
