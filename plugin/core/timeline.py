@@ -40,6 +40,7 @@ class TimelineParameters:
     engine: str = "exemplar"  # exemplar | learned | model
     model_path: Optional[str] = None
     exemplars_path: Optional[str] = None  # vector file of example boxes with a `class` field (exemplar engine)
+    exemplars: Optional[list[Detection]] = None  # or the boxes themselves, in the captures' CRS
     exemplars_raster: Optional[str] = None  # the capture the boxes were drawn on (None: the first capture)
     min_score: float = 0.3
     max_distance_m: float = 20.0
@@ -183,8 +184,8 @@ def run_timeline(params: TimelineParameters, progress: Optional[Progress] = None
         raise InputError(f"None of the {len(params.captures)} capture(s) of {params.site_name} can be used: "
                          + "; ".join(f"{Path(s.path).name} {s.reason}" for s in skipped))
     result.crs_wkt = usable[0][1].crs_wkt
-    exemplars = None
-    if params.engine == "exemplar" and params.exemplars_path:
+    exemplars = params.exemplars
+    if params.engine == "exemplar" and not exemplars and params.exemplars_path:
         from .equipment.io import read_detections
 
         exemplars = read_detections(params.exemplars_path)

@@ -17,6 +17,7 @@ EXPECTED_IDS = {
     "sitewatch:analyzesite",
     "sitewatch:exportannotations",
     "sitewatch:importannotations",
+    "sitewatch:sitetimeline",
 }
 QGIS_PROCESS = "/usr/bin/qgis_process.bin"
 

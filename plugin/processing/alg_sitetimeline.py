@@ -1,0 +1,226 @@
+"""Processing algorithm sitewatch:sitetimeline: one site over N captures."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from qgis.core import (
+    QgsCoordinateReferenceSystem,
+    QgsFeature,
+    QgsFeatureSink,
+    QgsField,
+    QgsFields,
+    QgsGeometry,
+    QgsProcessing,
+    QgsProcessingAlgorithm,
+    QgsProcessingException,
+    QgsProcessingParameterDistance,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterNumber,
+    QgsWkbTypes,
+)
+from qgis.PyQt.QtCore import QVariant
+
+from ..core.captures import capture_info
+from ..core.errors import SiteWatchError
+from ..core.progress import Progress
+from ..core.timeline import TimelineParameters, rasters_in_folder, run_timeline
+from ..core.timeline_chart import timeline_html, timeline_svg
+from ..qgisio.detections import features_to_detections
+from ..qgisio.vectors import aoi_wkt_from_source
+from .alg_detectequipment import ENGINES
+
+
+class SiteTimelineAlgorithm(QgsProcessingAlgorithm):
+    CAPTURES = "CAPTURES"
+    FOLDER = "FOLDER"
+    AOI = "AOI"
+    ENGINE = "ENGINE"
+    MODEL = "MODEL"
+    EXEMPLARS = "EXEMPLARS"
+    MIN_SCORE = "MIN_SCORE"
+    MAX_DISTANCE = "MAX_DISTANCE"
+    OUTPUT_COUNTS = "OUTPUT_COUNTS"
+    OUTPUT_EVENTS = "OUTPUT_EVENTS"
+    OUTPUT_CHART = "OUTPUT_CHART"
+    OUTPUT_HTML = "OUTPUT_HTML"
+
+    def name(self) -> str:
+        return "sitetimeline"
+
+    def displayName(self) -> str:  # noqa: N802
+        return "Site timeline"
+
+    def group(self) -> str:
+        return "Equipment"
+
+    def groupId(self) -> str:  # noqa: N802
+        return "equipment"
+
+    def shortHelpString(self) -> str:  # noqa: N802
+        return ("Counts the equipment of one site on every capture you give (CAPTURES, or every raster in FOLDER), "
+                "matches objects between consecutive dates and writes the counts per class per date, the events "
+                "(arrived, departed, stayed, moved) between dates, a chart of the counts over time (PNG) and an "
+                "interactive chart page that works offline (HTML).\n"
+                "Dates are read as the panel reads them (metadata, vendor sidecars, file name). Captures without a "
+                "date, unreadable or outside the area of interest are listed in the log and left out.")
+
+    def createInstance(self) -> "SiteTimelineAlgorithm":  # noqa: N802
+        return SiteTimelineAlgorithm()
+
+    def initAlgorithm(self, config=None) -> None:  # noqa: N802
+        params = [
+            (QgsProcessingParameterMultipleLayers(self.CAPTURES, "Captures", QgsProcessing.TypeRaster, optional=True),
+             "The captures of the site, in any order (file-based rasters in one projected CRS)."),
+            (QgsProcessingParameterFile(self.FOLDER, "Folder of captures", QgsProcessingParameterFile.Folder,
+                                        optional=True),
+             "Every raster file in this folder is a capture (used with or instead of CAPTURES)."),
+            (QgsProcessingParameterFeatureSource(self.AOI, "Site (area of interest)", [QgsProcessing.TypeVectorPolygon],
+                                                 optional=True),
+             "Only objects whose centre falls inside these polygons are counted; captures that miss them are "
+             "left out. Empty: each capture's whole extent."),
+            (QgsProcessingParameterEnum(self.ENGINE, "Engine", options=ENGINES, defaultValue=0),
+             "exemplar: match boxes you drew; learned: the site's trained detector; model: an ONNX file."),
+            (QgsProcessingParameterFile(self.MODEL, "ONNX model (engine 'model')", extension="onnx", optional=True),
+             "The detector model file used by the 'model' engine."),
+            (QgsProcessingParameterFeatureSource(self.EXEMPLARS, "Exemplars (engine 'exemplar')",
+                                                 [QgsProcessing.TypeVectorPolygon], optional=True),
+             "Example boxes drawn on the earliest capture; the 'class' field names each one's class."),
+            (QgsProcessingParameterNumber(self.MIN_SCORE, "Minimum score", QgsProcessingParameterNumber.Double,
+                                          defaultValue=0.3, minValue=0.0, maxValue=1.0),
+             "Detections scoring below this (0..1) are dropped."),
+            (QgsProcessingParameterDistance(self.MAX_DISTANCE, "Maximum distance for a match", defaultValue=20.0,
+                                            minValue=0.01),
+             "Objects of compatible classes on consecutive dates within this distance (metres) are the same object."),
+            (QgsProcessingParameterFeatureSink(self.OUTPUT_COUNTS, "Counts per date", QgsProcessing.TypeVector),
+             "A table: date, class, count, reviewed (1 where the counts come from reviewed detections)."),
+            (QgsProcessingParameterFeatureSink(self.OUTPUT_EVENTS, "Events between dates",
+                                               QgsProcessing.TypeVectorPolygon),
+             "One box per event: date_from, date_to, class, event (arrived, departed, stayed, moved)."),
+            (QgsProcessingParameterFileDestination(self.OUTPUT_CHART, "Chart (PNG)", "PNG files (*.png)", optional=True),
+             "Counts per class over the capture dates; reviewed dates are shaded."),
+            (QgsProcessingParameterFileDestination(self.OUTPUT_HTML, "Interactive chart (HTML)", "HTML files (*.html)",
+                                                   optional=True),
+             "The chart, the counts and the events on one page that works offline."),
+        ]
+        for param, help_text in params:
+            param.setHelp(help_text)
+            self.addParameter(param)
+
+    def _capture_paths(self, parameters, context) -> list[str]:
+        layers = self.parameterAsLayerList(parameters, self.CAPTURES, context) or []
+        paths = [layer.source() for layer in layers]
+        folder = self.parameterAsFile(parameters, self.FOLDER, context)
+        if folder:
+            paths += [p for p in rasters_in_folder(folder) if p not in paths]
+        return paths
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802
+        ok, msg = super().checkParameterValues(parameters, context)
+        if not ok:
+            return ok, msg
+        if not parameters.get(self.CAPTURES) and not parameters.get(self.FOLDER):
+            return False, "Give the captures (CAPTURES) or a folder of captures (FOLDER)."
+        engine = ENGINES[self.parameterAsEnum(parameters, self.ENGINE, context)]
+        if engine == "model" and not self.parameterAsFile(parameters, self.MODEL, context):
+            return False, "The 'model' engine needs an ONNX model file (MODEL)."
+        if engine == "exemplar" and parameters.get(self.EXEMPLARS) in (None, ""):
+            return False, "The 'exemplar' engine needs a layer of example boxes (EXEMPLARS)."
+        return True, ""
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        try:
+            paths = self._capture_paths(parameters, context)
+            readable = [capture_info(p) for p in paths]
+            crs_wkt = next((i.crs_wkt for i in readable if i.crs_wkt), "")
+            crs = QgsCoordinateReferenceSystem.fromWkt(crs_wkt)
+            aoi_wkt, aoi_crs = aoi_wkt_from_source(self.parameterAsSource(parameters, self.AOI, context))
+            ex_source = self.parameterAsSource(parameters, self.EXEMPLARS, context)
+            engine = ENGINES[self.parameterAsEnum(parameters, self.ENGINE, context)]
+            params = TimelineParameters(
+                site_name=self._site_name(parameters, context, paths),
+                captures=paths, aoi_wkt=aoi_wkt, aoi_crs_wkt=aoi_crs, engine=engine,
+                model_path=self.parameterAsFile(parameters, self.MODEL, context) or None,
+                exemplars=features_to_detections(ex_source, crs, project=context.project())
+                if ex_source is not None and engine == "exemplar" else None,
+                min_score=self.parameterAsDouble(parameters, self.MIN_SCORE, context),
+                max_distance_m=self.parameterAsDouble(parameters, self.MAX_DISTANCE, context),
+                reviewed=_reviewed_source(),
+            )
+            progress = Progress(lambda f, msg: (feedback.setProgress(95.0 * f), feedback.pushInfo(msg) if msg else None,
+                                                not feedback.isCanceled())[2])
+            result = run_timeline(params, progress)
+        except SiteWatchError as exc:
+            raise QgsProcessingException(str(exc)) from exc
+        for skipped in result.skipped:
+            feedback.reportError(f"Left out {skipped.path}: {skipped.reason}", fatalError=False)
+        for line in result.summary_lines():
+            feedback.pushInfo(line)
+        outputs = {self.OUTPUT_COUNTS: self._write_counts(parameters, context, result),
+                   self.OUTPUT_EVENTS: self._write_events(parameters, context, result, crs)}
+        chart = self.parameterAsFileOutput(parameters, self.OUTPUT_CHART, context)
+        if chart:
+            from ..report.chart import svg_to_png
+
+            outputs[self.OUTPUT_CHART] = svg_to_png(timeline_svg(result), chart)
+        page = self.parameterAsFileOutput(parameters, self.OUTPUT_HTML, context)
+        if page:
+            Path(page).write_text(timeline_html(result), encoding="utf-8")
+            outputs[self.OUTPUT_HTML] = page
+        feedback.setProgress(100.0)
+        return outputs
+
+    def _site_name(self, parameters, context, paths: list[str]) -> str:
+        source = self.parameterAsSource(parameters, self.AOI, context)
+        if source is not None and source.sourceName():
+            return source.sourceName()
+        folder = self.parameterAsFile(parameters, self.FOLDER, context)
+        return Path(folder).name if folder else (Path(paths[0]).parent.name if paths else "site")
+
+    def _write_counts(self, parameters, context, result) -> str:
+        fields = QgsFields()
+        for name, kind in (("date", QVariant.String), ("class", QVariant.String), ("count", QVariant.Int),
+                           ("reviewed", QVariant.Int)):
+            fields.append(QgsField(name, kind))
+        sink, dest = self.parameterAsSink(parameters, self.OUTPUT_COUNTS, context, fields, QgsWkbTypes.NoGeometry,
+                                          QgsCoordinateReferenceSystem())
+        if sink is None:
+            raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT_COUNTS))
+        reviewed = {c.date: int(c.reviewed) for c in result.captures}
+        for date, name, count in result.count_rows():
+            feature = QgsFeature(fields)
+            feature.setAttributes([date, name, count, reviewed[date]])
+            sink.addFeature(feature, QgsFeatureSink.FastInsert)
+        return dest
+
+    def _write_events(self, parameters, context, result, crs) -> str:
+        fields = QgsFields()
+        for name, kind in (("date_from", QVariant.String), ("date_to", QVariant.String), ("class", QVariant.String),
+                           ("event", QVariant.String), ("detector_class", QVariant.String), ("score", QVariant.Double)):
+            fields.append(QgsField(name, kind))
+        sink, dest = self.parameterAsSink(parameters, self.OUTPUT_EVENTS, context, fields, QgsWkbTypes.Polygon, crs)
+        if sink is None:
+            raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT_EVENTS))
+        for date_from, date_to, label, event, det in result.event_rows():
+            feature = QgsFeature(fields)
+            feature.setGeometry(QgsGeometry.fromWkt(det.wkt()))
+            feature.setAttributes([date_from, date_to, label, event, det.class_name, float(det.score)])
+            sink.addFeature(feature, QgsFeatureSink.FastInsert)
+        return dest
+
+
+def _reviewed_source():
+    """The reviewed detections of a capture, from the review history when the plugin has one.
+
+    Hook for plugin/store/review.py: until a review history exists every capture is counted
+    from the engine's detections (None)."""
+    try:
+        from ..store import review
+    except ImportError:
+        return None
+    source = getattr(review, "reviewed_detections_for_capture", None)
+    return source if callable(source) else None
