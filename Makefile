@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 QGIS_PROCESS := /usr/bin/qgis_process.bin
 DEBIAN_PACKAGES := python3-qgis qgis-providers qgis python3-gdal gdal-bin python3-venv \
-	python3-pip python3-torch python3-onnx xvfb xauth
+	python3-pip python3-torch python3-onnx xvfb xauth poppler-utils
 export QT_QPA_PLATFORM ?= offscreen
 export QGIS_NO_OVERRIDE_IMPORT := 1
 export PYTHONDONTWRITEBYTECODE := 1
@@ -21,7 +21,7 @@ setup: system-packages $(STAMP)
 # Install the QGIS stack from Debian only when the system Python lacks it (or torch/onnx/xvfb).
 system-packages:
 	@if ! $(SYSPY) -c "import qgis.core, osgeo.gdal, torch, onnx" >/dev/null 2>&1 \
-	   || ! command -v xvfb-run >/dev/null || ! $(SYSPY) -c "import venv, ensurepip" >/dev/null 2>&1; then \
+	   || ! command -v xvfb-run >/dev/null || ! command -v pdftoppm >/dev/null || ! $(SYSPY) -c "import venv, ensurepip" >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" != 0 ] || [ ! -f /etc/debian_version ]; then \
 	    echo "SiteWatch needs QGIS (with its Python bindings), GDAL, python3-venv, and optionally PyTorch and onnx:"; \
 	    echo "see README.md 'Other platforms'."; exit 1; fi; \

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
            "#7f7f7f", "#bcbd22")
 WIDTH, HEIGHT = 820, 420
-LEFT, RIGHT, TOP, BOTTOM = 60, 230, 40, 60
+LEFT, RIGHT, TOP, BOTTOM = 60, 250, 40, 60
 
 
 def _x_positions(dates: list[str]) -> list[float]:

@@ -1,0 +1,74 @@
+"""The analyst's report: HTML with the PDF beside it, the PDF's first page rendered to PNG."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from sitewatch.plugin.core.equipment.io import read_detections
+
+
+@pytest.fixture(scope="module")
+def analysed(tmp_path_factory):
+    from sitewatch.plugin.core.pipeline import AnalysisParameters, EquipmentOptions, run_analysis
+    from sitewatch.plugin.core.timeline import TimelineParameters, run_timeline
+    from sitewatch.plugin.samplesite import generate_site_series
+    from sitewatch.plugin.samplesite.examples import EXAMPLE_MIN_SCORE, write_example_boxes
+
+    root = tmp_path_factory.mktemp("report")
+    series = generate_site_series(root / "site", n_dates=3, size_px=512, seed=7)
+    site = series.site
+    examples = write_example_boxes(site, root / "examples.geojson")
+    result = run_analysis(AnalysisParameters(
+        site_name="Khmeimim (sample)", before_path=str(site.before), after_path=str(site.after),
+        output_dir=str(root / "analysis"), before_date=site.before_date.date().isoformat(),
+        after_date=site.after_date.date().isoformat(),
+        equipment=EquipmentOptions(engine="exemplar", exemplars_path=str(examples), min_score=EXAMPLE_MIN_SCORE)))
+    truth = {str(c.raster): c.truth for c in series.captures}
+    timeline = run_timeline(TimelineParameters(
+        "Khmeimim (sample)", [str(c.raster) for c in series.captures],
+        reviewed=lambda path, date: read_detections(str(truth[path])) if date != series.captures[2].when.strftime(
+            "%Y-%m-%d") else None, exemplars_path=str(examples), min_score=EXAMPLE_MIN_SCORE))
+    return result, timeline
+
+
+def test_report_html_pdf_and_first_page(qgis_app, analysed, tmp_path, test_output_dir):
+    from sitewatch.plugin.report.report import ReviewShare, plugin_version, write_report
+
+    result, timeline = analysed
+    files = write_report(result, str(tmp_path / "khmeimim_report.html"), timeline=timeline,
+                         review=ReviewShare(reviewed=3, total=12))
+    page = open(files.html, encoding="utf-8").read()
+    for text in ("Khmeimim (sample)", result.params.before_date, result.params.after_date, "before.tif",
+                 "Counts per class", "Timeline over 3 captures", f"SiteWatch {plugin_version()}",
+                 "3 of 12 detections reviewed", "Parameters:", "<svg"):
+        assert text in page, text
+    assert open(files.pdf, "rb").read(5) == b"%PDF-"
+    assert len(files.images) == 3 and files.images[-1].endswith("timeline.png")
+    if shutil.which("pdfinfo"):
+        info = subprocess.run(["pdfinfo", files.pdf], capture_output=True, text=True, check=True).stdout
+        assert re.search(r"^Pages:\s+2$", info, re.M), info
+    if not shutil.which("pdftoppm"):
+        pytest.skip("pdftoppm (poppler-utils) is not installed: make setup installs it")
+    shutil.copy(files.pdf, test_output_dir / "report.pdf")
+    out = test_output_dir / "report_page1"
+    subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", "-singlefile", files.pdf, str(out)],
+                   check=True, timeout=120)
+    from qgis.PyQt.QtGui import QImage
+
+    image = QImage(str(out) + ".png")
+    assert image.width() > image.height() > 400  # landscape A4 at 60 dpi: 702 x 496
+    colours = {image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)}
+    assert len(colours) > 200  # maps drawn, not an empty page
+
+
+def test_report_without_a_timeline_has_no_chart(qgis_app, analysed, tmp_path):
+    from sitewatch.plugin.report.report import write_report
+
+    result, _ = analysed
+    files = write_report(result, str(tmp_path / "two_dates.html"))
+    page = open(files.html, encoding="utf-8").read()
+    assert "Timeline over" not in page and "not reviewed" in page
+    assert len(files.images) == 2
