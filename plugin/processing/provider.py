@@ -5,6 +5,7 @@ from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from ..resources import icon_path
+from .models import shipped_models
 from .registry import algorithm_classes
 
 
@@ -24,3 +25,5 @@ class SiteWatchProvider(QgsProcessingProvider):
     def loadAlgorithms(self) -> None:  # noqa: N802
         for algorithm_class in algorithm_classes():
             self.addAlgorithm(algorithm_class())
+        for model in shipped_models():  # resources/models/*.model3
+            self.addAlgorithm(model)

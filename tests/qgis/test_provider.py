@@ -18,6 +18,8 @@ EXPECTED_IDS = {
     "sitewatch:exportannotations",
     "sitewatch:importannotations",
     "sitewatch:sitetimeline",
+    "sitewatch:siteanalysismodel",
+    "sitewatch:sitetimelinemodel",
 }
 QGIS_PROCESS = "/usr/bin/qgis_process.bin"
 
