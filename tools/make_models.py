@@ -78,25 +78,32 @@ def _child(model, child_id: str, alg_id: str, description: str, sources: dict, o
     model.addChildAlgorithm(child)
 
 
-def site_analysis_model():
+def _site_inputs(model, y: float) -> None:
+    """The inputs both models share: site polygon, example boxes, minimum score, matching distance."""
     from qgis.core import (
         QgsProcessing, QgsProcessingParameterDistance, QgsProcessingParameterFeatureSource,
-        QgsProcessingParameterNumber, QgsProcessingParameterRasterLayer,
+        QgsProcessingParameterNumber,
     )
+
+    _input(model, QgsProcessingParameterFeatureSource("aoi", "Site (area of interest)",
+                                                      [QgsProcessing.TypeVectorPolygon], optional=True), 80, y)
+    _input(model, QgsProcessingParameterFeatureSource("exemplars", "Example boxes (class field)",
+                                                      [QgsProcessing.TypeVectorPolygon]), 80, y + 70)
+    _input(model, QgsProcessingParameterNumber("min_score", "Minimum score", QgsProcessingParameterNumber.Double,
+                                               0.3, False, 0.0, 1.0), 80, y + 140)
+    _input(model, QgsProcessingParameterDistance("max_distance", "Maximum distance for a match", 20.0,
+                                                 minValue=0.01), 80, y + 210)
+
+
+def site_analysis_model():
+    from qgis.core import QgsProcessingParameterRasterLayer
 
     model = _model("siteanalysismodel", "Models",
                    "Two captures of a site: the after capture co-registered to the before one, the change between "
                    "them, the equipment on each (exemplar engine) and its comparison across the dates.")
     _input(model, QgsProcessingParameterRasterLayer("before", "Before capture"), 80, 60)
     _input(model, QgsProcessingParameterRasterLayer("after", "After capture"), 80, 130)
-    _input(model, QgsProcessingParameterFeatureSource("aoi", "Site (area of interest)",
-                                                      [QgsProcessing.TypeVectorPolygon], optional=True), 80, 200)
-    _input(model, QgsProcessingParameterFeatureSource("exemplars", "Example boxes (class field)",
-                                                      [QgsProcessing.TypeVectorPolygon]), 80, 270)
-    _input(model, QgsProcessingParameterNumber("min_score", "Minimum score", QgsProcessingParameterNumber.Double,
-                                               0.3, False, 0.0, 1.0), 80, 340)
-    _input(model, QgsProcessingParameterDistance("max_distance", "Maximum distance for a match", 20.0,
-                                                 minValue=0.01), 80, 410)
+    _site_inputs(model, 200)
     _child(model, "coregister", "sitewatch:coregister", "Co-register the after capture",
            {"INPUT": ("model", "after"), "REFERENCE": ("model", "before"), "MAX_SHIFT": ("value", 32),
             "OUTPUT": ("value", "TEMPORARY_OUTPUT")}, {}, 340, 100)
@@ -117,23 +124,13 @@ def site_analysis_model():
 
 
 def timeline_model():
-    from qgis.core import (
-        QgsProcessing, QgsProcessingParameterDistance, QgsProcessingParameterFeatureSource, QgsProcessingParameterFile,
-        QgsProcessingParameterNumber,
-    )
+    from qgis.core import QgsProcessingParameterFile
 
     model = _model("sitetimelinemodel", "Models",
                    "Every capture in a folder: equipment per capture (exemplar engine), matched between consecutive "
                    "dates, counts per class per date, events, and the timeline chart (PNG and offline HTML).")
     _input(model, QgsProcessingParameterFile("folder", "Folder of captures", QgsProcessingParameterFile.Folder), 80, 60)
-    _input(model, QgsProcessingParameterFeatureSource("aoi", "Site (area of interest)",
-                                                      [QgsProcessing.TypeVectorPolygon], optional=True), 80, 130)
-    _input(model, QgsProcessingParameterFeatureSource("exemplars", "Example boxes (class field)",
-                                                      [QgsProcessing.TypeVectorPolygon]), 80, 200)
-    _input(model, QgsProcessingParameterNumber("min_score", "Minimum score", QgsProcessingParameterNumber.Double,
-                                               0.3, False, 0.0, 1.0), 80, 270)
-    _input(model, QgsProcessingParameterDistance("max_distance", "Maximum distance for a match", 20.0,
-                                                 minValue=0.01), 80, 340)
+    _site_inputs(model, 130)
     _child(model, "timeline", "sitewatch:sitetimeline", "Site timeline",
            {"FOLDER": ("model", "folder"), "AOI": ("model", "aoi"), "ENGINE": ("value", 0),
             "EXEMPLARS": ("model", "exemplars"), "MIN_SCORE": ("model", "min_score"),
