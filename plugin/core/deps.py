@@ -51,7 +51,10 @@ OPTIONAL_PACKAGES = (
     ),
 )
 _BY_MODULE = {p.module: p for p in OPTIONAL_PACKAGES}
-_OTHERS = {"scipy": ("use optional scientific routines", "pip install scipy")}
+_OTHERS = {  # outside QGIS (not in the panel's installer)
+    "scipy": ("use optional scientific routines", "pip install scipy"),
+    "distributed": ("run many sites on Dask (threads here or a Dask cluster)", 'pip install "dask[distributed]"'),
+}
 # packages QGIS itself ships: pip may fetch them as dependencies, but they must not shadow QGIS's own
 SHIPPED_WITH_QGIS = ("numpy",)
 

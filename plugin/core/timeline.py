@@ -46,6 +46,8 @@ class TimelineParameters:
     max_distance_m: float = 20.0
     classes: Optional[list[str]] = None
     reviewed: Optional[ReviewedSource] = None
+    # detections already found on a capture (e.g. by the pair analyses of a batch run): not searched again
+    known_detections: Optional[ReviewedSource] = None
 
 
 @dataclass
@@ -194,8 +196,11 @@ def run_timeline(params: TimelineParameters, progress: Optional[Progress] = None
     for k, (path, info) in enumerate(usable):
         step = progress.stage(k / len(usable), (k + 1) / len(usable))
         reviewed = params.reviewed(path, info.date.iso_date) if params.reviewed else None
+        known = params.known_detections(path, info.date.iso_date) if params.known_detections else None
         if reviewed is not None:
             detections = list(reviewed)
+        elif known is not None:
+            detections = list(known)
         else:
             detections = _detect(params, path, info, exemplars, exemplar_raster, step)
         counts: dict[str, int] = {}
