@@ -164,6 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nAnalysis: {run_seconds:.1f} s ({stages}); total with generation and rendering: "
           f"{time.perf_counter() - started:.1f} s")
     print(f"Results: {result.gpkg_path}\nChange score: {result.score_path}\nMap: {png}")
+    if not args.no_render and not args.check:  # five-date timeline and the analyst's report
+        from demo_timeline import timeline_and_report
+
+        print("\n".join(timeline_and_report(site_dir, args.size, args.seed, result, exemplars, Path(args.out))))
     if not on_target:
         print("The equipment counts or events miss their targets on the sample site (see above).")
     return 1 if args.check and not on_target else 0

@@ -200,14 +200,25 @@ def _counts(features: list[dict], key: str) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
+def _existing_site(out: Path, size_px: int, seed: int) -> Optional[SampleSite]:
+    """The two-date site already in `out` when it has this size and seed (generation is deterministic)."""
+    try:
+        site = load_sample_site(out)
+    except InputError:
+        return None
+    return site if site.size_px == size_px and site.manifest.get("seed") == seed else None
+
+
 def generate_site_series(out_dir: Union[str, Path], n_dates: int = 5, size_px: int = 1024, seed: int = 7,
                          progress: Optional[Progress] = None) -> SiteSeries:
-    """Write the sample site over n_dates captures (dates 1 and 2: the two-date site, unchanged)."""
+    """Write the sample site over n_dates captures (dates 1 and 2: the two-date site, unchanged; a
+    two-date site of the same size and seed already in out_dir is kept, not drawn again)."""
     if n_dates < 2:
         raise InputError(f"A site series needs at least 2 dates (got {n_dates}).")
     progress = progress or Progress()
     out = Path(out_dir)
-    site = generate_sample_site(out, size_px, seed, progress.stage(0.0, 2.0 / n_dates))
+    site = _existing_site(out, size_px, seed) or generate_sample_site(out, size_px, seed,
+                                                                        progress.stage(0.0, 2.0 / n_dates))
     gt = tuple(site.manifest["geotransform"])
     srs = osr.SpatialReference()
     srs.ImportFromEPSG(CRS_EPSG)
