@@ -18,6 +18,7 @@ EXPECTED_IDS = {
     "sitewatch:exportannotations",
     "sitewatch:importannotations",
     "sitewatch:sitetimeline",
+    "sitewatch:sitereport",
     "sitewatch:siteanalysismodel",
     "sitewatch:sitetimelinemodel",
 }

@@ -72,3 +72,24 @@ def test_report_without_a_timeline_has_no_chart(qgis_app, analysed, tmp_path):
     page = open(files.html, encoding="utf-8").read()
     assert "Timeline over" not in page and "not reviewed" in page
     assert len(files.images) == 2
+
+
+def test_site_report_algorithm_with_a_timeline(provider, tmp_path):
+    from processing_helpers import run_algorithm
+
+    from sitewatch.plugin.samplesite import generate_site_series
+    from sitewatch.plugin.samplesite.examples import write_example_boxes
+
+    series = generate_site_series(tmp_path / "site", n_dates=3, size_px=512, seed=7)
+    examples = write_example_boxes(series.site, tmp_path / "examples.geojson")
+    results, _context, _alg = run_algorithm("sitewatch:sitereport", {
+        "BEFORE": str(series.site.before), "AFTER": str(series.site.after), "SITE_NAME": "Khmeimim",
+        "AOI": str(series.site.aoi), "ENGINE": 0, "EXEMPLARS": str(examples), "MIN_SCORE": 0.5, "MAX_DISTANCE": 20.0,
+        "TIMELINE_FOLDER": str(series.root), "OUTPUT_FOLDER": str(tmp_path / "analysis"),
+        "OUTPUT_REPORT": str(tmp_path / "report.html")})
+    assert results == {"OUTPUT_FOLDER": str(tmp_path / "analysis"), "OUTPUT_REPORT": str(tmp_path / "report.html"),
+                       "OUTPUT_PDF": str(tmp_path / "report.pdf")}
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "Khmeimim: 2024-12-09 to 2024-12-13" in page and "Timeline over 3 captures" in page
+    assert (tmp_path / "report.pdf").read_bytes()[:5] == b"%PDF-"
+    assert (tmp_path / "analysis" / "analysis.gpkg").exists()
