@@ -9,12 +9,10 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingOutputFile,
     QgsProcessingParameterDistance,
-    QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterFolderDestination,
-    QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterString,
 )
@@ -25,7 +23,7 @@ from ..core.timeline import TimelineParameters, rasters_in_folder, run_timeline
 from ..qgisio.detections import features_to_detections
 from ..qgisio.vectors import aoi_wkt_from_source
 from .alg_coregister import feedback_progress
-from .alg_detectequipment import ENGINES
+from .engine_parameters import ENGINES, check_engine, engine_parameters
 
 
 class SiteReportAlgorithm(QgsProcessingAlgorithm):
@@ -74,16 +72,7 @@ class SiteReportAlgorithm(QgsProcessingAlgorithm):
             (QgsProcessingParameterFeatureSource(self.AOI, "Site (area of interest)", [QgsProcessing.TypeVectorPolygon],
                                                  optional=True),
              "Only this area is analysed and mapped. Empty: the whole captures."),
-            (QgsProcessingParameterEnum(self.ENGINE, "Engine", options=ENGINES, defaultValue=0),
-             "exemplar: match boxes you drew; learned: the site's trained detector; model: an ONNX file."),
-            (QgsProcessingParameterFile(self.MODEL, "ONNX model (engine 'model')", extension="onnx", optional=True),
-             "The detector model file used by the 'model' engine."),
-            (QgsProcessingParameterFeatureSource(self.EXEMPLARS, "Exemplars (engine 'exemplar')",
-                                                 [QgsProcessing.TypeVectorPolygon], optional=True),
-             "Example boxes drawn on the before capture; the 'class' field names each one's class."),
-            (QgsProcessingParameterNumber(self.MIN_SCORE, "Minimum score", QgsProcessingParameterNumber.Double,
-                                          defaultValue=0.3, minValue=0.0, maxValue=1.0),
-             "Detections scoring below this (0..1) are dropped."),
+            *engine_parameters("Example boxes drawn on the before capture; the 'class' field names each one's class."),
             (QgsProcessingParameterDistance(self.MAX_DISTANCE, "Maximum distance for a match", defaultValue=20.0,
                                             minValue=0.01),
              "Objects of compatible classes on both dates within this distance (metres) are the same object."),
@@ -105,12 +94,7 @@ class SiteReportAlgorithm(QgsProcessingAlgorithm):
         ok, msg = super().checkParameterValues(parameters, context)
         if not ok:
             return ok, msg
-        engine = ENGINES[self.parameterAsEnum(parameters, self.ENGINE, context)]
-        if engine == "model" and not self.parameterAsFile(parameters, self.MODEL, context):
-            return False, "The 'model' engine needs an ONNX model file (MODEL)."
-        if engine == "exemplar" and parameters.get(self.EXEMPLARS) in (None, ""):
-            return False, "The 'exemplar' engine needs a layer of example boxes (EXEMPLARS)."
-        return True, ""
+        return check_engine(self, parameters, context)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         from ..core.equipment.io import write_detections

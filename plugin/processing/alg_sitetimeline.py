@@ -14,13 +14,11 @@ from qgis.core import (
     QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingParameterDistance,
-    QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterMultipleLayers,
-    QgsProcessingParameterNumber,
     QgsWkbTypes,
 )
 from qgis.PyQt.QtCore import QVariant
@@ -32,7 +30,7 @@ from ..core.timeline import TimelineParameters, rasters_in_folder, run_timeline
 from ..core.timeline_chart import timeline_html, timeline_svg
 from ..qgisio.detections import features_to_detections
 from ..qgisio.vectors import aoi_wkt_from_source
-from .alg_detectequipment import ENGINES
+from .engine_parameters import ENGINES, check_engine, engine_parameters
 
 
 class SiteTimelineAlgorithm(QgsProcessingAlgorithm):
@@ -83,16 +81,7 @@ class SiteTimelineAlgorithm(QgsProcessingAlgorithm):
                                                  optional=True),
              "Only objects whose centre falls inside these polygons are counted; captures that miss them are "
              "left out. Empty: each capture's whole extent."),
-            (QgsProcessingParameterEnum(self.ENGINE, "Engine", options=ENGINES, defaultValue=0),
-             "exemplar: match boxes you drew; learned: the site's trained detector; model: an ONNX file."),
-            (QgsProcessingParameterFile(self.MODEL, "ONNX model (engine 'model')", extension="onnx", optional=True),
-             "The detector model file used by the 'model' engine."),
-            (QgsProcessingParameterFeatureSource(self.EXEMPLARS, "Exemplars (engine 'exemplar')",
-                                                 [QgsProcessing.TypeVectorPolygon], optional=True),
-             "Example boxes drawn on the earliest capture; the 'class' field names each one's class."),
-            (QgsProcessingParameterNumber(self.MIN_SCORE, "Minimum score", QgsProcessingParameterNumber.Double,
-                                          defaultValue=0.3, minValue=0.0, maxValue=1.0),
-             "Detections scoring below this (0..1) are dropped."),
+            *engine_parameters("Example boxes drawn on the earliest capture; the 'class' field names each one's class."),
             (QgsProcessingParameterDistance(self.MAX_DISTANCE, "Maximum distance for a match", defaultValue=20.0,
                                             minValue=0.01),
              "Objects of compatible classes on consecutive dates within this distance (metres) are the same object."),
@@ -125,12 +114,7 @@ class SiteTimelineAlgorithm(QgsProcessingAlgorithm):
             return ok, msg
         if not parameters.get(self.CAPTURES) and not parameters.get(self.FOLDER):
             return False, "Give the captures (CAPTURES) or a folder of captures (FOLDER)."
-        engine = ENGINES[self.parameterAsEnum(parameters, self.ENGINE, context)]
-        if engine == "model" and not self.parameterAsFile(parameters, self.MODEL, context):
-            return False, "The 'model' engine needs an ONNX model file (MODEL)."
-        if engine == "exemplar" and parameters.get(self.EXEMPLARS) in (None, ""):
-            return False, "The 'exemplar' engine needs a layer of example boxes (EXEMPLARS)."
-        return True, ""
+        return check_engine(self, parameters, context)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         try:
