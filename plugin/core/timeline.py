@@ -261,3 +261,63 @@ def write_timeline(result: TimelineResult, out_dir: str) -> TimelineFiles:
     Path(files.svg).write_text(timeline_svg(result), encoding="utf-8")
     Path(files.html).write_text(timeline_html(result), encoding="utf-8")
     return files
+
+
+@dataclass
+class PairSummary:
+    """One analysed date pair of a site's history."""
+
+    analysis_id: str
+    before_date: str
+    after_date: str
+    changed_area_m2: Optional[float]  # None when the analysis had no change detection
+    objects_before: int
+    objects_after: int
+
+
+def _pair_from_gpkg(gpkg_path: str) -> tuple[dict[str, int], dict[str, int], Optional[float]]:
+    """(counts before, counts after) per class label and the changed area of one analysis GeoPackage."""
+    from osgeo import ogr
+
+    from .equipment.catalogue import load_catalogue
+    from .pipeline import LAYER_COUNTS, LAYER_REGIONS
+
+    ds = ogr.Open(gpkg_path)
+    if ds is None:
+        raise InputError(f"Cannot open the analysis {gpkg_path}.")
+    catalogue = load_catalogue()
+    before: dict[str, int] = {}
+    after: dict[str, int] = {}
+    counts = ds.GetLayerByName(LAYER_COUNTS)
+    for feature in counts or []:
+        label = catalogue.category_label(feature.GetField("class"))
+        before[label] = before.get(label, 0) + int(feature.GetField("before") or 0)
+        after[label] = after.get(label, 0) + int(feature.GetField("after") or 0)
+    regions = ds.GetLayerByName(LAYER_REGIONS)
+    area = None
+    if regions is not None:
+        area = sum(f.GetGeometryRef().GetArea() for f in regions if f.GetGeometryRef() is not None)
+    return before, after, area
+
+
+def timeline_from_analyses(site_name: str, records: Sequence) -> tuple[TimelineResult, list[PairSummary]]:
+    """A site's timeline from the analyses in its history (AnalysisRecord-like: id, dates, gpkg_path).
+
+    Counts per date come from the newest analysis that covers the date; analyses whose files
+    are gone are left out (listed in `skipped`)."""
+    result = TimelineResult(params=TimelineParameters(site_name, []))
+    by_date: dict[str, dict[str, int]] = {}
+    pairs = []
+    for record in sorted(records, key=lambda r: r.time):  # newer analyses overwrite older counts
+        if not record.gpkg_path or not Path(record.gpkg_path).exists():
+            result.skipped.append(SkippedCapture(record.gpkg_path, "the analysis results are gone from disk"))
+            continue
+        before, after, area = _pair_from_gpkg(record.gpkg_path)
+        by_date[record.before_date] = before
+        by_date[record.after_date] = after
+        pairs.append(PairSummary(record.id, record.before_date, record.after_date, area, sum(before.values()),
+                                 sum(after.values())))
+    for date in sorted(d for d in by_date if d):
+        result.captures.append(TimelineCapture("", date, date, "analysis", [], by_date[date]))
+    pairs.sort(key=lambda p: (p.before_date, p.after_date))
+    return result, pairs

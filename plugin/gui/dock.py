@@ -108,6 +108,7 @@ class SiteWatchDock(QgsDockWidget):
         self.cancel_button.clicked.connect(self.cancel_analysis)
         self.results_table.zoomRequested.connect(self.zoom_to_objects)
         self.history.openRequested.connect(self.open_analysis)
+        self.timeline.openRequested.connect(self.open_analysis)
         self.compare.showRequested.connect(self.show_date)
         self.compare.swipeRequested.connect(self.swipe)
         self.controller.progress.connect(self._on_progress)
@@ -152,6 +153,7 @@ class SiteWatchDock(QgsDockWidget):
         self.outline.show(self.site)
         self.site_selector.set_sites([])
         self.history.set_records([])
+        self.timeline.set_records("", [])
 
     def set_current_site(self, name: str) -> None:
         self.site = next((s for s in self.sites if s.name == name), None)
@@ -414,6 +416,7 @@ class SiteWatchDock(QgsDockWidget):
     def refresh_history(self) -> None:
         records = ctl.site_history(self.site)
         self.history.set_records(records)
+        self.timeline.set_records(self.site.name if self.site is not None else "", records)
         if self.site is not None:
             self.site_selector.info_label.setText(ctl.site_info_text(self._site_area_text, len(records)))
 
