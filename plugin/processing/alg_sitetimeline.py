@@ -28,6 +28,7 @@ from ..core.errors import SiteWatchError
 from ..core.progress import Progress
 from ..core.timeline import TimelineParameters, rasters_in_folder, run_timeline
 from ..core.timeline_chart import timeline_html, timeline_svg
+from ..layers.postprocess import style_output_on_completion
 from ..qgisio.detections import features_to_detections
 from ..qgisio.vectors import aoi_wkt_from_source
 from .engine_parameters import ENGINES, check_engine, engine_parameters
@@ -194,6 +195,7 @@ class SiteTimelineAlgorithm(QgsProcessingAlgorithm):
             feature.setGeometry(QgsGeometry.fromWkt(det.wkt()))
             feature.setAttributes([date_from, date_to, label, event, det.class_name, float(det.score)])
             sink.addFeature(feature, QgsFeatureSink.FastInsert)
+        style_output_on_completion(context, dest, "detections.qml")  # coloured by event, labelled by class
         return dest
 
 
