@@ -2,10 +2,17 @@
 (the chart) and the change area of each analysed date pair; double-click a pair to open it."""
 from __future__ import annotations
 
-from qgis.PyQt.QtCore import QByteArray, Qt, pyqtSignal
-from qgis.PyQt.QtSvg import QSvgWidget
-from qgis.PyQt.QtWidgets import QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+from pathlib import Path
 
+from qgis.PyQt.QtCore import QByteArray, Qt, QUrl, pyqtSignal
+from qgis.PyQt.QtGui import QDesktopServices
+from qgis.PyQt.QtSvg import QSvgWidget
+from qgis.PyQt.QtWidgets import (
+    QApplication, QFileDialog, QHBoxLayout, QLabel, QMessageBox, QPushButton, QTableWidget, QTableWidgetItem,
+    QVBoxLayout, QWidget,
+)
+
+from ..core.errors import SiteWatchError
 from ..core.timeline import timeline_from_analyses
 from ..core.timeline_chart import HEIGHT, WIDTH, timeline_svg
 
@@ -33,6 +40,19 @@ class SiteTimelineWidget(QWidget):
         self.pairs.horizontalHeader().setStretchLastSection(True)
         self.pairs.cellDoubleClicked.connect(self._open)
         layout.addWidget(self.pairs)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        self.report_button = QPushButton("Write report…", self)
+        self.report_button.setToolTip("Write the selected analysis as a report to hand on: an HTML page with the PDF "
+                                      "beside it (maps, counts, events, this timeline, method and parameters).")
+        self.report_button.clicked.connect(self._ask_report)
+        row.addWidget(self.report_button)
+        layout.addLayout(row)
+        self.pairs.itemSelectionChanged.connect(
+            lambda: self.report_button.setEnabled(self._selected_id() is not None))
+        self._folders: dict[str, str] = {}
+        self._site_name = ""
+        self._timeline = None
         self.set_records("", [])
 
     def heightForWidth(self, width: int) -> int:  # noqa: N802
@@ -41,6 +61,8 @@ class SiteTimelineWidget(QWidget):
     def set_records(self, site_name: str, records) -> None:
         """Show the timeline of these analyses (AnalysisRecord list of the site's workspace)."""
         timeline, pairs = timeline_from_analyses(site_name, records)
+        self._site_name, self._timeline = site_name, timeline
+        self._folders = {r.id: str(Path(r.gpkg_path).parent) for r in records if r.gpkg_path}
         has_chart = len(timeline.captures) >= 2
         self.note.setVisible(not has_chart)
         self.chart.setVisible(has_chart)
@@ -58,6 +80,43 @@ class SiteTimelineWidget(QWidget):
                 item.setData(Qt.ItemDataRole.UserRole, pair.analysis_id)
                 self.pairs.setItem(row, col, item)
         self.pairs.resizeColumnsToContents()
+        self.report_button.setEnabled(self._selected_id() is not None)
+
+    def _selected_id(self):
+        rows = {index.row() for index in self.pairs.selectedIndexes()}
+        item = self.pairs.item(min(rows), 0) if rows else None
+        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+
+    def _ask_report(self) -> None:
+        analysis_id = self._selected_id()
+        if analysis_id is None:
+            return
+        default = str(Path(self._folders.get(analysis_id, str(Path.home()))) / "report.html")
+        path, _ = QFileDialog.getSaveFileName(self, "Write the report", default, "HTML (*.html)")
+        if not path:
+            return
+        try:
+            files = self.write_report(analysis_id, path)
+        except SiteWatchError as exc:
+            QMessageBox.warning(self, "SiteWatch", f"The report could not be written: {exc}")
+            return
+        QDesktopServices.openUrl(QUrl.fromLocalFile(files.html))
+
+    def write_report(self, analysis_id: str, html_path: str):
+        """Write the report of one analysis of the list (HTML and the PDF beside it); ReportFiles."""
+        from ..core.errors import InputError
+        from ..report.report import write_report
+        from ..report.saved import saved_result
+
+        folder = self._folders.get(analysis_id)
+        if folder is None:
+            raise InputError("This analysis is not in the site's history.")
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)  # the print layout renders here (a few s)
+        try:
+            timeline = self._timeline if self._timeline is not None and len(self._timeline.captures) > 2 else None
+            return write_report(saved_result(folder), html_path, timeline=timeline)
+        finally:
+            QApplication.restoreOverrideCursor()
 
     def _open(self, row: int, _column: int) -> None:
         item = self.pairs.item(row, 0)

@@ -93,3 +93,27 @@ def test_site_report_algorithm_with_a_timeline(provider, tmp_path):
     assert "Khmeimim: 2024-12-09 to 2024-12-13" in page and "Timeline over 3 captures" in page
     assert (tmp_path / "report.pdf").read_bytes()[:5] == b"%PDF-"
     assert (tmp_path / "analysis" / "analysis.gpkg").exists()
+
+
+def test_report_of_a_saved_analysis_from_the_panel(qgis_app, analysed, tmp_path):
+    from sitewatch.plugin.gui.timeline_widget import SiteTimelineWidget
+    from sitewatch.plugin.report.saved import saved_result
+    from sitewatch.plugin.store.workspace import AnalysisRecord
+
+    result, _ = analysed
+    saved = saved_result(result.output_dir)
+    assert [(c.class_name, c.before, c.after) for c in saved.match.counts] == [
+        (c.class_name, c.before, c.after) for c in result.match.counts]
+    assert saved.change.n_regions == result.change.n_regions
+    assert saved.params.equipment.min_score == result.params.equipment.min_score
+    p = result.params
+    record = AnalysisRecord("r1", "2024-12-14T10:00:00+00:00", result.title, p.before_path, p.after_path,
+                            p.before_date, p.after_date, result.gpkg_path)
+    widget = SiteTimelineWidget()
+    widget.set_records("Khmeimim (sample)", [record])
+    widget.pairs.selectRow(0)
+    assert widget.report_button.isEnabled()
+    files = widget.write_report("r1", str(tmp_path / "saved.html"))
+    page = open(files.html, encoding="utf-8").read()
+    assert "Counts per class" in page and p.before_date in page
+    assert open(files.pdf, "rb").read(5) == b"%PDF-"
