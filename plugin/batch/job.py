@@ -99,6 +99,7 @@ def _run(job: SiteJob, folder: Path) -> SiteOutcome:
     workspace = SiteWorkspace(str(folder / WORKSPACE_NAME))
     workspace.set_site(job.name, job.polygon_wkt, job.crs_wkt)
     found: dict[str, list] = {}
+    shifts: dict[tuple[str, str], tuple[float, float]] = {}
     for before, after in zip(usable, usable[1:]):
         analysis_id = new_analysis_id()
         out_dir = workspace.analyses_dir() / analysis_id
@@ -107,6 +108,8 @@ def _run(job: SiteJob, folder: Path) -> SiteOutcome:
         result = run_analysis(params)
         found.setdefault(before[0], result.detections_before)
         found[after[0]] = result.detections_after
+        if result.change is not None and result.change.shift is not None:
+            shifts[(before[0], after[0])] = (result.change.shift.dx_m, result.change.shift.dy_m)
         workspace.add_analysis(AnalysisRecord(
             id=analysis_id, time=datetime.now(timezone.utc).isoformat(timespec="seconds"), title=result.title,
             before_path=before[0], after_path=after[0], before_date=params.before_date, after_date=params.after_date, gpkg_path=result.gpkg_path,
@@ -117,7 +120,8 @@ def _run(job: SiteJob, folder: Path) -> SiteOutcome:
             LOG.info("  %s", line)
     timeline = run_timeline(TimelineParameters(
         job.name, [p for p, _ in usable], aoi_wkt=job.polygon_wkt, aoi_crs_wkt=job.crs_wkt, engine=job.engine,
-        max_distance_m=job.max_distance_m, known_detections=lambda path, _date: found.get(path)))
+        max_distance_m=job.max_distance_m, known_detections=lambda path, _date: found.get(path),
+        known_shift=lambda a, b: shifts.get((a, b))))
     outcome.timeline_html = write_timeline(timeline, str(folder / "timeline")).html
     outcome.summary = timeline.summary_lines()
     outcome.seconds = time.perf_counter() - started

@@ -48,6 +48,10 @@ class TimelineParameters:
     reviewed: Optional[ReviewedSource] = None
     # detections already found on a capture (e.g. by the pair analyses of a batch run): not searched again
     known_detections: Optional[ReviewedSource] = None
+    # match consecutive captures with the later one's misregistration removed (a global shift estimated
+    # by phase correlation, or known_shift's); False: compare positions as they are
+    coregister: bool = True
+    known_shift: Optional[Callable[[str, str], Optional[tuple[float, float]]]] = None  # (from, to) -> (dx_m, dy_m)
 
 
 @dataclass
@@ -211,9 +215,34 @@ def run_timeline(params: TimelineParameters, progress: Optional[Progress] = None
                                                info.date.source, detections, counts, reviewed is not None))
         step.report(1.0, f"{info.date.iso_date}: {len(detections)} object(s)")
     for a, b in zip(result.captures, result.captures[1:]):
-        match = match_detections(a.detections, b.detections, max_distance_m=params.max_distance_m, catalogue=catalogue)
+        match = match_detections(a.detections, b.detections, max_distance_m=params.max_distance_m, catalogue=catalogue,
+                                 after_shift_m=_pair_shift(params, a.path, b.path))
         result.steps.append(TimelineStep(a.date, b.date, match))
     return result
+
+
+MIN_SHIFT_CONFIDENCE = 0.3  # below this the estimated shift is not trusted: positions are compared as they are
+
+
+def _pair_shift(params: TimelineParameters, before: str, after: str) -> tuple[float, float]:
+    """How far the later capture's content sits east and north of the earlier one's (m)."""
+    known = params.known_shift(before, after) if params.known_shift else None
+    if known is not None:
+        return known
+    if not params.coregister:
+        return 0.0, 0.0
+    from .change import coregister
+    from .errors import SiteWatchError
+
+    try:
+        shift = coregister(after, before, None, local=False).shift
+    except SiteWatchError as exc:
+        LOG.warning("No shift between %s and %s (%s): positions compared as they are", before, after, exc)
+        return 0.0, 0.0
+    if shift.confidence < MIN_SHIFT_CONFIDENCE:
+        LOG.info("Shift between %s and %s uncertain (confidence %.2f): not removed", before, after, shift.confidence)
+        return 0.0, 0.0
+    return shift.dx_m, shift.dy_m
 
 
 def write_counts_csv(result: TimelineResult, path: str) -> str:

@@ -98,3 +98,29 @@ def test_folder_with_the_engine_skips_undated_and_distant_captures(series, tmp_p
 def test_no_usable_capture_is_a_clear_error(series, tmp_path):
     with pytest.raises(InputError, match="can be used"):
         run_timeline(TimelineParameters("Khmeimim", [str(series.site.change_mask)]))
+
+
+def test_consecutive_captures_are_matched_with_their_misregistration_removed(series, tmp_path):
+    """A later capture whose content sits 10 m east: without co-registration every object 'moved'."""
+    import dataclasses
+
+    shifted = tmp_path / "shifted.tif"
+    ds = gdal.Translate(str(shifted), str(series.site.before),
+                        metadataOptions=["TIFFTAG_DATETIME=2024:12:30 09:00:00", "ACQUISITION_DATE=2024-12-30",
+                                         "ACQUISITION_DATETIME=2024-12-30T09:00:00.000000Z"])
+    gt = list(ds.GetGeoTransform())
+    gt[0] += 10.0  # the same pixels, 10 m further east on the map
+    ds.SetGeoTransform(gt)
+    ds = None
+    truth = read_detections(str(series.site.truth_before))
+    moved = [dataclasses.replace(d, cx=d.cx + 10.0) for d in truth]
+
+    def source(path, _date):
+        return truth if path == str(series.site.before) else moved
+
+    paths = [str(series.site.before), str(shifted)]
+    aligned = run_timeline(TimelineParameters("Khmeimim", paths, reviewed=source))
+    raw = run_timeline(TimelineParameters("Khmeimim", paths, reviewed=source, coregister=False))
+    assert [c.date for c in aligned.captures] == ["2024-12-09", "2024-12-30"]
+    assert {e.event for e in aligned.steps[0].match.events} == {"stayed"}
+    assert {e.event for e in raw.steps[0].match.events} == {"moved"}
