@@ -10,9 +10,10 @@ GeoJSON (a FeatureCollection; its `crs` member or EPSG:4326) or JSON of the same
                    "properties": {"name": "Khmeimim", "captures": ["a.tif", "b.tif", "c.tif"],
                                   "workspace": "sites/khmeimim",             (optional)
                                   "engine": "exemplar", "exemplars": "...", "model": "...",
-                                  "min_score": 0.3, "max_distance_m": 20, "change": true}}]}
+                                  "min_score": ..., "max_distance_m": ..., "change": true}}]}
 
-Relative paths are relative to the sites file. Per-site properties override `defaults`.
+Relative paths are relative to the sites file. Per-site properties override `defaults`; what
+neither gives takes the defaults of core/parameters.py.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..core.errors import InputError
+from ..core.parameters import DEFAULT_ENGINE, DetectionSettings, MatchSettings
 from ..store.workspace import slugify
 
 
@@ -34,11 +36,11 @@ class SiteJob:
     crs_wkt: str
     captures: list[str]
     workspace: str  # folder of the site's workspace
-    engine: str = "exemplar"
+    engine: str = DEFAULT_ENGINE
     model_path: Optional[str] = None
     exemplars_path: Optional[str] = None
-    min_score: float = 0.3
-    max_distance_m: float = 20.0
+    min_score: float = DetectionSettings.min_score
+    max_distance_m: float = MatchSettings.max_distance_m
     change: bool = True
     options: dict = field(default_factory=dict)
 
@@ -99,7 +101,7 @@ def read_sites(path: str, out_root: Optional[str] = None) -> list[SiteJob]:
         jobs.append(SiteJob(
             name=name, polygon_wkt=geom.ExportToWkt(), crs_wkt=crs_wkt, captures=captures,
             workspace=_path(base, props.get("workspace")) or str(root / slugify(name)),
-            engine=str(props.get("engine", "exemplar")), model_path=_path(base, props.get("model")),
-            exemplars_path=_path(base, props.get("exemplars")), min_score=float(props.get("min_score", 0.3)),
-            max_distance_m=float(props.get("max_distance_m", 20.0)), change=bool(props.get("change", True))))
+            engine=str(props.get("engine", DEFAULT_ENGINE)), model_path=_path(base, props.get("model")),
+            exemplars_path=_path(base, props.get("exemplars")), min_score=float(props.get("min_score", DetectionSettings.min_score)),
+            max_distance_m=float(props.get("max_distance_m", MatchSettings.max_distance_m)), change=bool(props.get("change", True))))
     return jobs

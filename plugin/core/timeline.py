@@ -21,6 +21,7 @@ from .captures import capture_info
 from .equipment.detection import Detection
 from .equipment.matching import MatchResult
 from .errors import InputError
+from .parameters import DetectionSettings, MatchSettings, settings_of
 from .progress import Progress
 
 LOG = logging.getLogger(__name__)
@@ -32,19 +33,20 @@ ReviewedSource = Callable[[str, str], Optional[Sequence[Detection]]]
 
 
 @dataclass
-class TimelineParameters:
+class _TimelineInputs:
     site_name: str
     captures: list[str]  # raster paths, any order
+
+
+@dataclass
+class TimelineParameters(MatchSettings, DetectionSettings, _TimelineInputs):
+    """One site over N captures: the contract's detection and match settings plus the captures."""
+
     aoi_wkt: Optional[str] = None  # polygon of the site
     aoi_crs_wkt: Optional[str] = None  # its CRS (None: the captures' CRS)
-    engine: str = "exemplar"  # exemplar | learned | model
-    model_path: Optional[str] = None
     exemplars_path: Optional[str] = None  # vector file of example boxes with a `class` field (exemplar engine)
     exemplars: Optional[list[Detection]] = None  # or the boxes themselves, in the captures' CRS
     exemplars_raster: Optional[str] = None  # the capture the boxes were drawn on (None: the first capture)
-    min_score: float = 0.3
-    max_distance_m: float = 20.0
-    classes: Optional[list[str]] = None
     reviewed: Optional[ReviewedSource] = None
     # detections already found on a capture (e.g. by the pair analyses of a batch run): not searched again
     known_detections: Optional[ReviewedSource] = None
@@ -170,9 +172,8 @@ def _detect(params: TimelineParameters, path: str, info, exemplars, exemplar_ras
 
     aoi = _aoi_in(params.aoi_wkt, params.aoi_crs_wkt, info.crs_wkt).ExportToWkt() if params.aoi_wkt else None
     result = detect_equipment(DetectionParameters(
-        raster=path, engine=params.engine, model_path=params.model_path, exemplars=exemplars,
-        exemplar_raster=exemplar_raster if exemplars else None, aoi_wkt=aoi, min_score=params.min_score,
-        classes=params.classes, capture=info.date.iso_date), progress)
+        raster=path, **settings_of(DetectionSettings, params), exemplars=exemplars,
+        exemplar_raster=exemplar_raster if exemplars else None, aoi_wkt=aoi, capture=info.date.iso_date), progress)
     return result.detections
 
 
@@ -182,8 +183,9 @@ def run_timeline(params: TimelineParameters, progress: Optional[Progress] = None
     from .equipment.matching import match_detections
 
     progress = progress or Progress()
-    if params.max_distance_m <= 0:
-        raise InputError(f"The maximum matching distance must be positive (got {params.max_distance_m} m).")
+    MatchSettings.validate(params)
+    if params.known_detections is None and params.reviewed is None:  # the engine runs on every capture
+        DetectionSettings.validate(params)
     usable, skipped = order_captures(params.captures, params.aoi_wkt, params.aoi_crs_wkt)
     result = TimelineResult(params=params, skipped=skipped)
     if not usable:
@@ -215,7 +217,8 @@ def run_timeline(params: TimelineParameters, progress: Optional[Progress] = None
                                                info.date.source, detections, counts, reviewed is not None))
         step.report(1.0, f"{info.date.iso_date}: {len(detections)} object(s)")
     for a, b in zip(result.captures, result.captures[1:]):
-        match = match_detections(a.detections, b.detections, max_distance_m=params.max_distance_m, catalogue=catalogue,
+        match = match_detections(a.detections, b.detections, max_distance_m=params.max_distance_m,
+                                 stay_tolerance_m=params.stay_tolerance_m, catalogue=catalogue,
                                  after_shift_m=_pair_shift(params, a.path, b.path))
         result.steps.append(TimelineStep(a.date, b.date, match))
     return result

@@ -21,6 +21,7 @@ from qgis.core import (
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterFile,
+    QgsProcessingParameterFileDestination,
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterString,
@@ -72,6 +73,7 @@ class AnalyzeSiteAlgorithm(QgsProcessingAlgorithm):
     STAY_TOLERANCE = "STAY_TOLERANCE"
     WORKSPACE = "WORKSPACE"
     OUTPUT_FOLDER = "OUTPUT_FOLDER"
+    OUTPUT_REPORT = "OUTPUT_REPORT"
     # outputs
     OUTPUT_GPKG = "OUTPUT_GPKG"
     OUTPUT_SCORE = "OUTPUT_SCORE"
@@ -149,6 +151,10 @@ class AnalyzeSiteAlgorithm(QgsProcessingAlgorithm):
              tr("Where the analysis is written (analysis.gpkg, change_score.tif, change_mask.tif, summary.txt). "
                 "A folder that holds other files gets the analysis in a new subfolder. Empty with a WORKSPACE: "
                 "the workspace's analyses folder.")),
+            (QgsProcessingParameterFileDestination(self.OUTPUT_REPORT, tr("Report (HTML, the PDF beside it)"),
+                                                   tr("HTML files (*.html)"), optional=True, createByDefault=False),
+             tr("A report to hand on: dates and sources, before/after maps with the change and the equipment, counts, "
+                "events, method and parameters; with a WORKSPACE of more than two dates, the site's timeline.")),
         ])
         outputs = [
             (QgsProcessingOutputFile(self.OUTPUT_GPKG, tr("Analysis GeoPackage"))),
@@ -276,7 +282,14 @@ class AnalyzeSiteAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(str(exc)) from exc
         for line in result.summary_lines:
             feedback.pushInfo(line)
-        return self._outputs(result)
+        outputs = self._outputs(result)
+        report = self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context)
+        if report:  # the analyst's report (plugin/report/)
+            from ..report.report import report_for_analysis
+
+            workspace = self._workspace(parameters, context)
+            outputs[self.OUTPUT_REPORT] = report_for_analysis(result, report, workspace.path if workspace else None).html
+        return outputs
 
     def _outputs(self, result) -> dict:
         gpkg = result.gpkg_path

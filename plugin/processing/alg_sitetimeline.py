@@ -13,7 +13,6 @@ from qgis.core import (
     QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingException,
-    QgsProcessingParameterDistance,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterFile,
@@ -31,7 +30,9 @@ from ..core.timeline_chart import timeline_html, timeline_svg
 from ..layers.postprocess import style_output_on_completion
 from ..qgisio.detections import features_to_detections
 from ..qgisio.vectors import aoi_wkt_from_source
-from .engine_parameters import ENGINES, check_engine, engine_parameters
+from .common import add_parameters
+from .alg_compareequipment import match_parameter_entries, match_settings
+from .alg_detectequipment import check_detection_settings, detection_parameter_entries, detection_settings
 
 
 class SiteTimelineAlgorithm(QgsProcessingAlgorithm):
@@ -42,7 +43,9 @@ class SiteTimelineAlgorithm(QgsProcessingAlgorithm):
     MODEL = "MODEL"
     EXEMPLARS = "EXEMPLARS"
     MIN_SCORE = "MIN_SCORE"
+    CLASSES = "CLASSES"
     MAX_DISTANCE = "MAX_DISTANCE"
+    STAY_TOLERANCE = "STAY_TOLERANCE"
     OUTPUT_COUNTS = "OUTPUT_COUNTS"
     OUTPUT_EVENTS = "OUTPUT_EVENTS"
     OUTPUT_CHART = "OUTPUT_CHART"
@@ -82,10 +85,8 @@ class SiteTimelineAlgorithm(QgsProcessingAlgorithm):
                                                  optional=True),
              "Only objects whose centre falls inside these polygons are counted; captures that miss them are "
              "left out. Empty: each capture's whole extent."),
-            *engine_parameters("Example boxes drawn on the earliest capture; the 'class' field names each one's class."),
-            (QgsProcessingParameterDistance(self.MAX_DISTANCE, "Maximum distance for a match", defaultValue=20.0,
-                                            minValue=0.01),
-             "Objects of compatible classes on consecutive dates within this distance (metres) are the same object."),
+            *detection_parameter_entries(self),
+            *match_parameter_entries(self, self.AOI),
             (QgsProcessingParameterFeatureSink(self.OUTPUT_COUNTS, "Counts per date", QgsProcessing.TypeVector),
              "A table: date, class, count, reviewed (1 where the counts come from reviewed detections)."),
             (QgsProcessingParameterFeatureSink(self.OUTPUT_EVENTS, "Events between dates",
@@ -97,9 +98,7 @@ class SiteTimelineAlgorithm(QgsProcessingAlgorithm):
                                                    optional=True),
              "The chart, the counts and the events on one page that works offline."),
         ]
-        for param, help_text in params:
-            param.setHelp(help_text)
-            self.addParameter(param)
+        add_parameters(self, params)
 
     def _capture_paths(self, parameters, context) -> list[str]:
         layers = self.parameterAsLayerList(parameters, self.CAPTURES, context) or []
@@ -115,7 +114,7 @@ class SiteTimelineAlgorithm(QgsProcessingAlgorithm):
             return ok, msg
         if not parameters.get(self.CAPTURES) and not parameters.get(self.FOLDER):
             return False, "Give the captures (CAPTURES) or a folder of captures (FOLDER)."
-        return check_engine(self, parameters, context)
+        return check_detection_settings(self, parameters, context)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         try:
@@ -125,15 +124,14 @@ class SiteTimelineAlgorithm(QgsProcessingAlgorithm):
             crs = QgsCoordinateReferenceSystem.fromWkt(crs_wkt)
             aoi_wkt, aoi_crs = aoi_wkt_from_source(self.parameterAsSource(parameters, self.AOI, context))
             ex_source = self.parameterAsSource(parameters, self.EXEMPLARS, context)
-            engine = ENGINES[self.parameterAsEnum(parameters, self.ENGINE, context)]
+            settings = detection_settings(self, parameters, context)
             params = TimelineParameters(
                 site_name=self._site_name(parameters, context, paths),
-                captures=paths, aoi_wkt=aoi_wkt, aoi_crs_wkt=aoi_crs, engine=engine,
-                model_path=self.parameterAsFile(parameters, self.MODEL, context) or None,
+                captures=paths, aoi_wkt=aoi_wkt, aoi_crs_wkt=aoi_crs, engine=settings.engine,
+                model_path=settings.model_path, classes=settings.classes,
                 exemplars=features_to_detections(ex_source, crs, project=context.project())
-                if ex_source is not None and engine == "exemplar" else None,
-                min_score=self.parameterAsDouble(parameters, self.MIN_SCORE, context),
-                max_distance_m=self.parameterAsDouble(parameters, self.MAX_DISTANCE, context),
+                if ex_source is not None and settings.engine == "exemplar" else None,
+                min_score=settings.min_score, **vars(match_settings(self, parameters, context)),
                 reviewed=_reviewed_source(),
             )
             progress = Progress(lambda f, msg: (feedback.setProgress(95.0 * f), feedback.pushInfo(msg) if msg else None,

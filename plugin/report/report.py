@@ -164,6 +164,18 @@ def write_report(result, html_path: str, timeline=None, review: Optional[ReviewS
     return ReportFiles(str(html_file), str(pdf_path), images)
 
 
+def report_for_analysis(result, html_path: str, workspace_path: Optional[str] = None) -> ReportFiles:
+    """The report of a finished analysis; with the site's workspace, its timeline over the
+    analysed dates of the site's history when there are more than two."""
+    timeline = None
+    if workspace_path:
+        from ..core.timeline import timeline_from_analyses
+        from ..store.workspace import SiteWorkspace
+
+        timeline, _pairs = timeline_from_analyses(result.params.site_name, SiteWorkspace(workspace_path).analyses())
+    return write_report(result, html_path, timeline=timeline)
+
+
 def _html(title: str, p, sources: list[str], written: str, rows: list[list[str]], events: list[str],
           blocks: list[str], pages: list[str], timeline, folder: Path) -> str:
     esc = html.escape

@@ -18,7 +18,6 @@ EXPECTED_IDS = {
     "sitewatch:exportannotations",
     "sitewatch:importannotations",
     "sitewatch:sitetimeline",
-    "sitewatch:sitereport",
     "sitewatch:siteanalysismodel",
     "sitewatch:sitetimelinemodel",
 }

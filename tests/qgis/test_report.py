@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -74,25 +75,36 @@ def test_report_without_a_timeline_has_no_chart(qgis_app, analysed, tmp_path):
     assert len(files.images) == 2
 
 
-def test_site_report_algorithm_with_a_timeline(provider, tmp_path):
+def test_analyze_site_writes_the_report_with_the_sites_timeline(provider, analysed, tmp_path):
+    """sitewatch:analyzesite's OUTPUT_REPORT: the second pair of a site whose history holds the
+    first, so the report charts three dates."""
+    import json
+
     from processing_helpers import run_algorithm
 
-    from sitewatch.plugin.samplesite import generate_site_series
-    from sitewatch.plugin.samplesite.examples import write_example_boxes
+    from sitewatch.plugin.store.history import record_analysis
+    from sitewatch.plugin.store.workspace import SiteWorkspace
 
-    series = generate_site_series(tmp_path / "site", n_dates=3, size_px=512, seed=7)
-    examples = write_example_boxes(series.site, tmp_path / "examples.geojson")
-    results, _context, _alg = run_algorithm("sitewatch:sitereport", {
-        "BEFORE": str(series.site.before), "AFTER": str(series.site.after), "SITE_NAME": "Khmeimim",
-        "AOI": str(series.site.aoi), "ENGINE": 0, "EXEMPLARS": str(examples), "MIN_SCORE": 0.5, "MAX_DISTANCE": 20.0,
-        "TIMELINE_FOLDER": str(series.root), "OUTPUT_FOLDER": str(tmp_path / "analysis"),
-        "OUTPUT_REPORT": str(tmp_path / "report.html")})
-    assert results == {"OUTPUT_FOLDER": str(tmp_path / "analysis"), "OUTPUT_REPORT": str(tmp_path / "report.html"),
-                       "OUTPUT_PDF": str(tmp_path / "report.pdf")}
+    result, timeline = analysed
+    site_dir = Path(result.params.before_path).parent
+    aoi = json.loads((site_dir / "aoi.geojson").read_text())
+    from osgeo import ogr
+
+    polygon = ogr.CreateGeometryFromJson(json.dumps(aoi["features"][0]["geometry"])).ExportToWkt()
+    workspace = SiteWorkspace.create(str(tmp_path / "site"), "Khmeimim", polygon, timeline.crs_wkt)
+    record_analysis(workspace.path, result)
+    results, _context, _alg = run_algorithm("sitewatch:analyzesite", {
+        "BEFORE": str(site_dir / "after.tif"), "AFTER": str(site_dir / "capture_3.tif"), "WORKSPACE": workspace.path,
+        "EXEMPLARS": str(_examples(site_dir)),
+        "MIN_SCORE": 0.5, "DETECT_CHANGES": False, "OUTPUT_REPORT": str(tmp_path / "report.html")})
+    assert results["OUTPUT_REPORT"] == str(tmp_path / "report.html")
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
-    assert "Khmeimim: 2024-12-09 to 2024-12-13" in page and "Timeline over 3 captures" in page
+    assert "Khmeimim: 2024-12-13 to 2024-12-18" in page and "Timeline over 3 captures" in page
     assert (tmp_path / "report.pdf").read_bytes()[:5] == b"%PDF-"
-    assert (tmp_path / "analysis" / "analysis.gpkg").exists()
+
+
+def _examples(site_dir: Path) -> Path:
+    return site_dir.parent / "examples.geojson"
 
 
 def test_report_of_a_saved_analysis_from_the_panel(qgis_app, analysed, tmp_path):
