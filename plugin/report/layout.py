@@ -7,7 +7,6 @@ QgsLayoutExporter to PDF and PNG (headless works with QT_QPA_PLATFORM=offscreen)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Optional
 
 from qgis.core import (
@@ -35,6 +34,7 @@ from qgis.core import (
     QgsVectorLayer,
     QgsVectorLayerSimpleLabeling,
 )
+from qgis.PyQt.QtCore import QSize
 from qgis.PyQt.QtGui import QColor, QFont
 
 from ..core.errors import InputError
@@ -258,11 +258,9 @@ def export(layout: QgsPrintLayout, pdf_path: str, png_path: str, dpi: float = 15
     status = exporter.exportToPdf(pdf_path, pdf)
     if status != QgsLayoutExporter.ExportResult.Success:
         raise InputError(f"The report PDF could not be written to {pdf_path} ({exporter.errorMessage()}).")
-    image = QgsLayoutExporter.ImageExportSettings()
-    image.dpi = dpi
-    status = exporter.exportToImage(png_path, image)
-    if status != QgsLayoutExporter.ExportResult.Success:
-        raise InputError(f"The report images could not be written beside {png_path} ({exporter.errorMessage()}).")
     stem, suffix = png_path.rsplit(".", 1)
     pages = [png_path] + [f"{stem}_{k}.{suffix}" for k in range(2, layout.pageCollection().pageCount() + 1)]
-    return [p for p in pages if Path(p).exists()]
+    for k, path in enumerate(pages):  # drawn here: exportToImage would try to georeference the PNGs through GDAL
+        if not exporter.renderPageToImage(k, QSize(), dpi).save(path, "PNG"):
+            raise InputError(f"The report images could not be written beside {png_path}.")
+    return pages
