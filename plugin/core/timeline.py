@@ -336,7 +336,7 @@ def timeline_from_analyses(site_name: str, records: Sequence) -> tuple[TimelineR
     """A site's timeline from the analyses in its history (AnalysisRecord-like: id, dates, gpkg_path).
 
     Counts per date come from the newest analysis that covers the date; analyses whose files
-    are gone are left out (listed in `skipped`)."""
+    are gone or unreadable are left out (listed in `skipped`)."""
     result = TimelineResult(params=TimelineParameters(site_name, []))
     by_date: dict[str, dict[str, int]] = {}
     pairs = []
@@ -344,7 +344,11 @@ def timeline_from_analyses(site_name: str, records: Sequence) -> tuple[TimelineR
         if not record.gpkg_path or not Path(record.gpkg_path).exists():
             result.skipped.append(SkippedCapture(record.gpkg_path, "the analysis results are gone from disk"))
             continue
-        before, after, area = _pair_from_gpkg(record.gpkg_path)
+        try:
+            before, after, area = _pair_from_gpkg(record.gpkg_path)
+        except (InputError, RuntimeError, KeyError, ValueError, TypeError) as exc:  # not an analysis we can read
+            result.skipped.append(SkippedCapture(record.gpkg_path, f"cannot be read ({exc})"))
+            continue
         by_date[record.before_date] = before
         by_date[record.after_date] = after
         pairs.append(PairSummary(record.id, record.before_date, record.after_date, area, sum(before.values()),

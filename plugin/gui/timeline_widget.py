@@ -2,6 +2,7 @@
 (the chart) and the change area of each analysed date pair; double-click a pair to open it."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from qgis.PyQt.QtCore import QByteArray, Qt, QUrl, pyqtSignal
@@ -15,6 +16,8 @@ from qgis.PyQt.QtWidgets import (
 from ..core.errors import SiteWatchError
 from ..core.timeline import timeline_from_analyses
 from ..core.timeline_chart import HEIGHT, WIDTH, timeline_svg
+
+LOG = logging.getLogger(__name__)
 
 
 class SiteTimelineWidget(QWidget):
@@ -60,7 +63,11 @@ class SiteTimelineWidget(QWidget):
 
     def set_records(self, site_name: str, records) -> None:
         """Show the timeline of these analyses (AnalysisRecord list of the site's workspace)."""
-        timeline, pairs = timeline_from_analyses(site_name, records)
+        try:
+            timeline, pairs = timeline_from_analyses(site_name, records)
+        except Exception as exc:  # noqa: BLE001 (a slot must not raise: the panel shows an empty timeline)
+            LOG.warning("The timeline of %s cannot be shown: %s", site_name, exc)
+            timeline, pairs = timeline_from_analyses(site_name, [])
         self._site_name, self._timeline = site_name, timeline
         self._folders = {r.id: str(Path(r.gpkg_path).parent) for r in records if r.gpkg_path}
         has_chart = len(timeline.captures) >= 2

@@ -33,6 +33,11 @@ def _analysis(path, counts: dict, regions_m2: list[float]) -> str:
     return str(path)
 
 
+def _not_a_geopackage(path):
+    path.write_text("not a GeoPackage")
+    return path
+
+
 def test_timeline_widget_shows_every_date_and_opens_a_pair(qgis_app, tmp_path, test_output_dir):
     from sitewatch.plugin.gui.timeline_widget import SiteTimelineWidget
 
@@ -43,6 +48,8 @@ def test_timeline_widget_shows_every_date_and_opens_a_pair(qgis_app, tmp_path, t
                        _analysis(tmp_path / "2.gpkg", {"il76": (2, 3), "mi8": (2, 1)}, [25.0])),
         AnalysisRecord("gone", "2024-12-20T10:00:00+00:00", "T3", "/c.tif", "/d.tif", "2024-12-18", "2024-12-23",
                        str(tmp_path / "missing.gpkg")),
+        AnalysisRecord("broken", "2024-12-21T10:00:00+00:00", "T4", "/c.tif", "/d.tif", "2024-12-18", "2024-12-23",
+                       str(_not_a_geopackage(tmp_path / "broken.gpkg"))),
     ]
     widget = SiteTimelineWidget()
     widget.set_records("Khmeimim", records)
