@@ -307,6 +307,21 @@ class PairSummary:
     objects_after: int
 
 
+def reviewed_share(gpkg_path: str) -> Optional[tuple[int, int]]:
+    """(objects reviewed, objects) of an analysis whose counts follow an analyst's review (the
+    review history writes both columns into its counts table); None when it was never reviewed."""
+    from osgeo import ogr
+
+    from .pipeline import LAYER_COUNTS
+
+    ds = ogr.Open(gpkg_path)
+    counts = ds.GetLayerByName(LAYER_COUNTS) if ds is not None else None
+    if counts is None or counts.GetLayerDefn().GetFieldIndex("reviewed") < 0:
+        return None
+    rows = [(int(f.GetField("reviewed") or 0), int(f.GetField("objects") or 0)) for f in counts]
+    return sum(r for r, _ in rows), sum(n for _, n in rows)
+
+
 def _pair_from_gpkg(gpkg_path: str) -> tuple[dict[str, int], dict[str, int], Optional[float]]:
     """(counts before, counts after) per class label and the changed area of one analysis GeoPackage."""
     from osgeo import ogr
@@ -339,6 +354,7 @@ def timeline_from_analyses(site_name: str, records: Sequence) -> tuple[TimelineR
     are gone or unreadable are left out (listed in `skipped`)."""
     result = TimelineResult(params=TimelineParameters(site_name, []))
     by_date: dict[str, dict[str, int]] = {}
+    reviewed: dict[str, bool] = {}
     pairs = []
     for record in sorted(records, key=lambda r: r.time):  # newer analyses overwrite older counts
         if not record.gpkg_path or not Path(record.gpkg_path).exists():
@@ -351,9 +367,12 @@ def timeline_from_analyses(site_name: str, records: Sequence) -> tuple[TimelineR
             continue
         by_date[record.before_date] = before
         by_date[record.after_date] = after
+        share = reviewed_share(record.gpkg_path)
+        reviewed[record.before_date] = reviewed[record.after_date] = bool(share and share[0])
         pairs.append(PairSummary(record.id, record.before_date, record.after_date, area, sum(before.values()),
                                  sum(after.values())))
     for date in sorted(d for d in by_date if d):
-        result.captures.append(TimelineCapture("", date, date, "analysis", [], by_date[date]))
+        result.captures.append(TimelineCapture("", date, date, "analysis", [], by_date[date],
+                                               reviewed=reviewed.get(date, False)))
     pairs.sort(key=lambda p: (p.before_date, p.after_date))
     return result, pairs

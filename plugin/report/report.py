@@ -127,6 +127,11 @@ def write_report(result, html_path: str, timeline=None, review: Optional[ReviewS
 
     if result.match is None and result.change is None:
         raise InputError("The analysis has neither change nor equipment results: nothing to report.")
+    if review is None and result.gpkg_path:  # the review history writes its progress into the counts
+        from ..core.timeline import reviewed_share
+
+        share = reviewed_share(result.gpkg_path)
+        review = ReviewShare(*share) if share else None
     p = result.params
     html_file = Path(html_path)
     assets = html_file.with_name(html_file.stem + "_files")
@@ -173,6 +178,12 @@ def report_for_analysis(result, html_path: str, workspace_path: Optional[str] = 
         from ..store.workspace import SiteWorkspace
 
         timeline, _pairs = timeline_from_analyses(result.params.site_name, SiteWorkspace(workspace_path).analyses())
+    from ..core.timeline import reviewed_share
+
+    if reviewed_share(result.gpkg_path):  # decisions carried over to this run: report the reviewed counts
+        from .saved import saved_result
+
+        result = saved_result(result.output_dir)
     return write_report(result, html_path, timeline=timeline)
 
 

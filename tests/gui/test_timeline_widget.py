@@ -77,3 +77,29 @@ def test_timeline_from_analyses_counts_per_date(tmp_path):
     assert [(c.date, c.counts) for c in timeline.captures] == [
         ("2024-12-09", {"heavy transport": 1}), ("2024-12-13", {"heavy transport": 3})]
     assert pairs[0].changed_area_m2 == 0.0
+
+
+def test_reviewed_analyses_mark_their_dates(tmp_path):
+    from sitewatch.plugin.core.pipeline import LAYER_COUNTS
+    from sitewatch.plugin.core.timeline import reviewed_share, timeline_from_analyses
+    from sitewatch.plugin.core.timeline_chart import timeline_svg
+
+    gpkg = _analysis(tmp_path / "1.gpkg", {"il76": (0, 2)}, [])
+    ds = ogr.Open(gpkg, 1)
+    counts = ds.GetLayerByName(LAYER_COUNTS)
+    for name in ("reviewed", "objects"):  # as the review history writes them
+        counts.CreateField(ogr.FieldDefn(name, ogr.OFTInteger))
+    feature = counts.GetNextFeature()
+    feature.SetField("reviewed", 1)
+    feature.SetField("objects", 2)
+    counts.SetFeature(feature)
+    ds = None
+    records = [AnalysisRecord("a1", "2024-12-14T10:00:00+00:00", "T1", "/b.tif", "/a.tif", "2024-12-09",
+                              "2024-12-13", gpkg),
+               AnalysisRecord("a2", "2024-12-19T10:00:00+00:00", "T2", "/a.tif", "/c.tif", "2024-12-13",
+                              "2024-12-18", _analysis(tmp_path / "2.gpkg", {"il76": (2, 3)}, []))]
+    assert reviewed_share(gpkg) == (1, 2) and reviewed_share(records[1].gpkg_path) is None
+    timeline, _pairs = timeline_from_analyses("Khmeimim", records)
+    assert [(c.date, c.reviewed) for c in timeline.captures] == [
+        ("2024-12-09", True), ("2024-12-13", False), ("2024-12-18", False)]  # 12-13: the newer, unreviewed run
+    assert timeline_svg(timeline).count('class="reviewed"') == 1
