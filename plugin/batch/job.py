@@ -83,6 +83,7 @@ def run_site(job: SiteJob) -> SiteOutcome:
 def _run(job: SiteJob, folder: Path) -> SiteOutcome:
     from ..core.pipeline import run_analysis
     from ..core.timeline import TimelineParameters, order_captures, run_timeline, write_timeline
+    from ..store.review_timeline import reviewed_detections_source
     from ..store.workspace import WORKSPACE_NAME, AnalysisRecord, SiteWorkspace, new_analysis_id
 
     started = time.perf_counter()
@@ -121,7 +122,7 @@ def _run(job: SiteJob, folder: Path) -> SiteOutcome:
     timeline = run_timeline(TimelineParameters(
         job.name, [p for p, _ in usable], aoi_wkt=job.polygon_wkt, aoi_crs_wkt=job.crs_wkt, engine=job.engine,
         max_distance_m=job.max_distance_m, known_detections=lambda path, _date: found.get(path),
-        known_shift=lambda a, b: shifts.get((a, b))))
+        known_shift=lambda a, b: shifts.get((a, b)), reviewed=reviewed_detections_source(workspace.path)))
     outcome.timeline_html = write_timeline(timeline, str(folder / "timeline")).html
     outcome.summary = timeline.summary_lines()
     outcome.seconds = time.perf_counter() - started

@@ -46,6 +46,7 @@ class SiteTimelineAlgorithm(QgsProcessingAlgorithm):
     CLASSES = "CLASSES"
     MAX_DISTANCE = "MAX_DISTANCE"
     STAY_TOLERANCE = "STAY_TOLERANCE"
+    WORKSPACE = "WORKSPACE"
     OUTPUT_COUNTS = "OUTPUT_COUNTS"
     OUTPUT_EVENTS = "OUTPUT_EVENTS"
     OUTPUT_CHART = "OUTPUT_CHART"
@@ -87,6 +88,9 @@ class SiteTimelineAlgorithm(QgsProcessingAlgorithm):
              "left out. Empty: each capture's whole extent."),
             *detection_parameter_entries(self),
             *match_parameter_entries(self, self.AOI),
+            (QgsProcessingParameterFile(self.WORKSPACE, "Site workspace (GeoPackage)", extension="gpkg", optional=True),
+             "A SiteWatch site workspace: where its review history has reviewed a capture, that capture is "
+             "counted from the reviewed objects and its date is shaded on the chart."),
             (QgsProcessingParameterFeatureSink(self.OUTPUT_COUNTS, "Counts per date", QgsProcessing.TypeVector),
              "A table: date, class, count, reviewed (1 where the counts come from reviewed detections)."),
             (QgsProcessingParameterFeatureSink(self.OUTPUT_EVENTS, "Events between dates",
@@ -132,7 +136,7 @@ class SiteTimelineAlgorithm(QgsProcessingAlgorithm):
                 exemplars=features_to_detections(ex_source, crs, project=context.project())
                 if ex_source is not None and settings.engine == "exemplar" else None,
                 min_score=settings.min_score, **vars(match_settings(self, parameters, context)),
-                reviewed=_reviewed_source(),
+                reviewed=self._reviewed(parameters, context),
             )
             progress = Progress(lambda f, msg: (feedback.setProgress(95.0 * f), feedback.pushInfo(msg) if msg else None,
                                                 not feedback.isCanceled())[2])
@@ -156,6 +160,15 @@ class SiteTimelineAlgorithm(QgsProcessingAlgorithm):
             outputs[self.OUTPUT_HTML] = page
         feedback.setProgress(100.0)
         return outputs
+
+    def _reviewed(self, parameters, context):
+        """The reviewed detections of the WORKSPACE's review history (None: none given or reviewed)."""
+        workspace = self.parameterAsFile(parameters, self.WORKSPACE, context)
+        if not workspace:
+            return None
+        from ..store.review_timeline import reviewed_detections_source
+
+        return reviewed_detections_source(workspace)
 
     def _site_name(self, parameters, context, paths: list[str]) -> str:
         source = self.parameterAsSource(parameters, self.AOI, context)
@@ -196,15 +209,3 @@ class SiteTimelineAlgorithm(QgsProcessingAlgorithm):
         style_output_on_completion(context, dest, "detections.qml")  # coloured by event, labelled by class
         return dest
 
-
-def _reviewed_source():
-    """The reviewed detections of a capture, from the review history when the plugin has one.
-
-    Hook for plugin/store/review.py: until a review history exists every capture is counted
-    from the engine's detections (None)."""
-    try:
-        from ..store import review
-    except ImportError:
-        return None
-    source = getattr(review, "reviewed_detections_for_capture", None)
-    return source if callable(source) else None
