@@ -40,7 +40,7 @@ def test_dialogs_build_from_their_forms(qgis_app):
     from sitewatch.plugin.gui.packages import PackagesDialog
 
     assert FORMS == ["capture_picker", "change_options", "date_dialog", "dock", "equipment_options", "left_out",
-                     "packages_dialog", "site_selector"]
+                     "packages_dialog", "review_panel", "site_selector"]
     dialog = CaptureDateDialog("scan")
     assert dialog.edit.objectName() == "edit" and dialog.buttons.objectName() == "buttons"
     assert PackagesDialog().table.columnCount() == 3
