@@ -210,6 +210,19 @@ def site_area_text(site: site_store.Site) -> str:
     return f"{area / 1e6:.2f} km²" if area >= 1e5 else f"{area:,.0f} m²"
 
 
+def workspace_tip(site: site_store.Site) -> str:
+    return f"Site workspace (history, entered dates, results): {Path(site.workspace_path).parent}"
+
+
+def capture_date_prompt(layer_id: str, captures: list) -> Optional[tuple]:
+    """(layer name, its known capture date or None) to ask a date for; None when the layer is gone."""
+    layer = QgsProject.instance().mapLayer(layer_id)
+    if layer is None:
+        return None
+    cap = next((c for c in captures if c.layer_id == layer_id), None)
+    return layer.name(), (cap.date.date if cap and cap.date else None)
+
+
 def site_info_text(area_text: str, analyses: int) -> str:
     """The line under the site: its area and how many analyses it has."""
     return f"{area_text} · {analyses} analys{'is' if analyses == 1 else 'es'} so far"
@@ -299,6 +312,12 @@ def shown_analysis_group(site: Optional[site_store.Site]):
         if gpkg and gpkg in records:
             return child, records[gpkg]
     return None, None
+
+
+def record_of_group(site: Optional[site_store.Site], group) -> Optional[AnalysisRecord]:
+    """The site's analysis that an analysis group of the project shows (None: none of its own)."""
+    gpkg = group.customProperty(GROUP_PROPERTY, "") if group is not None else ""
+    return next((r for r in site_history(site) if gpkg and r.gpkg_path == gpkg), None)
 
 
 def expand_in_layers_panel(iface, group) -> None:

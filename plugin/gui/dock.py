@@ -6,7 +6,6 @@ plugin/layers, sites from qgisio/sites.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
 from qgis.core import Qgis, QgsCoordinateReferenceSystem, QgsGeometry, QgsProject, QgsVectorLayer
@@ -15,7 +14,7 @@ from qgis.PyQt.QtCore import QTimer
 from qgis.PyQt.QtWidgets import QDialog, QInputDialog
 
 from ..core.parameters import ChangeSettings
-from ..layers.analysis_layers import GROUP_PROPERTY, AnalysisOutputs, add_analysis_layers, set_capture_visible
+from ..layers.analysis_layers import AnalysisOutputs, add_analysis_layers, set_capture_visible
 from ..qgisio import sites as site_store
 from ..qgisio.results import read_counts
 from . import controller as ctl
@@ -48,10 +47,6 @@ class SiteWatchDock(QgsDockWidget):
     def task(self):
         """The running analysis task (None when idle)."""
         return self.controller.task
-
-    @property
-    def site_band(self):
-        return self.outline.band
 
     @property
     def map_tool(self):
@@ -161,8 +156,7 @@ class SiteWatchDock(QgsDockWidget):
         if self.site is not None:
             site_store.set_current_site_name(self.site.name)
             self._site_area_text = ctl.site_area_text(self.site)
-            folder = Path(self.site.workspace_path).parent
-            self.site_selector.info_label.setToolTip(f"Site workspace (history, entered dates, results): {folder}")
+            self.site_selector.info_label.setToolTip(ctl.workspace_tip(self.site))
         else:
             self.site_selector.info_label.setText(
                 "Make a site first: press Draw on map, or select a polygon and press From selected polygon."
@@ -265,11 +259,10 @@ class SiteWatchDock(QgsDockWidget):
         self.refresh_captures()
 
     def ask_capture_date(self, layer_id: str) -> None:
-        layer = QgsProject.instance().mapLayer(layer_id)
-        if layer is None:
+        prompt = ctl.capture_date_prompt(layer_id, self.capture_picker.captures)
+        if prompt is None:
             return
-        cap = next((c for c in self.capture_picker.captures if c.layer_id == layer_id), None)
-        dialog = CaptureDateDialog(layer.name(), cap.date.date if cap and cap.date else None, self)
+        dialog = CaptureDateDialog(*prompt, self)
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self.set_capture_date(layer_id, dialog.iso())
 
@@ -301,16 +294,12 @@ class SiteWatchDock(QgsDockWidget):
     def update_plan(self, *_args) -> None:
         if self.task is not None or self.sample_loader.busy:
             return
-        problems = self.problems()
-        if problems:
-            self.plan_label.setText("<b>Before you can run:</b><br>" + "<br>".join(problems))
-            self._block_run(problems)
-            return
         try:
             params = self.build_parameters(with_exemplars=False)
-        except ValueError as exc:
-            self.plan_label.setText(str(exc))
-            self._block_run([str(exc)])
+        except ValueError as exc:  # the panel's own problems first, else what building found
+            reasons = self.problems() or [str(exc)]
+            self.plan_label.setText("<b>Before you can run:</b><br>" + "<br>".join(reasons))
+            self._block_run(reasons)
             return
         self.plan_label.setText("<br>".join(self.controller.describe(params)))
         self._block_run([])
@@ -345,8 +334,7 @@ class SiteWatchDock(QgsDockWidget):
         self.controller.cancel()
 
     def _show_busy(self, message: str) -> None:
-        self.run_hint_label.clear()  # busy, not blocked: no reason to show
-        self.run_hint_label.hide()
+        self._block_run([])  # busy, not blocked: no reason to show, and Run stays off meanwhile
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.progress_bar.setValue(0)
@@ -397,8 +385,7 @@ class SiteWatchDock(QgsDockWidget):
     def refresh_results(self) -> None:
         """List the counts of the analysis shown again (review decisions rewrite them), map left as it is."""
         group = self.current_group()
-        record = next((r for r in ctl.site_history(self.site) if group is not None
-                       and r.gpkg_path == group.customProperty(GROUP_PROPERTY, "")), None)
+        record = ctl.record_of_group(self.site, group)
         if record is not None:
             self._list_results(group, AnalysisOutputs.from_record(record), record.summary, show_after=False)
 

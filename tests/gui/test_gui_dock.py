@@ -202,7 +202,7 @@ def test_draw_site_with_the_map_tool(dock, qgis_iface, monkeypatch):
     assert tool.finish()
     assert dock.site.name == "Drawn"
     assert QgsGeometry.fromWkt(dock.site.polygon_wkt).area() == pytest.approx(6400.0)
-    assert dock.site_band.asGeometry().area() == pytest.approx(6400.0)  # the site's outline on the map
+    assert dock.outline.band.asGeometry().area() == pytest.approx(6400.0)  # the site's outline on the map
     canvas.setExtent(QgsGeometry.fromWkt("POLYGON((0 0,10 0,10 10,0 10,0 0))").boundingBox())
     dock.site_selector.zoom_button.click()
     assert canvas.extent().contains(QgsGeometry.fromWkt(dock.site.polygon_wkt).boundingBox())
