@@ -76,6 +76,9 @@ class ChangeSettings:
     sensitivity: float = 0.5  # 0..1; the default uses the method's automatic threshold
     min_area_m2: float = 50.0  # smaller change regions are dropped (holes smaller than it filled)
     coregister: bool = True  # estimate and remove a sub-pixel shift first
+    # when no shift window correlates confidently: False keeps the georeferenced alignment
+    # (zero shift) and says so in the result; True stops the run with CoregistrationFailed
+    require_coregistration: bool = False
     normalize: bool = True  # match the after capture's radiometry on no-change pixels
     # score on a 2 x 2-averaged grid: a quarter of the scoring work, outlines about a pixel
     # blunter (the outputs keep the grid's resolution)

@@ -391,8 +391,7 @@ def summary_lines(result: AnalysisResult) -> list[str]:
             lines.append(f"  {change.scoring_advice}")
         lines.extend(f"  Warning: {w}" for w in getattr(change, "warnings", []))
         if change.shift is not None:
-            lines.append(f"Co-registration shift: {change.shift.dx_px:+.2f}, {change.shift.dy_px:+.2f} px "
-                         f"(confidence {change.shift.confidence:.2f})")
+            lines.append(change.shift.describe())
     if result.left_out_m2 > 0:
         lines.append(f"Left out on both dates: {result.left_out_m2:,.0f} m² (areas marked as clouds, haze or not to judge)")
     lines.extend(f"Warning: {w}" for w in getattr(result, "warnings", []))

@@ -1,6 +1,10 @@
 """Processing algorithm sitewatch:detectchanges: change score, mask and regions of two captures."""
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+
 from qgis.core import (
     QgsProcessing,
     QgsProcessingAlgorithm,
@@ -14,6 +18,7 @@ from qgis.core import (
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterVectorDestination,
+    QgsProcessingUtils,
 )
 
 from ..core.change import detect_changes
@@ -40,6 +45,11 @@ def change_parameter_entries(alg: QgsProcessingAlgorithm) -> list[tuple]:
          tr("Change regions smaller than this are dropped (holes smaller than it are filled).")),
         (QgsProcessingParameterBoolean(alg.COREGISTER, tr("Co-register the captures"), defaults.coregister),
          tr("Estimate and remove a sub-pixel shift before comparing."), ADVANCED),
+        (QgsProcessingParameterBoolean(alg.REQUIRE_COREGISTRATION, tr("Stop when no shift can be estimated"),
+                                       defaults.require_coregistration),
+         tr("Off: when the captures do not correlate well enough to measure a shift (much change, clouds, "
+            "little texture), the run keeps their georeferenced alignment and says so. On: the run stops "
+            "with an error instead."), ADVANCED),
         (QgsProcessingParameterBoolean(alg.NORMALIZE, tr("Normalise radiometry"), defaults.normalize),
          tr("Match the after capture's radiometry to the before capture on no-change pixels."), ADVANCED),
         (QgsProcessingParameterBoolean(alg.HALF_RESOLUTION, tr("Score at half resolution (faster)"),
@@ -61,6 +71,7 @@ def change_settings(alg: QgsProcessingAlgorithm, parameters, context) -> ChangeS
         sensitivity=alg.parameterAsDouble(parameters, alg.SENSITIVITY, context),
         min_area_m2=alg.parameterAsDouble(parameters, alg.MIN_AREA, context),
         coregister=alg.parameterAsBoolean(parameters, alg.COREGISTER, context),
+        require_coregistration=alg.parameterAsBoolean(parameters, alg.REQUIRE_COREGISTRATION, context),
         normalize=alg.parameterAsBoolean(parameters, alg.NORMALIZE, context),
         half_resolution=alg.parameterAsBoolean(parameters, alg.HALF_RESOLUTION, context),
         drop_shadow_moves=alg.parameterAsBoolean(parameters, alg.DROP_SHADOW_MOVES, context),
@@ -76,6 +87,7 @@ class DetectChangesAlgorithm(QgsProcessingAlgorithm):
     SENSITIVITY = "SENSITIVITY"
     MIN_AREA = "MIN_AREA"
     COREGISTER = "COREGISTER"
+    REQUIRE_COREGISTRATION = "REQUIRE_COREGISTRATION"
     NORMALIZE = "NORMALIZE"
     HALF_RESOLUTION = "HALF_RESOLUTION"
     DROP_SHADOW_MOVES = "DROP_SHADOW_MOVES"
@@ -121,13 +133,16 @@ class DetectChangesAlgorithm(QgsProcessingAlgorithm):
              tr("Optional polygons over clouds, haze or anything not to judge on either date: no change is "
                 "reported inside them (no data in the score and the mask).")),
             *change_parameter_entries(self),
-            (QgsProcessingParameterRasterDestination(self.OUTPUT_SCORE, tr("Change score")),
-             tr("Float32 0-1 change score.")),
+            (QgsProcessingParameterRasterDestination(self.OUTPUT_SCORE, tr("Change score"), optional=True,
+                                                     createByDefault=False),
+             tr("Float32 0-1 change score (optional: skipped when not given).")),
             (QgsProcessingParameterRasterDestination(self.OUTPUT_MASK, tr("Change mask")),
              tr("Byte mask: 1 changed, 0 unchanged, 255 no data.")),
             (QgsProcessingParameterVectorDestination(self.OUTPUT_REGIONS, tr("Change regions"),
-                                                     QgsProcessing.SourceType.TypeVectorPolygon),
-             tr("Polygons of changed regions with their attributes (GeoPackage layer change_regions).")),
+                                                     QgsProcessing.SourceType.TypeVectorPolygon, optional=True,
+                                                     createByDefault=False),
+             tr("Polygons of changed regions with their attributes (GeoPackage layer change_regions; "
+                "optional: skipped when not given).")),
         ])
         self.addOutput(QgsProcessingOutputNumber(self.N_REGIONS, tr("Number of change regions")))
         self.addOutput(QgsProcessingOutputNumber(self.CHANGED_AREA, tr("Changed area (m²)")))
@@ -142,28 +157,40 @@ class DetectChangesAlgorithm(QgsProcessingAlgorithm):
             return False, str(exc)
         return True, ""
 
-    def _parameters(self, parameters, context) -> ChangeParameters:
+    def _parameters(self, parameters, context, scratch: str) -> ChangeParameters:
+        """The core's parameters; outputs not asked for go to `scratch` (removed after the run)."""
         before = self.parameterAsRasterLayer(parameters, self.BEFORE, context)
         after = self.parameterAsRasterLayer(parameters, self.AFTER, context)
         if before is None or after is None:
             raise QgsProcessingException(tr("Both BEFORE and AFTER rasters are required."))
         aoi_wkt, left_out_wkt, aoi_crs = area_to_analyse(self, parameters, context, before.crs())
         aoi_wkt = area_less_left_out(aoi_wkt, left_out_wkt, before.source())
-        regions = self.parameterAsOutputLayer(parameters, self.OUTPUT_REGIONS, context)
+        regions = (self.parameterAsOutputLayer(parameters, self.OUTPUT_REGIONS, context)
+                   or os.path.join(scratch, "change_regions.gpkg"))
         if not regions.lower().endswith(".gpkg"):
             regions = regions.rsplit(".", 1)[0] + ".gpkg" if "." in regions.rsplit("/", 1)[-1] else regions + ".gpkg"
         return ChangeParameters(
             before=before.source(), after=after.source(), aoi_wkt=aoi_wkt, aoi_crs_wkt=aoi_crs if aoi_wkt else None,
             **vars(change_settings(self, parameters, context)),
-            score_path=self.parameterAsOutputLayer(parameters, self.OUTPUT_SCORE, context),
+            score_path=(self.parameterAsOutputLayer(parameters, self.OUTPUT_SCORE, context)
+                        or os.path.join(scratch, "change_score.tif")),
             mask_path=self.parameterAsOutputLayer(parameters, self.OUTPUT_MASK, context),
             regions_path=regions,
         )
 
     @guarded
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        # the score and the regions are optional outputs (a shell user names only what is wanted):
+        # the run still needs them, so the ones not asked for are written here and removed
+        scratch = tempfile.mkdtemp(prefix="detectchanges-", dir=QgsProcessingUtils.tempFolder())
+        try:
+            return self._process(parameters, context, feedback, scratch)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _process(self, parameters, context, feedback, scratch: str) -> dict:
         steps = QgsProcessingMultiStepFeedback(2, feedback)
-        params = self._parameters(parameters, context)
+        params = self._parameters(parameters, context, scratch)
         if steps.isCanceled():
             return {}
         try:
@@ -171,10 +198,12 @@ class DetectChangesAlgorithm(QgsProcessingAlgorithm):
         except SiteWatchError as exc:
             raise QgsProcessingException(str(exc)) from exc
         steps.setCurrentStep(1)
-        if params.coregister:
-            s = result.shift
+        s = result.shift
+        if s.status == "estimated":
             feedback.pushInfo(tr("Shift of the after capture: {:+.2f}, {:+.2f} px ({:+.2f}, {:+.2f} map units), "
                                  "confidence {:.2f}").format(s.dx_px, s.dy_px, s.dx_m, s.dy_m, s.confidence))
+        elif s.status == "not estimated":
+            feedback.pushWarning(s.describe())
         for band in result.normalisation.bands:
             feedback.pushInfo(tr("Normalisation band {}<-{}: gain {:.3f}, offset {:.2f}, r {:.3f} ({})").format(
                 band.band_before, band.band_after, band.gain, band.offset, band.correlation, band.method))
@@ -184,13 +213,13 @@ class DetectChangesAlgorithm(QgsProcessingAlgorithm):
             feedback.pushInfo(tr("{} regions dropped: shadows moved by the sun").format(result.shadow_moves_dropped))
         if result.scoring:
             feedback.pushInfo(result.scoring)
-        style_output_on_completion(context, params.score_path, "change_score.qml", threshold=result.threshold)
-        style_output_on_completion(context, params.regions_path, "change_regions.qml")
-        return {
-            self.OUTPUT_SCORE: result.score_path,
-            self.OUTPUT_MASK: result.mask_path,
-            self.OUTPUT_REGIONS: f"{result.regions_path}|layername={result.regions_layer}",
-            self.N_REGIONS: result.n_regions,
-            self.CHANGED_AREA: result.changed_area_m2,
-        }
+        outputs = {self.OUTPUT_MASK: result.mask_path, self.N_REGIONS: result.n_regions,
+                   self.CHANGED_AREA: result.changed_area_m2}
+        if not result.score_path.startswith(scratch):
+            style_output_on_completion(context, params.score_path, "change_score.qml", threshold=result.threshold)
+            outputs[self.OUTPUT_SCORE] = result.score_path
+        if not result.regions_path.startswith(scratch):
+            style_output_on_completion(context, params.regions_path, "change_regions.qml")
+            outputs[self.OUTPUT_REGIONS] = f"{result.regions_path}|layername={result.regions_layer}"
+        return outputs
 

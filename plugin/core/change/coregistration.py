@@ -30,6 +30,11 @@ GLOBAL_WINDOW = 512
 FIELD_PX = 0.5  # a field when most tiles depart this far from the global shift
 
 
+class ShiftNotEstimated(CoregistrationFailed):
+    """No window correlated confidently (or too few pixels to try): nothing says the captures
+    are misaligned, only that the shift could not be measured; a run may go on unshifted."""
+
+
 @dataclass
 class PeakEstimate:
     dx: float
@@ -326,7 +331,7 @@ def estimate_shift(pair: AlignedPair, max_shift_px: float = 32.0, local: bool = 
     size_x = min(GLOBAL_WINDOW, g.width)
     size_y = min(GLOBAL_WINDOW, g.height)
     if min(size_x, size_y) < 32:
-        raise CoregistrationFailed(f"The common area of {pair.before_name} and {pair.after_name} is too small "
+        raise ShiftNotEstimated(f"The common area of {pair.before_name} and {pair.after_name} is too small "
                                    f"({g.width} x {g.height} px) to estimate a shift.")
     search = min(float(max_shift_px), min(size_x, size_y) / 4.0)
     # up to 3 x 3 windows spread over the grid: a runway, a cloud or a changed block in one
@@ -346,7 +351,7 @@ def estimate_shift(pair: AlignedPair, max_shift_px: float = 32.0, local: bool = 
         elif anywhere.confidence >= MIN_CONFIDENCE and (abs(anywhere.dx) > search or abs(anywhere.dy) > search):
             far.append(anywhere)
     if n_checked == 0:
-        raise CoregistrationFailed(f"Too few valid pixels where {pair.before_name} and {pair.after_name} overlap "
+        raise ShiftNotEstimated(f"Too few valid pixels where {pair.before_name} and {pair.after_name} overlap "
                                    f"to estimate a shift.")
     if len(far) > len(estimates):
         best = max(far, key=lambda e: e.confidence)
@@ -355,10 +360,9 @@ def estimate_shift(pair: AlignedPair, max_shift_px: float = 32.0, local: bool = 
             f"{pair.before_name}, beyond the search range of {search:.0f} px; check their georeferencing."
         )
     if not estimates:
-        raise CoregistrationFailed(
+        raise ShiftNotEstimated(
             f"{pair.before_name} and {pair.after_name} do not correlate well enough to estimate a shift "
-            f"(no window reached the confidence {MIN_CONFIDENCE}); run without co-registration if "
-            f"they are already aligned."
+            f"(no window reached the confidence {MIN_CONFIDENCE}: much change, clouds or little texture)"
         )
     inside = PeakEstimate(float(np.median([e.dx for e in estimates])), float(np.median([e.dy for e in estimates])),
                           float(np.median([e.confidence for e in estimates])))
@@ -393,7 +397,7 @@ def estimate_shift(pair: AlignedPair, max_shift_px: float = 32.0, local: bool = 
     gt = g.geotransform
     shift = Shift(dx_px=float(dx), dy_px=float(dy), dx_m=float(dx * gt[1]), dy_m=float(dy * gt[5]),
                   confidence=float(inside.confidence), local=model.field is not None, n_tiles=n_tiles,
-                  max_local_deviation_px=deviation)
+                  max_local_deviation_px=deviation, status="estimated")
     LOG.info("shift of %s vs %s: %.2f, %.2f px (confidence %.2f)", pair.after_name, pair.before_name, dx, dy,
              inside.confidence)
     return shift, model

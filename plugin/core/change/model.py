@@ -25,6 +25,19 @@ class Shift:
     local: bool = False  # True when a tile-wise shift field was applied
     n_tiles: int = 0  # tiles that gave a confident local shift
     max_local_deviation_px: float = 0.0
+    # "estimated"; "not estimated" (no window correlated confidently: the georeferenced
+    # alignment was kept, zero shift); "off" (co-registration not asked for)
+    status: str = "off"
+    note: str = ""  # why it was not estimated, one line for the analyst
+
+    def describe(self) -> str:
+        """One line for logs and summaries."""
+        if self.status == "estimated":
+            return (f"Co-registration shift: {self.dx_px:+.2f}, {self.dy_px:+.2f} px "
+                    f"(confidence {self.confidence:.2f})")
+        if self.status == "not estimated":
+            return f"Co-registration: not estimated, the georeferenced alignment was kept. {self.note}"
+        return "Co-registration: off"
 
 
 @dataclass

@@ -23,7 +23,7 @@ from ..memory import release_free_memory
 from ..parallel import SideThread, thread_map
 from ..progress import Progress
 from . import acceleration
-from .coregistration import ShiftModel, estimate_shift
+from .coregistration import ShiftModel, ShiftNotEstimated, estimate_shift
 from .grid import AlignedPair, align_pair, check_not_empty, open_source
 from .filters import half_bands, half_valid
 from .methods import Tile, make_method
@@ -150,8 +150,8 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
         method.analysis_scale = 2 if params.half_resolution else 1
         shift, shift_model = Shift(), ShiftModel()
         if params.coregister:
-            shift, shift_model = estimate_shift(pair, params.max_shift_px, params.local_shift, progress.stage(0.03, 0.12))
-            progress.report(0.12, f"Shift {shift.dx_px:+.2f}, {shift.dy_px:+.2f} px (confidence {shift.confidence:.2f})")
+            shift, shift_model = _estimate_shift(params, pair, progress.stage(0.03, 0.12))
+            progress.report(0.12, shift.describe())
 
         scale = method.analysis_scale
         tiles = sample_tiles(pair, shift_model, method.halo, scale=scale)
@@ -220,6 +220,20 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
         shutil.rmtree(work, ignore_errors=True)
         scratch.release(work)
         acceleration.settle()
+
+
+def _estimate_shift(params: ChangeParameters, pair: AlignedPair, progress: Progress) -> tuple[Shift, ShiftModel]:
+    """The shift of after vs before; when no window correlates confidently, the georeferenced
+    alignment (zero shift), said in the log and the result, unless the shift is required."""
+    try:
+        return estimate_shift(pair, params.max_shift_px, params.local_shift, progress)
+    except ShiftNotEstimated as exc:
+        if params.require_coregistration:
+            raise ShiftNotEstimated(f"{exc}. Co-registration is required for this run: turn that option off "
+                                    f"to go on with the georeferenced alignment.") from exc
+        shift = Shift(status="not estimated", note=str(exc))
+        LOG.warning("%s", shift.describe())
+        return shift, ShiftModel()
 
 
 def _drop_shadow_moves(params: ChangeParameters, pair: AlignedPair, shift_model: ShiftModel, temps: dict,

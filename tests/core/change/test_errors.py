@@ -96,8 +96,8 @@ def test_shift_beyond_search_range_and_uncorrelated(tmp_path):
     with pytest.raises(CoregistrationFailed, match="beyond the search range"):
         coregister(far, b, str(tmp_path / "out.tif"), max_shift_px=6)
     other = write_raster(tmp_path / "other.tif", textured(256, 99))
-    with pytest.raises(CoregistrationFailed, match="do not correlate"):
-        _run(b, other, tmp_path / "out")
+    with pytest.raises(CoregistrationFailed, match="do not correlate.*Co-registration is required"):
+        _run(b, other, tmp_path / "out", require_coregistration=True)
     assert not os.path.exists(tmp_path / "out.tif") and _nothing_written(tmp_path / "out")
 
 

@@ -1,0 +1,68 @@
+"""sitewatch:detectchanges needs only BEFORE, AFTER and OUTPUT_MASK: the score and the regions
+are optional outputs, skipped when not named (qgis_process on QGIS 3.22 refuses a run that
+leaves a required output unnamed)."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from osgeo import gdal
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core" / "change"))
+from change_helpers import textured, write_raster  # noqa: E402
+from processing_helpers import run_algorithm  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+LEVIR = REPO.parent / "shared" / "data" / "levir-cd-samples"
+QGIS_PROCESS = "/usr/bin/qgis_process.bin"
+
+
+def test_only_the_mask_named(provider, tmp_path):
+    from qgis.core import QgsApplication
+
+    before = textured(256, 9)
+    after = before.copy()
+    after[:, 100:124, 60:100] = 240.0
+    b = write_raster(tmp_path / "before.tif", before)
+    a = write_raster(tmp_path / "after.tif", after)
+    alg = QgsApplication.processingRegistry().algorithmById("sitewatch:detectchanges")
+    required = [p.name() for p in alg.destinationParameterDefinitions()
+                if not p.flags() & p.Flag.FlagOptional]
+    assert required == ["OUTPUT_MASK"]
+    out = tmp_path / "out"
+    out.mkdir()
+    mask = str(out / "mask.tif")
+    results = run_algorithm("sitewatch:detectchanges", {"BEFORE": b, "AFTER": a, "OUTPUT_MASK": mask,
+                                                        "COREGISTER": False})[0]
+    assert results == {"OUTPUT_MASK": mask, "N_REGIONS": 1, "CHANGED_AREA_M2": pytest.approx(240, rel=0.35)}
+    assert sorted(os.listdir(out)) == ["mask.tif"]  # nothing else left behind
+    assert (gdal.Open(mask).ReadAsArray()[100:124, 60:100] == 1).mean() > 0.9
+
+
+@pytest.mark.skipif(not (LEVIR / "label").is_dir(), reason=f"real data not found: {LEVIR}")
+@pytest.mark.skipif(not os.path.exists(QGIS_PROCESS), reason=f"{QGIS_PROCESS} not found")
+def test_qgis_process_with_only_the_mask_on_a_levir_pair(tmp_path):
+    """A heavily changed real pair (no shift window correlates): the run keeps the
+    georeferenced alignment, says so, and writes the mask."""
+    plugins, home = tmp_path / "plugins", tmp_path / "home"
+    plugins.mkdir()
+    home.mkdir()
+    (plugins / "sitewatch").symlink_to(REPO, target_is_directory=True)
+    name = "test_2_0000_0000.png"  # copied: QGIS may write .aux.xml statistics beside its inputs
+    for side in ("A", "B"):
+        shutil.copy(LEVIR / side / name, tmp_path / f"{side}.png")
+    env = dict(os.environ, HOME=str(home), QGIS_PLUGINPATH=str(plugins), QT_QPA_PLATFORM="offscreen")
+    subprocess.run([QGIS_PROCESS, "plugins", "enable", "sitewatch"], env=env, check=True, capture_output=True,
+                   timeout=120)
+    mask = tmp_path / "mask.tif"
+    run = subprocess.run([QGIS_PROCESS, "run", "sitewatch:detectchanges", "--", f"BEFORE={tmp_path / 'A.png'}",
+                          f"AFTER={tmp_path / 'B.png'}", f"OUTPUT_MASK={mask}"],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "Co-registration: not estimated" in run.stdout + run.stderr
+    values = gdal.Open(str(mask)).ReadAsArray()
+    assert values.shape == (256, 256) and 0.02 < (values == 1).mean() < 0.6
