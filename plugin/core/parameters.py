@@ -79,6 +79,9 @@ class ChangeSettings:
     # when no shift window correlates confidently: False keeps the georeferenced alignment
     # (zero shift) and says so in the result; True stops the run with CoregistrationFailed
     require_coregistration: bool = False
+    # default method: change between two natural surfaces (vegetation, soil) counts less
+    # (change.methods.StructureContext); off: every change counts alike, as for the other methods
+    natural_prior: bool = True
     normalize: bool = True  # match the after capture's radiometry on no-change pixels
     # score on a 2 x 2-averaged grid: a quarter of the scoring work, outlines about a pixel
     # blunter (the outputs keep the grid's resolution)

@@ -57,6 +57,11 @@ def change_parameter_entries(alg: QgsProcessingAlgorithm) -> list[tuple]:
          tr("Score change on 2 x 2-averaged pixels: the scoring does a quarter of the work (the whole "
             "run is about 20 % faster on an 8192 px pair), region outlines are about a pixel blunter. "
             "The outputs keep the full resolution."), ADVANCED),
+        (QgsProcessingParameterBoolean(alg.NATURAL_PRIOR, tr("Natural surfaces count less (structure method)"),
+                                       defaults.natural_prior),
+         tr("With the structure method, change between two natural surfaces (vegetation, soil: their "
+            "yellow, brown and green hues) has its odds divided by up to 10; painted and grey surfaces "
+            "are not affected. Off: every change counts alike (crops, clearings, land cover)."), ADVANCED),
         (QgsProcessingParameterBoolean(alg.DROP_SHADOW_MOVES, tr("Drop shadows moved by the sun"),
                                        defaults.drop_shadow_moves),
          tr("When both captures carry their sun angles (metadata or a .IMD sidecar), drop change regions "
@@ -74,6 +79,7 @@ def change_settings(alg: QgsProcessingAlgorithm, parameters, context) -> ChangeS
         require_coregistration=alg.parameterAsBoolean(parameters, alg.REQUIRE_COREGISTRATION, context),
         normalize=alg.parameterAsBoolean(parameters, alg.NORMALIZE, context),
         half_resolution=alg.parameterAsBoolean(parameters, alg.HALF_RESOLUTION, context),
+        natural_prior=alg.parameterAsBoolean(parameters, alg.NATURAL_PRIOR, context),
         drop_shadow_moves=alg.parameterAsBoolean(parameters, alg.DROP_SHADOW_MOVES, context),
     )
 
@@ -90,6 +96,8 @@ class DetectChangesAlgorithm(QgsProcessingAlgorithm):
     REQUIRE_COREGISTRATION = "REQUIRE_COREGISTRATION"
     NORMALIZE = "NORMALIZE"
     HALF_RESOLUTION = "HALF_RESOLUTION"
+    NATURAL_PRIOR = "NATURAL_PRIOR"
+    NATURAL_PRIOR = "NATURAL_PRIOR"
     DROP_SHADOW_MOVES = "DROP_SHADOW_MOVES"
     OUTPUT_SCORE = "OUTPUT_SCORE"
     OUTPUT_MASK = "OUTPUT_MASK"

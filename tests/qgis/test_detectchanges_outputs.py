@@ -55,7 +55,9 @@ def test_qgis_process_with_only_the_mask_on_a_levir_pair(tmp_path):
     name = "test_2_0000_0000.png"  # copied: QGIS may write .aux.xml statistics beside its inputs
     for side in ("A", "B"):
         shutil.copy(LEVIR / side / name, tmp_path / f"{side}.png")
-    env = dict(os.environ, HOME=str(home), QGIS_PLUGINPATH=str(plugins), QT_QPA_PLATFORM="offscreen")
+    # a profile of its own (the test session's QGIS settings may name the plugin enabled already)
+    env = dict(os.environ, HOME=str(home), QGIS_PLUGINPATH=str(plugins), QT_QPA_PLATFORM="offscreen",
+               QGIS_CUSTOM_CONFIG_PATH=str(home), QGIS_OPTIONS_PATH=str(home))
     subprocess.run([QGIS_PROCESS, "plugins", "enable", "sitewatch"], env=env, check=True, capture_output=True,
                    timeout=120)
     mask = tmp_path / "mask.tif"

@@ -4,14 +4,60 @@ Man-made surfaces (roofs, concrete, asphalt, metal, aircraft) are mostly achroma
 bands rise and fall together. Natural surfaces (vegetation, soil, water) are colourful, and
 more so with a near-infrared band. Each date's bands are first stretched between their own
 low and high percentiles, so the measure ignores per-band gains and offsets (sensor, haze,
-the radiometric normalisation) and only compares how a pixel sits in each band's range."""
+the radiometric normalisation) and only compares how a pixel sits in each band's range.
+
+Colour alone is not nature: roofs are often painted (blue or red steel, terracotta). Where
+the red, green and blue bands are known, only the hues of vegetation and soil (yellow,
+brown, green) count as natural; where they are not named, only green, whose hue is the same
+whichever of the first and third bands is red."""
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
 
 import numpy as np
 
 from .filters import box_mean
 
 MIN_BANDS = 3  # fewer bands carry no colour
+# hue windows (degrees, fully natural inside, falling to 0 over HUE_RAMP outside)
+NATURAL_HUES = (25.0, 165.0)  # red, green and blue bands known: soil, dry and green vegetation
+GREEN_HUES = (75.0, 165.0)  # band colours unknown: about 120 degrees (green), mirror-symmetric
+HUE_RAMP = 15.0
+
+
+@dataclass(frozen=True)
+class HueWindow:
+    """Which bands are red, green and blue (0-based) and the natural hues (degrees)."""
+
+    rgb: tuple[int, int, int]
+    low: float
+    high: float
+    ramp: float = HUE_RAMP
+
+
+def natural_hues(keys: Sequence[Optional[str]]) -> Optional[HueWindow]:
+    """The hue window for bands of these meanings (None: fewer than three bands)."""
+    if len(keys) < MIN_BANDS:
+        return None
+    named = [list(keys).index(k) if k in keys else -1 for k in ("red", "green", "blue")]
+    if min(named) >= 0:
+        return HueWindow((named[0], named[1], named[2]), *NATURAL_HUES)
+    return HueWindow((0, 1, 2), *GREEN_HUES)  # red and blue may be either way round
+
+
+def hue_weight(r: np.ndarray, g: np.ndarray, b: np.ndarray, window: HueWindow) -> np.ndarray:
+    """1 where the hue of (r, g, b) lies in the window, 0 well outside it or on grey pixels."""
+    top = np.maximum(np.maximum(r, g), b)
+    span = top - np.minimum(np.minimum(r, g), b)
+    safe = np.where(span > 0, span, np.float32(1.0))
+    sextant = np.where(r >= top, (g - b) / safe, np.where(g >= top, (b - r) / safe + np.float32(2.0),
+                                                          (r - g) / safe + np.float32(4.0)))
+    hue = sextant * np.float32(60.0)
+    hue = np.where(hue < 0, hue + np.float32(360.0), hue)
+    ramp = np.float32(window.ramp)
+    inside = np.minimum(hue - np.float32(window.low - window.ramp), np.float32(window.high + window.ramp) - hue)
+    return np.where(span > 0, np.clip(inside / ramp, np.float32(0.0), np.float32(1.0)), np.float32(0.0))
 
 
 def stretch_limits(samples: np.ndarray, low: float, high: float) -> np.ndarray:
@@ -64,22 +110,29 @@ def stretch_terms(limits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return limits[0], (np.float32(1.0) / (limits[1] - limits[0])).astype(np.float32)
 
 
-def chroma(bands: np.ndarray, limits: np.ndarray, eps: float) -> np.ndarray:
+def chroma(bands: np.ndarray, limits: np.ndarray, eps: float, hues: Optional[HueWindow] = None) -> np.ndarray:
     """(max - min) / (max + eps) over the stretched bands (p, h, w) -> (h, w); 0 = grey.
-    eps (in stretched units) keeps dark pixels, whose ratios are noise, from looking colourful."""
+    eps (in stretched units) keeps dark pixels, whose ratios are noise, from looking colourful.
+    hues: weighted by hue_weight (colourful but not of a natural hue counts as grey)."""
     lo, scale = stretch_terms(limits)
     lo, scale = lo[:, None, None], scale[:, None, None]
     top = bottom = None
+    stretched = {}
     for b in range(bands.shape[0]):
         v = (bands[b] - lo[b]) * scale[b]
+        if hues is not None and b in hues.rgb:
+            stretched[b] = v
         top = v if top is None else np.maximum(top, v)
         bottom = v if bottom is None else np.minimum(bottom, v)
-    return (top - bottom) / (np.maximum(top, 0.0) + np.float32(eps))
+    out = (top - bottom) / (np.maximum(top, 0.0) + np.float32(eps))
+    if hues is not None:
+        out *= hue_weight(*(stretched[b] for b in hues.rgb), hues)
+    return out
 
 
 def least_chroma(before: np.ndarray, after: np.ndarray, limits_before: np.ndarray, limits_after: np.ndarray,
-                 eps: float, radius: int = 1) -> np.ndarray:
-    """Colourfulness of the less colourful date, smoothed over a (2r+1)^2 window: low where a
-    man-made surface is present on either date, whichever way the change went."""
-    c = np.minimum(chroma(before, limits_before, eps), chroma(after, limits_after, eps))
+                 eps: float, radius: int = 1, hues: Optional[HueWindow] = None) -> np.ndarray:
+    """Natural colourfulness of the less colourful date, smoothed over a (2r+1)^2 window: low
+    where a man-made surface is present on either date, whichever way the change went."""
+    c = np.minimum(chroma(before, limits_before, eps, hues), chroma(after, limits_after, eps, hues))
     return box_mean(c, radius)

@@ -313,12 +313,34 @@ def guided_coefficients(guide, src, r, eps):
 
 
 @njit(**_JIT)
-def _least_chroma(before, after, lo_b, scale_b, lo_a, scale_a, eps):
-    """chroma.least_chroma before its smoothing."""
+def _hue_weight(r, g, b, low, high, ramp):
+    """chroma.hue_weight of one pixel (float32 throughout)."""
+    top = max(max(r, g), b)
+    span = top - min(min(r, g), b)
+    if not span > F32(0):
+        return F32(0)
+    if r >= top:
+        sextant = (g - b) / span
+    elif g >= top:
+        sextant = (b - r) / span + F32(2)
+    else:
+        sextant = (r - g) / span + F32(4)
+    hue = sextant * F32(60)
+    if hue < F32(0):
+        hue = hue + F32(360)
+    inside = min(hue - (low - ramp), (high + ramp) - hue)
+    return min(max(inside / ramp, F32(0)), F32(1))
+
+
+@njit(**_JIT)
+def _least_chroma(before, after, lo_b, scale_b, lo_a, scale_a, eps, rgb, hue_low, hue_high, hue_ramp):
+    """chroma.least_chroma (with its hue window) before its smoothing."""
     p, h, w = before.shape
     out = np.empty((h, w), F32)
     top = np.empty(w, F32)
     bottom = np.empty(w, F32)
+    low, high, ramp = F32(hue_low), F32(hue_high), F32(hue_ramp)
+    ir, ig, ib = rgb
     for y in range(h):
         for date in range(2):
             bands, lo, scale = (before, lo_b, scale_b) if date == 0 else (after, lo_a, scale_a)
@@ -334,8 +356,11 @@ def _least_chroma(before, after, lo_b, scale_b, lo_a, scale_a, eps):
                         top[x] = max(top[x], v)
                         bottom[x] = min(bottom[x], v)
             dest = out[y]
+            rr, gr, br = bands[ir, y], bands[ig, y], bands[ib, y]
             for x in range(w):
                 c = (top[x] - bottom[x]) / (max(top[x], F32(0)) + F32(eps))
+                c = c * _hue_weight((rr[x] - lo[ir]) * scale[ir], (gr[x] - lo[ig]) * scale[ig],
+                                    (br[x] - lo[ib]) * scale[ib], low, high, ramp)
                 dest[x] = c if date == 0 else min(dest[x], c)
     return out
 
@@ -428,7 +453,8 @@ def _score_from_ratio_flushed(ratio, squarings):
 
 @njit(**_JIT)
 def finish(before, after, guided, inset, threshold, wa, wb, const, irmad_threshold,
-           lo_b, scale_b, lo_a, scale_a, chroma_eps, chroma_reference, chroma_weight, use_irmad, use_chroma):
+           lo_b, scale_b, lo_a, scale_a, chroma_eps, chroma_reference, chroma_weight, use_irmad, use_chroma,
+           chroma_cap, rgb, hue_low, hue_high, hue_ramp):
     """The rest of StructureContext.score on the block less `inset` pixels on each side, from
     the guided filter's output there (guided_output): its score, the geometric mean with the
     IR-MAD score (MadModel.chi_square) and the natural-surface prior (least chroma, 3 x 3
@@ -436,13 +462,14 @@ def finish(before, after, guided, inset, threshold, wa, wb, const, irmad_thresho
     p, h, w = before.shape
     oh, ow = guided.shape
     out = np.empty((oh, ow), F32)
-    least = box_mean(_least_chroma(before, after, lo_b, scale_b, lo_a, scale_a, chroma_eps), 1) if use_chroma \
+    least = box_mean(_least_chroma(before, after, lo_b, scale_b, lo_a, scale_a, chroma_eps, rgb, hue_low, hue_high,
+                                   hue_ramp), 1) if use_chroma \
         else np.empty((1, 1), F32)
     z = np.empty(ow, F32)
     mad = np.empty(ow, F32)
     thr = F32(threshold)
     thr_irmad = F32(irmad_threshold)
-    reference, weight = F32(chroma_reference), F32(chroma_weight)
+    reference, weight, cap = F32(chroma_reference), F32(chroma_weight), F32(chroma_cap)
     for oy in range(oh):
         y = oy + inset
         raw, score = guided[oy], out[oy]
@@ -458,7 +485,7 @@ def finish(before, after, guided, inset, threshold, wa, wb, const, irmad_thresho
         if use_chroma:
             row = least[y, inset:inset + ow]
             for x in range(ow):  # two loops: each vectorises, one loop would not
-                z[x] = F32(_exp_minus(min(weight * max(row[x] - reference, F32(0)), F32(30))))
+                z[x] = F32(_exp_minus(min(weight * max(row[x] - reference, F32(0)), cap)))
             for x in range(ow):
                 s, f = score[x], z[x]
                 score[x] = s * f / (s * f + (F32(1) - s))
@@ -561,6 +588,11 @@ class StructureArgs:
     chroma_reference: float
     chroma_weight: float
     use_chroma: bool
+    chroma_cap: float  # the odds are divided by at most exp(chroma_cap)
+    rgb: tuple  # (red, green, blue) band indices of the hue window, its low and high hues, its ramp
+    hue_low: float
+    hue_high: float
+    hue_ramp: float
 
 
 def _edge_aligned(before, after, mean, std, r_means, r_struct, r_context, spectral_scale, guide_r, guide_eps):
@@ -611,7 +643,8 @@ def structure_score(before: np.ndarray, after: np.ndarray, core: int, args: Stru
     guided = guided_output(guide, coef_a, coef_b, core)
     return finish(before, after, guided, core, args.threshold, args.wa, args.wb, args.const,
                   args.irmad_threshold, args.lo_b, args.scale_b, args.lo_a, args.scale_a, args.chroma_eps,
-                  args.chroma_reference, args.chroma_weight, args.use_irmad, args.use_chroma)
+                  args.chroma_reference, args.chroma_weight, args.use_irmad, args.use_chroma, args.chroma_cap,
+                  args.rgb, args.hue_low, args.hue_high, args.hue_ramp)
 
 
 def warm_up() -> None:
@@ -622,5 +655,5 @@ def warm_up() -> None:
     eye = np.eye(p, dtype=F32)
     ones, zeros = np.ones(p, F32), np.zeros(p, F32)
     args = StructureArgs(zeros, ones, (2, 6), 8, 4, 1.0, 6, 0.01, 0.3, eye, eye, zeros, 13.3, True,
-                         zeros, ones, zeros, ones, 0.1, 0.2, 50.0, True)
+                         zeros, ones, zeros, ones, 0.1, 0.2, 50.0, True, 3.0, (2, 1, 0), 25.0, 165.0, 15.0)
     structure_score(block, block[:, ::-1].copy(), 4, args)

@@ -2,6 +2,7 @@
 scores any block (with its halo) on a 0..1 scale where 0.5 is the automatic threshold."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import partial
 from typing import Callable, Optional
@@ -11,7 +12,7 @@ import numpy as np
 from ..errors import InputError
 from ..parallel import SideThread, thread_map
 from . import acceleration
-from .chroma import MIN_BANDS, least_chroma, stretch_limits, stretch_terms
+from .chroma import MIN_BANDS, least_chroma, natural_hues, stretch_limits, stretch_terms
 from .filters import box_mean, double_bilinear, half_bands, sobel
 from .irmad import MadModel, fit_irmad
 from .model import METHODS
@@ -36,6 +37,7 @@ class ChangeMethod:
     analysis_scale = 1  # 2: the pipeline hands over 2 x 2-averaged bands and upsamples the score
 
     def __init__(self) -> None:
+        self.band_keys: Optional[list] = None  # meaning of each band ("red", "nir", ... or None), when known
         self.raw_threshold = 1.0
         self.mean: Optional[np.ndarray] = None
         self.std: Optional[np.ndarray] = None
@@ -224,8 +226,12 @@ class StructureContext(ChangeMethod):
     normalisation do not matter), the chroma (max - min) / (max + eps) of the LESS colourful
     date is taken (a man-made surface on either date keeps the prior silent: arrivals and
     departures, brighter or darker, are treated alike), and where it exceeds the scene's own
-    40 % chroma quantile the odds of change are divided by exp(CHROMA_WEIGHT * excess). The
-    prior only lowers scores; it never raises one."""
+    40 % chroma quantile the odds of change are divided by exp(CHROMA_WEIGHT * excess), by
+    at most exp(CHROMA_CAP) = 10 (a strong change still shows). Only natural hues count as
+    colourful (chroma.natural_hues: yellow, brown and green where the red, green and blue
+    bands are named, green only where they are not): painted roofs, blue or red, stay
+    man-made. The prior only lowers scores; it never raises one. ChangeParameters.natural_prior
+    switches it off (NATURAL_PRIOR here)."""
 
     halo = 32  # context (about 16 px) + guided filter (2 x 6 px) + chroma (1 px) + decimation parity
     R_MEAN = (2, 6)
@@ -241,13 +247,15 @@ class StructureContext(ChangeMethod):
     CHROMA_PERCENTILES = (0.5, 99.5)  # each date's band stretch
     CHROMA_EPS = 0.1  # stretched units: dark pixels are not called colourful
     CHROMA_REFERENCE = 0.4  # quantile of the scene's chroma above which the prior acts
-    CHROMA_WEIGHT = 50.0  # odds divided by exp(weight * chroma excess)
+    CHROMA_WEIGHT = 50.0  # odds divided by exp(weight * chroma excess) ...
+    CHROMA_CAP = math.log(10.0)  # ... by at most 10 (the best worst case on the tune half: tools/eval_change.py)
 
     def __init__(self) -> None:
         super().__init__()
         self.spectral: Optional[IRMAD] = None
         self.limits: Optional[tuple[np.ndarray, np.ndarray]] = None  # stretch of before, after
         self.chroma_reference = 0.0
+        self.hues = None  # chroma.HueWindow of the fitted prior
         self._kernel_args = None  # the fitted model as the compiled kernels take it
 
     def _cues(self, before, after) -> list[np.ndarray]:
@@ -322,6 +330,7 @@ class StructureContext(ChangeMethod):
         self.raw_threshold = max(otsu_threshold(raw), self.MIN_THRESHOLD)
         self.limits = None
         if self.NATURAL_PRIOR and tiles[0].before.shape[0] >= MIN_BANDS:
+            self.hues = natural_hues(self.band_keys or [None] * tiles[0].before.shape[0])
             lo, hi = self.CHROMA_PERCENTILES
             self.limits = tuple(stretch_limits(np.concatenate([t.core(getattr(t, side))[:, t.core(t.valid)]
                                                                for t in tiles], axis=1), lo, hi)
@@ -337,7 +346,7 @@ class StructureContext(ChangeMethod):
         return self._fuse(self._cues(before, after), core)
 
     def _chroma(self, before, after) -> np.ndarray:
-        return least_chroma(before, after, self.limits[0], self.limits[1], self.CHROMA_EPS)
+        return least_chroma(before, after, self.limits[0], self.limits[1], self.CHROMA_EPS, hues=self.hues)
 
     def prepare(self, report: Callable[[str], None] = lambda message: None) -> str:
         if self.GUIDED and acceleration.kernels() is not None:
@@ -356,12 +365,15 @@ class StructureContext(ChangeMethod):
             wa, wb, const = self.spectral.model.weights() if self.spectral is not None else (square, square, zeros)
             (lo_b, scale_b), (lo_a, scale_a) = (map(stretch_terms, self.limits) if self.limits is not None
                                                 else ((zeros, ones), (zeros, ones)))
+            hues = self.hues if self.limits is not None else None
             self._kernel_args = kernels.StructureArgs(
                 self.mean, self.std, tuple(self.R_MEAN), self.R_STRUCT, self.R_CONTEXT, float(self.SPECTRAL_SCALE),
                 self.GUIDE_R, float(self.GUIDE_EPS), float(self.raw_threshold), wa, wb, const,
                 float(self.spectral.raw_threshold) if self.spectral is not None else 1.0, self.spectral is not None,
                 lo_b, scale_b, lo_a, scale_a, float(self.CHROMA_EPS), float(self.chroma_reference),
-                float(self.CHROMA_WEIGHT), self.limits is not None)
+                float(self.CHROMA_WEIGHT), self.limits is not None, float(self.CHROMA_CAP),
+                hues.rgb if hues is not None else (0, 1, 2), float(hues.low) if hues is not None else 0.0,
+                float(hues.high) if hues is not None else 360.0, float(hues.ramp) if hues is not None else 1.0)
         return self._kernel_args
 
     def score(self, before, after, valid, core=0):
@@ -378,7 +390,8 @@ class StructureContext(ChangeMethod):
             # odds of change divided by exp(weight * excess chroma): s f / (s f + 1 - s)
             chroma = window(self._chroma(before, after), core)
             excess = np.maximum(chroma - np.float32(self.chroma_reference), 0.0)
-            f = np.exp(np.minimum(np.float32(self.CHROMA_WEIGHT) * excess, 30.0) * np.float32(-1.0))
+            f = np.exp(np.minimum(np.float32(self.CHROMA_WEIGHT) * excess, np.float32(self.CHROMA_CAP))
+                       * np.float32(-1.0))
             out = out * f / (out * f + (1.0 - out))
         return out
 
@@ -389,7 +402,11 @@ class StructureContext(ChangeMethod):
 _CLASSES = {"structure": StructureContext, "cva": CVA, "irmad": IRMAD, "pcakmeans": PCAKMeans}
 
 
-def make_method(method_id: str) -> ChangeMethod:
+def make_method(method_id: str, natural_prior: bool = True) -> ChangeMethod:
+    """The method; natural_prior=False switches off the default method's natural-surface prior."""
     if method_id not in _CLASSES or method_id not in METHODS:
         raise InputError(f"Unknown change method '{method_id}'; choose one of: {', '.join(METHODS)}.")
-    return _CLASSES[method_id]()
+    method = _CLASSES[method_id]()
+    if not natural_prior and isinstance(method, StructureContext):
+        method.NATURAL_PRIOR = False
+    return method

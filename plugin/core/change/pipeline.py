@@ -146,8 +146,9 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
         mpu = metres_per_unit(grid)
         pixel_m = grid.pixel_width * mpu
         min_area_px = int(math.ceil(params.min_area_m2 / (grid.pixel_area * mpu * mpu))) if params.min_area_m2 > 0 else 0
-        method = make_method(params.method)
+        method = make_method(params.method, natural_prior=params.natural_prior)
         method.analysis_scale = 2 if params.half_resolution else 1
+        method.band_keys = list(pair.band_keys)
         shift, shift_model = Shift(), ShiftModel()
         if params.coregister:
             shift, shift_model = _estimate_shift(params, pair, progress.stage(0.03, 0.12))

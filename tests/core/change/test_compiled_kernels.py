@@ -81,8 +81,10 @@ def test_structure_score_equals_the_numpy_path(numpy_path, bands, shape):
         assert (reference > 0.5).sum() > 200  # the scene has changes to agree on
 
 
-@pytest.mark.parametrize("overrides", [dict(FUSE_IRMAD=False), dict(NATURAL_PRIOR=False)])
+@pytest.mark.parametrize("overrides", [dict(FUSE_IRMAD=False), dict(NATURAL_PRIOR=False),
+                                       dict(band_keys=["blue", "green", "red", "nir"])])
 def test_structure_score_equals_the_numpy_path_without_irmad_or_prior(numpy_path, overrides):
+    """Without IR-MAD, without the prior, and with the prior's hue window on named bands."""
     before, after = _scene(160, 4, seed=9)
     method = _fitted(before, after, 8, **overrides)
     valid = np.ones(before.shape[1:], bool)

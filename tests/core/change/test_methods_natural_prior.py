@@ -24,11 +24,14 @@ def _scene(seed: int = 0) -> np.ndarray:
     return img + rng.normal(0, 1.5, img.shape).astype(np.float32)
 
 
-def _score(before: np.ndarray, after: np.ndarray, prior: bool = True):
+RGB = ["red", "green", "blue"]
+
+
+def _score(before: np.ndarray, after: np.ndarray, prior: bool = True, keys=RGB):
     from sitewatch.plugin.core.change.methods import Tile, make_method
 
-    method = make_method("structure")
-    method.NATURAL_PRIOR = prior
+    method = make_method("structure", natural_prior=prior)
+    method.band_keys = keys
     h = method.halo
     pad = [(0, 0), (h, h), (h, h)]
     b, a = np.pad(before, pad, mode="reflect"), np.pad(after, pad, mode="reflect")
@@ -62,10 +65,60 @@ def test_change_between_natural_surfaces_is_damped_and_man_made_change_is_not():
     roof_on_grass = (slice(125, 155), slice(25, 65))
     roof_on_concrete = (slice(45, 75), slice(127, 167))
     assert float(without[soil].mean()) > 0.5  # the change itself is strong ...
-    assert float(with_prior[soil].mean()) < 0.3  # ... but natural on both dates
+    # ... but natural on both dates: its odds divided by 10 (the prior's cap)
+    assert np.median(_odds(with_prior[soil]) / _odds(without[soil])) == pytest.approx(1 / 10, rel=0.05)
     for region in (roof_on_grass, roof_on_concrete):
         assert float(with_prior[region].mean()) > 0.6
         assert float(with_prior[region].mean()) == pytest.approx(float(without[region].mean()), abs=0.1)
+
+
+def _odds(score: np.ndarray) -> np.ndarray:
+    s = score.astype(np.float64)
+    return s / np.maximum(1 - s, 1e-9)
+
+
+def test_a_moderate_change_between_natural_surfaces_falls_below_the_threshold():
+    before = _scene(5)
+    after = before.copy()
+    after[:, 40:80, 20:70] = np.array([88.0, 120.0, 58.0], np.float32)[:, None, None]  # grass -> dry grass
+    _, with_prior = _score(before, after)
+    _, without = _score(before, after, prior=False)
+    core = (slice(45, 75), slice(25, 65))
+    assert float(without[core].mean()) > 0.5 > 0.3 > float(with_prior[core].mean())
+
+
+@pytest.mark.parametrize("paint", [(60.0, 90.0, 170.0), (170.0, 55.0, 45.0)], ids=["blue", "red"])
+def test_painted_roofs_on_grass_are_not_natural(paint):
+    """Colourful is not natural: blue or red roofs on grass keep their score (the band colours
+    known); unnamed bands count only green as natural, so the same roofs are not damped either."""
+    before = _scene(6)
+    after = before.copy()
+    after[:, 60:100, 20:70] = np.array(paint, np.float32)[:, None, None]
+    core = (slice(65, 95), slice(25, 65))
+    _, without = _score(before, after, prior=False)
+    assert float(without[core].mean()) > 0.6
+    for keys in (RGB, None):
+        _, with_prior = _score(before, after, keys=keys)
+        assert float(with_prior[core].mean()) == pytest.approx(float(without[core].mean()), abs=0.05)
+
+
+def test_hue_weight_and_windows():
+    from sitewatch.plugin.core.change.chroma import GREEN_HUES, NATURAL_HUES, hue_weight, natural_hues
+
+    #                  red  orange  yellow  green  cyan  blue  magenta  grey
+    r = np.array([1.0, 1.0, 1.0, 0.2, 0.1, 0.2, 1.0, 0.5], np.float32)
+    g = np.array([0.1, 0.5, 1.0, 1.0, 1.0, 0.3, 0.1, 0.5], np.float32)
+    b = np.array([0.1, 0.1, 0.1, 0.2, 1.0, 1.0, 1.0, 0.5], np.float32)
+    window = natural_hues(["red", "green", "blue", "nir"])
+    assert window.rgb == (0, 1, 2) and (window.low, window.high) == NATURAL_HUES
+    np.testing.assert_allclose(hue_weight(r, g, b, window), [0, 1, 1, 1, 0, 0, 0, 0], atol=1e-6)
+    unnamed = natural_hues([None, None, None, None])
+    assert (unnamed.low, unnamed.high) == GREEN_HUES
+    np.testing.assert_allclose(hue_weight(r, g, b, unnamed), [0, 0, 0, 1, 0, 0, 0, 0], atol=1e-6)
+    # unnamed: the same weights with red and blue swapped (a blue-green-red band order)
+    np.testing.assert_allclose(hue_weight(b, g, r, unnamed), hue_weight(r, g, b, unnamed), atol=1e-6)
+    assert natural_hues(["blue", "green", "red"]).rgb == (2, 1, 0)
+    assert natural_hues(["gray", None]) is None
 
 
 def test_prior_is_symmetric_in_time():
