@@ -313,23 +313,20 @@ def guided_coefficients(guide, src, r, eps):
 
 
 @njit(**_JIT)
-def _hue_weight(r, g, b, low, high, ramp):
-    """chroma.hue_weight of one pixel (float32 throughout)."""
-    top = max(max(r, g), b)
-    span = top - min(min(r, g), b)
-    if not span > F32(0):
-        return F32(0)
-    if r >= top:
-        sextant = (g - b) / span
-    elif g >= top:
-        sextant = (b - r) / span + F32(2)
-    else:
-        sextant = (r - g) / span + F32(4)
-    hue = sextant * F32(60)
-    if hue < F32(0):
-        hue = hue + F32(360)
-    inside = min(hue - (low - ramp), (high + ramp) - hue)
-    return min(max(inside / ramp, F32(0)), F32(1))
+def _hue_weights(r, g, b, lo_r, lo_g, lo_b, s_r, s_g, s_b, low, high, ramp, out):
+    """chroma.hue_weight of a row of (r, g, b) values stretched by (lo, s) into out (float32,
+    selects only: the loop vectorises)."""
+    for x in range(len(out)):
+        rv, gv, bv = (r[x] - lo_r) * s_r, (g[x] - lo_g) * s_g, (b[x] - lo_b) * s_b
+        top = max(max(rv, gv), bv)
+        span = top - min(min(rv, gv), bv)
+        safe = span if span > F32(0) else F32(1)
+        sextant = (gv - bv) / safe if rv >= top else ((bv - rv) / safe + F32(2) if gv >= top
+                                                       else (rv - gv) / safe + F32(4))
+        hue = sextant * F32(60)
+        hue = hue + F32(360) if hue < F32(0) else hue
+        weight = min(max(min(hue - (low - ramp), (high + ramp) - hue) / ramp, F32(0)), F32(1))
+        out[x] = weight if span > F32(0) else F32(0)
 
 
 @njit(**_JIT)
@@ -339,6 +336,7 @@ def _least_chroma(before, after, lo_b, scale_b, lo_a, scale_a, eps, rgb, hue_low
     out = np.empty((h, w), F32)
     top = np.empty(w, F32)
     bottom = np.empty(w, F32)
+    hue = np.empty(w, F32)
     low, high, ramp = F32(hue_low), F32(hue_high), F32(hue_ramp)
     ir, ig, ib = rgb
     for y in range(h):
@@ -356,11 +354,10 @@ def _least_chroma(before, after, lo_b, scale_b, lo_a, scale_a, eps, rgb, hue_low
                         top[x] = max(top[x], v)
                         bottom[x] = min(bottom[x], v)
             dest = out[y]
-            rr, gr, br = bands[ir, y], bands[ig, y], bands[ib, y]
+            _hue_weights(bands[ir, y], bands[ig, y], bands[ib, y], lo[ir], lo[ig], lo[ib], scale[ir], scale[ig],
+                         scale[ib], low, high, ramp, hue)
             for x in range(w):
-                c = (top[x] - bottom[x]) / (max(top[x], F32(0)) + F32(eps))
-                c = c * _hue_weight((rr[x] - lo[ir]) * scale[ir], (gr[x] - lo[ig]) * scale[ig],
-                                    (br[x] - lo[ib]) * scale[ib], low, high, ramp)
+                c = (top[x] - bottom[x]) / (max(top[x], F32(0)) + F32(eps)) * hue[x]
                 dest[x] = c if date == 0 else min(dest[x], c)
     return out
 
