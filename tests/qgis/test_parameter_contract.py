@@ -19,6 +19,8 @@ TOOLBOX_SETTINGS = {
     "SENSITIVITY": (p.ChangeSettings, "sensitivity"),
     "MIN_AREA": (p.ChangeSettings, "min_area_m2"),
     "COREGISTER": (p.ChangeSettings, "coregister"),
+    "REQUIRE_COREGISTRATION": (p.ChangeSettings, "require_coregistration"),
+    "NATURAL_PRIOR": (p.ChangeSettings, "natural_prior"),
     "NORMALIZE": (p.ChangeSettings, "normalize"),
     "HALF_RESOLUTION": (p.ChangeSettings, "half_resolution"),
     "DROP_SHADOW_MOVES": (p.ChangeSettings, "drop_shadow_moves"),
