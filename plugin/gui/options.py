@@ -26,8 +26,10 @@ DETECTOR_CLASSES = ("aircraft", "helicopter", "vehicle", "ship")
 # here and a checkbox named <field>_check in ui/change_options.ui
 CHANGE_SWITCHES = (
     "coregister",
+    "require_coregistration",
     "normalize",
     "half_resolution",
+    "natural_prior",
     "drop_shadow_moves",
 )
 
