@@ -4,7 +4,6 @@ leaves a required output unnamed)."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -52,17 +51,18 @@ def test_qgis_process_with_only_the_mask_on_a_levir_pair(tmp_path):
     plugins.mkdir()
     home.mkdir()
     (plugins / "sitewatch").symlink_to(REPO, target_is_directory=True)
-    name = "test_2_0000_0000.png"  # copied: QGIS may write .aux.xml statistics beside its inputs
-    for side in ("A", "B"):
-        shutil.copy(LEVIR / side / name, tmp_path / f"{side}.png")
+    name = "test_2_0000_0000.png"
+    for side in ("A", "B"):  # the chips carry no georeferencing: 0.5 m pixels in UTM, as a GeoTIFF
+        gdal.Translate(str(tmp_path / f"{side}.tif"), str(LEVIR / side / name), outputSRS="EPSG:32633",
+                       outputBounds=[500000.0, 4000128.0, 500128.0, 4000000.0])
     # a profile of its own (the test session's QGIS settings may name the plugin enabled already)
     env = dict(os.environ, HOME=str(home), QGIS_PLUGINPATH=str(plugins), QT_QPA_PLATFORM="offscreen",
                QGIS_CUSTOM_CONFIG_PATH=str(home), QGIS_OPTIONS_PATH=str(home))
     subprocess.run([QGIS_PROCESS, "plugins", "enable", "sitewatch"], env=env, check=True, capture_output=True,
                    timeout=120)
     mask = tmp_path / "mask.tif"
-    run = subprocess.run([QGIS_PROCESS, "run", "sitewatch:detectchanges", "--", f"BEFORE={tmp_path / 'A.png'}",
-                          f"AFTER={tmp_path / 'B.png'}", f"OUTPUT_MASK={mask}"],
+    run = subprocess.run([QGIS_PROCESS, "run", "sitewatch:detectchanges", "--", f"BEFORE={tmp_path / 'A.tif'}",
+                          f"AFTER={tmp_path / 'B.tif'}", f"OUTPUT_MASK={mask}"],
                          env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Co-registration: not estimated" in run.stdout + run.stderr
