@@ -20,24 +20,49 @@ _PROBE = 128  # side of the probe windows (pixels)
 _PROBES = 6  # per axis
 
 
-@gdal_exceptions()
-def check_georeferenced(path: str, role: str = "raster", pixel_size_m: Optional[float] = None) -> None:
-    """InputError when the raster has no georeferencing (sizes in metres unknowable) and no
-    explicit pixel size is given; MissingCRS when it has a geotransform but no CRS."""
+# what a change run says when it measures on the pixel grid (no georeferencing, no pixel size)
+PIXEL_AREAS_WARNING = ("BEFORE and AFTER carry no georeferencing and no PIXEL_SIZE was given: areas are measured in "
+                       "pixels (MIN_AREA read as pixels, CHANGED_AREA_M2 in pixels); give PIXEL_SIZE to measure in "
+                       "m².")
+PIXEL_SHIFT_WARNING = ("INPUT and REFERENCE carry no georeferencing and no PIXEL_SIZE was given: the shift in map "
+                       "units (DX_M, DY_M) is in pixels; give PIXEL_SIZE to measure it in metres.")
+
+
+def _open(path: str):
     try:
-        ds = gdal.OpenEx(str(path), gdal.OF_RASTER) if path else None
+        return gdal.OpenEx(str(path), gdal.OF_RASTER) if path else None
     except RuntimeError:
-        ds = None
+        return None
+
+
+def _has_georeferencing(ds) -> bool:
+    gt = tuple(ds.GetGeoTransform(can_return_null=True) or _NO_GEOTRANSFORM)
+    return gt != _NO_GEOTRANSFORM or bool(ds.GetGCPCount())
+
+
+@gdal_exceptions()
+def is_georeferenced(path: str) -> Optional[bool]:
+    """Whether the raster has a geotransform or GCPs; None when it cannot be opened."""
+    ds = _open(path)
+    return None if ds is None else _has_georeferencing(ds)
+
+
+@gdal_exceptions()
+def check_georeferenced(path: str, role: str = "raster", pixel_size_m: Optional[float] = None,
+                        pixel_size_name: str = "") -> None:
+    """InputError when the raster has no georeferencing (sizes in metres unknowable) and no
+    explicit pixel size is given (pixel_size_name: the parameter that gives one, named in the
+    message); MissingCRS when it has a geotransform but no CRS."""
+    ds = _open(path)
     if ds is None:
         return  # unreadable: the opener says so with its own message
     name = os.path.basename(str(path))
-    gt = tuple(ds.GetGeoTransform(can_return_null=True) or _NO_GEOTRANSFORM)
-    if gt == _NO_GEOTRANSFORM and not ds.GetGCPCount():
+    if not _has_georeferencing(ds):
         if pixel_size_m:
             return
+        remedy = f" or give its pixel size in metres ({pixel_size_name})" if pixel_size_name else ""
         raise InputError(f"The {role} {name} has no georeferencing, so sizes and areas in metres cannot be "
-                         f"measured: georeference it (Raster > Georeferencer, or a world file) or give its pixel "
-                         f"size in metres.")
+                         f"measured: georeference it (Raster > Georeferencer, or a world file){remedy}.")
     if not ds.GetSpatialRef() and not ds.GetGCPSpatialRef():
         raise MissingCRS(f"The {role} {name} has no coordinate reference system: assign it (Layer Properties "
                          f"> Source, or gdal_edit.py -a_srs EPSG:...) so that sizes are measured in metres.")

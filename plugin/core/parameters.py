@@ -155,7 +155,9 @@ class ChangeParameters(ChangeSettings, _ChangeInputs):
     resolution: object = RESOLUTION_RULES[0]  # one of RESOLUTION_RULES or a pixel size in CRS units
     cloud_mask_before: Optional[str] = None  # rasters, non-zero = cloud/invalid
     cloud_mask_after: Optional[str] = None
-    pixel_size_m: float = 1.0  # assumed pixel size of rasters without georeferencing
+    # ground size of a pixel (m) of rasters without georeferencing; None: measured in pixels
+    # (1 unit = 1 pixel), with a warning in the result
+    pixel_size_m: Optional[float] = None
     max_shift_px: float = 32.0  # co-registration search range
     local_shift: bool = True  # tile-wise shift field when the displacement varies
     cleanup_radius_m: Optional[float] = 2.0  # opening/closing radius (m); None = 1 pixel
@@ -229,6 +231,9 @@ class AnalysisParameters:
     left_out_wkt: Optional[str] = None
     cloud_mask_before: Optional[str] = None  # vendor cloud masks (non-zero = cloud), when the products have them
     cloud_mask_after: Optional[str] = None
+    # ground size of a pixel (m) of captures without georeferencing; None: from the georeferencing
+    # (change then measures in pixels, with a warning; equipment detection refuses)
+    pixel_size_m: Optional[float] = None
     change: ChangeOptions = field(default_factory=ChangeOptions)
     equipment: EquipmentOptions = field(default_factory=EquipmentOptions)
     # the cloud masks' former names, still accepted (use cloud_mask_before / cloud_mask_after)

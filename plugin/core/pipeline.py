@@ -122,6 +122,7 @@ def _detect(raster: str, capture: str, params: AnalysisParameters, exemplars, ar
         DetectionParameters(
             raster=raster, **settings_of(DetectionSettings, params.equipment), exemplars=exemplars,
             exemplar_raster=_exemplar_raster(params) if exemplars else None, aoi_wkt=area_wkt, capture=capture,
+            pixel_size_m=params.pixel_size_m,
         ),
         progress,
     )
@@ -304,6 +305,7 @@ def _run(params: AnalysisParameters, work_dir: Path, progress: Progress) -> Anal
             before=params.before_path, after=params.after_path, output_dir=str(work_dir),
             aoi_wkt=area_wkt, aoi_crs_wkt=area_crs, **settings_of(ChangeSettings, params.change),
             cloud_mask_before=params.cloud_mask_before, cloud_mask_after=params.cloud_mask_after,
+            pixel_size_m=params.pixel_size_m,
         )
         change = detect_changes(change_params, progress.stage(0.0, change_share))
         result.change = change

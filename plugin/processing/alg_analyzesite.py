@@ -40,7 +40,8 @@ from ..store.workspace import SiteWorkspace, new_analysis_id
 from .alg_compareequipment import match_parameter_entries, match_settings
 from .alg_detectchanges import change_parameter_entries, change_settings
 from .alg_detectequipment import check_detection_settings, detection_parameter_entries, detection_settings
-from .common import ADVANCED, add_parameters, area_to_analyse, choice_id, choice_index, feedback_progress, tr
+from .common import (ADVANCED, add_parameters, area_to_analyse, choice_id, choice_index, feedback_progress,
+                     pixel_size, pixel_size_entry, tr)
 from .guard import guarded
 
 EVENT_OUTPUTS = ("ARRIVED", "DEPARTED", "STAYED", "MOVED")
@@ -138,6 +139,7 @@ class AnalyzeSiteAlgorithm(QgsProcessingAlgorithm):
              tr("The example boxes take their look from this capture; on the other date an example whose "
                 "object has left keeps that look.")),
             *match_parameter_entries(self, self.BEFORE),
+            pixel_size_entry(),
             (QgsProcessingParameterString(self.SITE_NAME, tr("Site name"), optional=True),
              tr("Shown in the title and the summary. Empty: the WORKSPACE's site, else the AOI layer's name."),
              ADVANCED),
@@ -178,6 +180,11 @@ class AnalyzeSiteAlgorithm(QgsProcessingAlgorithm):
         ]
         for output in outputs:
             self.addOutput(output)
+
+    def runs_on_pixel_grid(self, parameters, context) -> bool:
+        """Without equipment counts, two captures without georeferencing may be compared on their
+        pixel grid (warned); detection needs sizes in metres."""
+        return not self.parameterAsBoolean(parameters, self.COUNT_EQUIPMENT, context)
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
         ok, message = super().checkParameterValues(parameters, context)
@@ -235,6 +242,7 @@ class AnalyzeSiteAlgorithm(QgsProcessingAlgorithm):
             output_dir=self._output_dir(parameters, context, workspace),
             before_date=dates[0], after_date=dates[1],
             aoi_wkt=aoi_wkt, aoi_crs_wkt=crs_wkt if aoi_wkt else None, left_out_wkt=left_out_wkt,
+            pixel_size_m=pixel_size(self, parameters, context),
             change=ChangeOptions(enabled=self.parameterAsBoolean(parameters, self.DETECT_CHANGES, context),
                                  **vars(change_settings(self, parameters, context))),
             equipment=EquipmentOptions(

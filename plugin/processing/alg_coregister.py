@@ -14,7 +14,7 @@ from qgis.core import (
 from ..core.change import coregister
 from ..core.errors import SiteWatchError
 from ..core.parameters import ChangeParameters
-from .common import ADVANCED, add_parameters, feedback_progress, tr
+from .common import ADVANCED, add_parameters, feedback_progress, pixel_size, pixel_size_entry, tr
 from .guard import guarded
 
 
@@ -59,6 +59,7 @@ class CoregisterAlgorithm(QgsProcessingAlgorithm):
                                           QgsProcessingParameterNumber.Type.Double, ChangeParameters.max_shift_px,
                                           False, 1.0, 512.0),
              tr("Largest shift searched for, in reference pixels."), ADVANCED),
+            pixel_size_entry(),
             (QgsProcessingParameterRasterDestination(self.OUTPUT, tr("Co-registered raster")),
              tr("INPUT resampled onto the reference grid with the shift removed.")),
         ])
@@ -66,6 +67,10 @@ class CoregisterAlgorithm(QgsProcessingAlgorithm):
                             (self.DX_M, tr("Shift x (map units)")), (self.DY_M, tr("Shift y (map units)")),
                             (self.CONFIDENCE, tr("Shift confidence"))):
             self.addOutput(QgsProcessingOutputNumber(name, label))
+
+    def runs_on_pixel_grid(self, parameters, context) -> bool:  # noqa: ARG002 (the guard's question)
+        """Two captures without georeferencing may be registered on their pixel grid (warned)."""
+        return True
 
     @guarded
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
@@ -78,7 +83,7 @@ class CoregisterAlgorithm(QgsProcessingAlgorithm):
         max_shift = self.parameterAsDouble(parameters, self.MAX_SHIFT, context)
         try:
             result = coregister(source.source(), reference.source(), output, feedback_progress(steps),
-                                max_shift_px=max_shift)
+                                max_shift_px=max_shift, pixel_size_m=pixel_size(self, parameters, context))
         except SiteWatchError as exc:
             raise QgsProcessingException(str(exc)) from exc
         s = result.shift

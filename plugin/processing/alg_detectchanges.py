@@ -25,7 +25,8 @@ from ..core.change import detect_changes
 from ..core.errors import SiteWatchError
 from ..core.parameters import DEFAULT_METHOD, METHODS, ChangeParameters, ChangeSettings
 from ..layers.postprocess import style_output_on_completion
-from .common import ADVANCED, add_parameters, area_less_left_out, area_to_analyse, choice_id, choice_index, feedback_progress, tr
+from .common import (ADVANCED, add_parameters, area_less_left_out, area_to_analyse, choice_id, choice_index,
+                     feedback_progress, pixel_size, pixel_size_entry, tr)
 from .guard import guarded
 
 
@@ -97,7 +98,6 @@ class DetectChangesAlgorithm(QgsProcessingAlgorithm):
     NORMALIZE = "NORMALIZE"
     HALF_RESOLUTION = "HALF_RESOLUTION"
     NATURAL_PRIOR = "NATURAL_PRIOR"
-    NATURAL_PRIOR = "NATURAL_PRIOR"
     DROP_SHADOW_MOVES = "DROP_SHADOW_MOVES"
     OUTPUT_SCORE = "OUTPUT_SCORE"
     OUTPUT_MASK = "OUTPUT_MASK"
@@ -141,6 +141,7 @@ class DetectChangesAlgorithm(QgsProcessingAlgorithm):
              tr("Optional polygons over clouds, haze or anything not to judge on either date: no change is "
                 "reported inside them (no data in the score and the mask).")),
             *change_parameter_entries(self),
+            pixel_size_entry(),
             (QgsProcessingParameterRasterDestination(self.OUTPUT_SCORE, tr("Change score"), optional=True,
                                                      createByDefault=False),
              tr("Float32 0-1 change score (optional: skipped when not given).")),
@@ -154,6 +155,10 @@ class DetectChangesAlgorithm(QgsProcessingAlgorithm):
         ])
         self.addOutput(QgsProcessingOutputNumber(self.N_REGIONS, tr("Number of change regions")))
         self.addOutput(QgsProcessingOutputNumber(self.CHANGED_AREA, tr("Changed area (m²)")))
+
+    def runs_on_pixel_grid(self, parameters, context) -> bool:  # noqa: ARG002 (the guard's question)
+        """Two captures without georeferencing may be compared on their pixel grid (warned)."""
+        return True
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
         ok, message = super().checkParameterValues(parameters, context)
@@ -183,7 +188,7 @@ class DetectChangesAlgorithm(QgsProcessingAlgorithm):
             score_path=(self.parameterAsOutputLayer(parameters, self.OUTPUT_SCORE, context)
                         or os.path.join(scratch, "change_score.tif")),
             mask_path=self.parameterAsOutputLayer(parameters, self.OUTPUT_MASK, context),
-            regions_path=regions,
+            regions_path=regions, pixel_size_m=pixel_size(self, parameters, context),
         )
 
     @guarded

@@ -23,7 +23,8 @@ from ..core.errors import SiteWatchError
 from ..core.parameters import DEFAULT_ENGINE, ENGINES, DetectionParameters, DetectionSettings
 from ..layers.postprocess import style_output_on_completion
 from ..qgisio.detections import detection_fields, detection_to_feature, features_to_detections
-from .common import ADVANCED, add_parameters, area_less_left_out, area_to_analyse, choice_id, choice_index, feedback_progress, tr
+from .common import (ADVANCED, add_parameters, area_less_left_out, area_to_analyse, choice_id, choice_index,
+                     feedback_progress, pixel_size, pixel_size_entry, tr)
 from .guard import guarded
 
 
@@ -119,6 +120,7 @@ class DetectEquipmentAlgorithm(QgsProcessingAlgorithm):
              tr("Optional polygons over clouds, haze or anything not to judge: no object whose centre falls "
                 "inside them is reported.")),
             *detection_parameter_entries(self),
+            pixel_size_entry(),
             (QgsProcessingParameterString(self.CAPTURE, tr("Capture label"), defaultValue="", optional=True),
              tr("Text stored in the 'capture' field of every detection (e.g. the date)."), ADVANCED),
             (QgsProcessingParameterFeatureSink(self.OUTPUT, tr("Detections"),
@@ -150,6 +152,7 @@ class DetectEquipmentAlgorithm(QgsProcessingAlgorithm):
                 if ex_source is not None else None,
                 aoi_wkt=area_less_left_out(aoi_wkt, left_out_wkt, raster.source()),
                 capture=self.parameterAsString(parameters, self.CAPTURE, context) or "",
+                pixel_size_m=pixel_size(self, parameters, context),
             )
             steps.setCurrentStep(1)
             if steps.isCanceled():

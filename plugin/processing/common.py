@@ -10,6 +10,7 @@ from qgis.core import (
     QgsProcessingAlgorithm,
     QgsProcessingException,
     QgsProcessingParameterDefinition,
+    QgsProcessingParameterNumber,
 )
 from qgis.PyQt.QtCore import QCoreApplication
 
@@ -33,6 +34,24 @@ def add_parameters(algorithm: QgsProcessingAlgorithm, entries: Iterable[tuple]) 
         if advanced and advanced[0]:
             parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.Flag.FlagAdvanced)
         algorithm.addParameter(parameter)
+
+
+PIXEL_SIZE = "PIXEL_SIZE"  # Toolbox only: the panel's captures are map layers, placed on the map
+
+
+def pixel_size_entry() -> tuple:
+    """The PIXEL_SIZE parameter (an add_parameters entry) of the algorithms that measure rasters."""
+    return (QgsProcessingParameterNumber(PIXEL_SIZE, tr("Pixel size (m) of captures without georeferencing"),
+                                         QgsProcessingParameterNumber.Type.Double, 0.0, True, 0.0),
+            tr("Ground size of one pixel in metres, for captures without georeferencing (plain PNG/JPEG). "
+               "0: taken from the georeferencing."), ADVANCED)
+
+
+def pixel_size(algorithm: QgsProcessingAlgorithm, parameters, context) -> Optional[float]:
+    """The PIXEL_SIZE given (metres), None when not given (0) or when the algorithm has none."""
+    if algorithm.parameterDefinition(PIXEL_SIZE) is None or parameters.get(PIXEL_SIZE) in (None, ""):
+        return None
+    return algorithm.parameterAsDouble(parameters, PIXEL_SIZE, context) or None
 
 
 def choice_index(choices: dict[str, str], default: str) -> int:

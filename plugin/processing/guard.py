@@ -28,9 +28,10 @@ from qgis.core import (
 from ..core import scratch
 from ..core.errors import Cancelled, SiteWatchError
 from ..core.failures import unraisable_to_log, user_message
-from ..core.input_checks import check_georeferenced
+from ..core.input_checks import check_georeferenced, is_georeferenced
 from ..core.output_checks import check_outputs, check_writable
 from ..qgisio.logfile import log_folder
+from .common import PIXEL_SIZE, pixel_size
 
 # layers that must hold at least one feature when given
 MUST_HOLD_FEATURES = {"AOI": "the area of interest", "EXEMPLARS": "the example boxes"}
@@ -81,9 +82,28 @@ def _outputs(alg, parameters, context) -> dict[str, str]:
     return paths
 
 
+def _check_rasters(alg, parameters, context, rasters: dict[str, tuple[str, str]]) -> None:
+    """Rasters (name -> (path, role)) georeferenced with a CRS; without georeferencing, accepted
+    when PIXEL_SIZE is given or the algorithm compares two captures on their pixel grid (it warns
+    then), never beside a georeferenced one (the two cannot be put on one grid)."""
+    has_size = alg.parameterDefinition(PIXEL_SIZE) is not None
+    size = pixel_size(alg, parameters, context)
+    on_pixels = bool(getattr(alg, "runs_on_pixel_grid", lambda *_: False)(parameters, context))
+    plain = {name for name, (path, _) in rasters.items() if is_georeferenced(path) is False}
+    if plain and len(plain) < len(rasters) and (size or on_pixels):
+        lacking, other = ", ".join(sorted(plain)), ", ".join(sorted(set(rasters) - plain))
+        raise SiteWatchError(f"{lacking} carries no georeferencing while {other} does: they cannot be put on one "
+                             f"grid. Georeference both (Raster > Georeferencer, or a world file).")
+    for name, (path, role) in rasters.items():
+        if name in plain and (size or on_pixels):
+            continue
+        check_georeferenced(path, role, size, PIXEL_SIZE if has_size else "")
+
+
 def _inputs(alg, parameters, context) -> dict[str, str]:
     """Raster inputs (checked for georeferencing) and every file input (not to be overwritten)."""
     paths = {}
+    rasters: dict[str, tuple[str, str]] = {}
     for definition in alg.parameterDefinitions():
         name = definition.name()
         if parameters.get(name) in (None, "") or definition.isDestination():
@@ -91,12 +111,13 @@ def _inputs(alg, parameters, context) -> dict[str, str]:
         if isinstance(definition, QgsProcessingParameterRasterLayer):
             layer = alg.parameterAsRasterLayer(parameters, name, context)
             if layer is not None and layer.providerType() == "gdal":
-                check_georeferenced(layer.source(), f"raster {name} ({definition.description()})")
+                rasters[name] = (layer.source(), f"raster {name} ({definition.description()})")
                 paths[name] = _file_path(layer.source()) or ""
         elif isinstance(definition, (QgsProcessingParameterFeatureSource, QgsProcessingParameterVectorLayer)):
             layer = alg.parameterAsVectorLayer(parameters, name, context)
             if layer is not None:
                 paths[name] = _file_path(layer.source()) or ""
+    _check_rasters(alg, parameters, context, rasters)
     return paths
 
 

@@ -92,6 +92,14 @@ def square(px: float, py: float, side_m: float, origin=ORIGIN, gsd=GSD) -> str:
     return f"POLYGON(({x - h} {y - h},{x + h} {y - h},{x + h} {y + h},{x - h} {y + h},{x - h} {y - h}))"
 
 
+def corner_scene(root: Path) -> tuple[str, str]:
+    """The scene of scene.png georeferenced as the PNG is measured with PIXEL_SIZE=GSD (metres
+    from its top-left corner), and an example box in those coordinates: (raster, exemplars)."""
+    scene = raster(root / "scene_corner.tif", scene_pixels(), gt=(0.0, GSD, 0.0, 0.0, 0.0, -GSD), dtype=gdal.GDT_Byte)
+    return scene, vector(root / "exemplars_corner.gpkg", [square(64, 64, 32.0, origin=(0.0, 0.0))],
+                         fields={"class": ["su24"]})
+
+
 def make_inputs(root: Path) -> dict[str, str]:
     """Every input the cases use, by name."""
     d: dict[str, str] = {}
@@ -129,6 +137,9 @@ def make_inputs(root: Path) -> dict[str, str]:
     base = textured(224, 8)
     d["coreg_ref"] = raster(root / "coreg_ref.tif", base[:, :192, :192])
     d["coreg_moved"] = raster(root / "coreg_moved.tif", shifted(base, 2.0, -1.0)[:, :192, :192] * 0.8 + 20)
+    d["coreg_ref_plain"] = raster(root / "coreg_ref_plain.tif", base[:, :192, :192], gt=None, epsg=None)
+    d["coreg_moved_plain"] = raster(root / "coreg_moved_plain.tif", shifted(base, 2.0, -1.0)[:, :192, :192] * 0.8 + 20,
+                                    gt=None, epsg=None)
     for name in ("before", "after", "coreg_ref", "coreg_moved"):
         d[f"{name}_4326"] = str(root / f"{name}_4326.tif")
         gdal.Warp(d[f"{name}_4326"], d[name], dstSRS="EPSG:4326", resampleAlg="near")
@@ -145,6 +156,7 @@ def make_inputs(root: Path) -> dict[str, str]:
     pixels = scene_pixels()
     d["scene"] = raster(root / "scene.tif", pixels, dtype=gdal.GDT_Byte)
     d["scene_png"] = png(root / "scene.png", pixels)
+    d["scene_corner"], d["exemplars_corner"] = corner_scene(root)
     d["scene_black"] = raster(root / "scene_black.tif", np.zeros_like(pixels), dtype=gdal.GDT_Byte)
     d["scene_4326"] = str(root / "scene_4326.tif")
     gdal.Warp(d["scene_4326"], d["scene"], dstSRS="EPSG:4326", resampleAlg="near")

@@ -183,3 +183,20 @@ def test_defaults_are_written_only_in_the_contract(path):
         assert default_literals(CONTRACT.read_text(encoding="utf-8"))  # the one place
         return
     assert default_literals((PLUGIN / path).read_text(encoding="utf-8")) == []
+
+
+def test_pixel_size_is_one_toolbox_only_parameter_of_the_measuring_algorithms(qgis_app, qgis_processing):
+    # Toolbox only, like MAX_SHIFT: the panel's captures are map layers, placed on the map
+    from qgis.core import QgsProcessingParameterDefinition
+
+    having = {}
+    for alg in _algorithms():
+        definition = alg.parameterDefinition("PIXEL_SIZE")
+        if definition is not None:
+            having[alg.name()] = (definition.type(), definition.defaultValue(), definition.minimum(),
+                                  bool(definition.flags() & QgsProcessingParameterDefinition.Flag.FlagOptional),
+                                  bool(definition.flags() & QgsProcessingParameterDefinition.Flag.FlagAdvanced))
+    assert set(having) == {"detectchanges", "coregister", "detectequipment", "analyzesite"}
+    assert set(having.values()) == {("number", 0.0, 0.0, True, True)}
+    assert "PIXEL_SIZE" not in {f.upper() for cls in (p.ChangeSettings, p.DetectionSettings, p.MatchSettings)
+                                for f in cls.__dataclass_fields__}

@@ -14,7 +14,7 @@ from typing import Callable, Optional
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from robustness_inputs import make_inputs, wrong_metadata_onnx  # noqa: E402
+from robustness_inputs import corner_scene, make_inputs, wrong_metadata_onnx  # noqa: E402
 
 QGIS_PROCESS = "/usr/bin/qgis_process.bin"
 DC, CR, DE, CE, TR, AS = (f"sitewatch:{n}" for n in ("detectchanges", "coregister", "detectequipment",
@@ -101,6 +101,31 @@ def _detections(results, o, text, count=None, length=None):
     assert not layer.crs().isGeographic()
 
 
+def _no(text: str, pattern: str) -> None:
+    assert not re.search(pattern, text), text
+
+
+def _same_detections(results, o, text):
+    """The detections of a run on scene.png with PIXEL_SIZE equal (count, length_m) those of the
+    same run on the same image georeferenced at that pixel size."""
+    from qgis.core import QgsProcessingContext, QgsVectorLayer
+
+    import processing
+
+    def lengths(path):
+        return sorted(f["length_m"] for f in QgsVectorLayer(path, "d", "ogr").getFeatures())
+
+    found = lengths(results["OUTPUT"])
+    folder = o.parent / "reference"
+    folder.mkdir()
+    scene, exemplars = corner_scene(folder)
+    params = _detect({"scene": scene, "exemplars": exemplars}, folder, OUTPUT=str(folder / "reference.gpkg"))
+    expected = lengths(processing.run("sitewatch:detectequipment", params, context=QgsProcessingContext())["OUTPUT"])
+    assert len(found) == len(expected) >= 3, text
+    assert found == pytest.approx(expected, abs=0.5), text
+    assert 20 < found[0] and found[-1] < 36  # metres (the aircraft are 28 m long), not pixels
+
+
 def _events(results, expected: dict):
     """The compared events, in a CRS in metres: {event: count}."""
     from qgis.core import QgsVectorLayer
@@ -135,7 +160,14 @@ CASES = [
     Case("dc_one_pixel", DC, lambda d, o: _changes(d, o, after="one_pixel"), "less than 8 pixels"),
     Case("dc_band_counts", DC, lambda d, o: _changes(d, o, after="four_bands"), "band mapping"),
     Case("dc_no_crs", DC, lambda d, o: _changes(d, o, after="no_crs"), "no coordinate reference system"),
-    Case("dc_no_georeferencing", DC, lambda d, o: _changes(d, o, "no_georef_b", "no_georef_a"), "no georeferencing"),
+    # without georeferencing and PIXEL_SIZE: the pixel grid, areas in pixels (30 x 30), said so
+    Case("dc_no_georeferencing", DC, lambda d, o: _changes(d, o, "no_georef_b", "no_georef_a"),
+         check=lambda r, o, t: _regions(r, o, t, 1, 900, warn="no PIXEL_SIZE was given: areas are measured in pixels")),
+    Case("dc_no_georeferencing_pixel_size", DC,
+         lambda d, o: _changes(d, o, "no_georef_b", "no_georef_a", PIXEL_SIZE=0.5, MIN_AREA=20),
+         check=lambda r, o, t: _regions(r, o, t, 1, 900 * 0.25) or _no(t, "measured in pixels")),
+    Case("dc_one_without_georeferencing", DC, lambda d, o: _changes(d, o, after="no_georef_a"),
+         "AFTER carries no georeferencing while BEFORE does.*Georeference both"),
     Case("dc_degrees", DC, lambda d, o: _changes(d, o, "before_4326", "after_4326"),
          check=lambda r, o, t: _regions(r, o, t, 1, 225)),
     Case("dc_line_aoi", DC, lambda d, o: _changes(d, o, AOI=d["aoi_line"]), "must be a polygon layer.*line", cli=True),
@@ -162,13 +194,24 @@ CASES = [
     Case("cr_zero_size", CR, lambda d, o: _coreg(d, o, reference="zero_size"), r"REFERENCE|zero_size\.tif"),
     Case("cr_reference_run", CR, lambda d, o: _coreg(d, o, "coreg_moved", "coreg_ref"),
          check=lambda r, o, t: _shift(r, 1.0, 0.5)),
+    # without georeferencing: the shift in pixels (said so), or in metres with PIXEL_SIZE
+    Case("cr_no_georeferencing", CR, lambda d, o: _coreg(d, o, "coreg_moved_plain", "coreg_ref_plain"),
+         check=lambda r, o, t: _shift(r, 2.0, 1.0) or re.search(r"\(DX_M, DY_M\) is in pixels", t) or pytest.fail(t)),
+    Case("cr_no_georeferencing_pixel_size", CR,
+         lambda d, o: _coreg(d, o, "coreg_moved_plain", "coreg_ref_plain", PIXEL_SIZE=0.5),
+         check=lambda r, o, t: _shift(r, 1.0, 0.5) or _no(t, "in pixels")),
     Case("cr_degrees", CR, lambda d, o: _coreg(d, o, "coreg_moved_4326", "coreg_ref_4326"),
          check=lambda r, o, t: _shift(r, 1.0, 0.5)),
     # detectequipment
     Case("de_reference_run", DE, lambda d, o: _detect(d, o), check=lambda r, o, t: _detections(r, o, t, 3, 28)),
     Case("de_degrees", DE, lambda d, o: _detect(d, o, "scene_4326"),
          check=lambda r, o, t: _detections(r, o, t, 3, 28)),
-    Case("de_png_without_georeferencing", DE, lambda d, o: _detect(d, o, "scene_png"), "no georeferencing", cli=True),
+    Case("de_png_without_georeferencing", DE, lambda d, o: _detect(d, o, "scene_png"),
+         "no georeferencing.*PIXEL_SIZE", cli=True),
+    # with PIXEL_SIZE: the objects and sizes of the same image georeferenced at that pixel size
+    Case("de_png_pixel_size", DE, lambda d, o: _detect(d, o, "scene_png", EXEMPLARS=d["exemplars_corner"],
+                                                       PIXEL_SIZE=0.5),
+         check=lambda r, o, t: _same_detections(r, o, t)),
     Case("de_black_capture", DE, lambda d, o: _detect(d, o, "scene_black"),
          check=lambda r, o, t: _detections(r, o, t, 0) or re.search("one value everywhere", t) or
          pytest.fail(t)),
@@ -200,6 +243,11 @@ CASES = [
     Case("ce_same_outputs", CE, lambda d, o: _compare(d, o, OUTPUT_COUNTS=str(o / "events.gpkg")),
          "OUTPUT and OUTPUT_COUNTS are the same file"),
     # analyzesite (the panel's whole analysis)
+    Case("as_no_georeferencing", AS, lambda d, o: _analysis(d, o, BEFORE=d["no_georef_b"], after="no_georef_a"),
+         check=lambda r, o, t: re.search("no PIXEL_SIZE was given: areas are measured in pixels", t) or pytest.fail(t)),
+    Case("as_no_georeferencing_counts", AS, lambda d, o: _analysis(d, o, BEFORE=d["no_georef_b"], after="no_georef_a",
+                                                                   COUNT_EQUIPMENT=True, EXEMPLARS=d["exemplars"]),
+         "no georeferencing.*PIXEL_SIZE"),
     Case("as_black_after", AS, lambda d, o: _analysis(d, o, after="black"), "black.tif is uniform"),
     Case("as_line_aoi", AS, lambda d, o: _analysis(d, o, AOI=d["aoi_line"]), "must be a polygon layer.*line"),
     Case("as_read_only_folder", AS, lambda d, o: _analysis(d, o, OUTPUT_FOLDER=str(_read_only(o) / "analysis")),

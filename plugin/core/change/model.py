@@ -100,6 +100,7 @@ class CoregistrationResult:
     output_path: Optional[str]
     shift: Shift
     grid: GridInfo
+    warnings: list[str] = field(default_factory=list)  # e.g. a shift measured in pixels
 
 
 @dataclass

@@ -18,7 +18,7 @@ from .. import scratch
 from ..deps import is_available
 from ..errors import EmptyRaster, InputError
 from ..gdal_scope import gdal_exceptions
-from ..input_checks import judge_pair
+from ..input_checks import PIXEL_AREAS_WARNING, PIXEL_SHIFT_WARNING, is_georeferenced, judge_pair
 from ..memory import release_free_memory
 from ..parallel import SideThread, thread_map
 from ..progress import Progress
@@ -137,9 +137,10 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
         progress.report(0.0, "Aligning the two captures")
         pair = align_pair(params.before, params.after, params.aoi_wkt, params.aoi_crs_wkt, params.band_map,
                           params.resolution, params.cloud_mask_before, params.cloud_mask_after,
-                          params.pixel_size_m, temp_dir=work)
+                          params.pixel_size_m or 1.0, temp_dir=work)
         check_not_empty(pair)
-        warnings = judge_pair(pair)
+        warnings = _pixel_grid_warning(params.pixel_size_m, PIXEL_AREAS_WARNING, params.before, params.after)
+        warnings += judge_pair(pair)
         acceleration.preload()  # once the inputs are known usable; settled below whatever happens
         grid = pair.grid
         progress.report(0.03, f"Common grid {grid.width} x {grid.height} px at {grid.pixel_width:g}")
@@ -252,14 +253,26 @@ def _drop_shadow_moves(params: ChangeParameters, pair: AlignedPair, shift_model:
 
 def coregister(input_path: str, reference_path: str, output_path: Optional[str], progress: Optional[Progress] = None,
                max_shift_px: float = ChangeParameters.max_shift_px,
-               local: bool = ChangeParameters.local_shift) -> CoregistrationResult:
+               local: bool = ChangeParameters.local_shift,
+               pixel_size_m: Optional[float] = ChangeParameters.pixel_size_m) -> CoregistrationResult:
     """Estimate the shift of input vs reference; when output_path is given, write the input
-    resampled onto the reference grid with the shift removed (all input bands)."""
+    resampled onto the reference grid with the shift removed (all input bands). pixel_size_m:
+    the ground size of a pixel of rasters without georeferencing (None: shifts in pixels, warned)."""
     with _GdalSettings():
-        return _coregister(input_path, reference_path, output_path, progress, max_shift_px, local)
+        return _coregister(input_path, reference_path, output_path, progress, max_shift_px, local, pixel_size_m)
 
 
-def _coregister(input_path, reference_path, output_path, progress, max_shift_px, local) -> CoregistrationResult:
+def _pixel_grid_warning(pixel_size_m: Optional[float], text: str, *paths: str) -> list[str]:
+    """[text] (also logged) when no pixel size is given and no raster is georeferenced: the run
+    measures in pixels; [] otherwise."""
+    if pixel_size_m or any(is_georeferenced(p) for p in paths):
+        return []
+    LOG.warning(text)
+    return [text]
+
+
+def _coregister(input_path, reference_path, output_path, progress, max_shift_px, local,
+                pixel_size_m=None) -> CoregistrationResult:
     progress = progress or Progress()
     ref = open_source(reference_path, "reference")
     inp = open_source(input_path, "input")
@@ -267,7 +280,9 @@ def _coregister(input_path, reference_path, output_path, progress, max_shift_px,
     dtype = inp.ds.GetRasterBand(inp.data_bands[0]).DataType
     nodata = inp.ds.GetRasterBand(inp.data_bands[0]).GetNoDataValue()
     ref = inp = None
-    pair = align_pair(reference_path, input_path, band_map=band_map, resolution="before", reference_grid=True)
+    pair = align_pair(reference_path, input_path, band_map=band_map, resolution="before", reference_grid=True,
+                      pixel_size_m=pixel_size_m or 1.0)
+    warnings = _pixel_grid_warning(pixel_size_m, PIXEL_SHIFT_WARNING, reference_path, input_path)
     temp = temp_name(output_path) if output_path else None
     try:
         check_not_empty(pair)
@@ -291,7 +306,7 @@ def _coregister(input_path, reference_path, output_path, progress, max_shift_px,
             build_overviews(temp)
             publish(temp, output_path)
         progress.report(1.0, f"Shift {shift.dx_px:+.2f}, {shift.dy_px:+.2f} px")
-        return CoregistrationResult(output_path, shift, pair.grid)
+        return CoregistrationResult(output_path, shift, pair.grid, warnings)
     except BaseException:
         remove_quietly(temp)
         raise
