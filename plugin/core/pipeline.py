@@ -94,7 +94,15 @@ def left_out_m2(params: AnalysisParameters, area: Optional[tuple[Optional[str], 
 
     area_wkt, area_crs = area or analysis_area(params)
     whole = params.aoi_wkt or footprint_wkt(params.before_path)[0]
-    return _ground_area_m2(whole, area_crs) - _ground_area_m2(area_wkt, area_crs)
+    scale = _frame(params).metres_per_unit  # a capture without georeferencing: its shown frame, in metres
+    return (_ground_area_m2(whole, area_crs) - _ground_area_m2(area_wkt, area_crs)) * scale * scale
+
+
+def _frame(params: AnalysisParameters):
+    """The frame QGIS shows captures without georeferencing in (metric.PixelFrame)."""
+    from .metric import pixel_frame
+
+    return pixel_frame(params.pixel_size_m, params.before_path, params.after_path)
 
 
 def _ground_area_m2(wkt: Optional[str], crs_wkt: Optional[str]) -> float:
@@ -329,10 +337,15 @@ def _run(params: AnalysisParameters, work_dir: Path, progress: Progress) -> Anal
         found = _detect_both(params, exemplars, area_wkt, progress.stage(change_share, 0.98))
         LOG.info("equipment search: before %.1f s, after %.1f s", found[0].seconds, found[1].seconds)
         before, after = (one.detections for one in found)
-        # matched on the ground (the before grid); kept where each capture shows them
-        match = match_detections(before, after, **settings_of(MatchSettings, params.equipment),
-                                 catalogue=load_catalogue(), change_regions_wkt=regions_wkt,
-                                 after_shift_m=(dx_m, dy_m))
+        # matched on the ground (the before grid); kept where each capture shows them. Captures
+        # without georeferencing are in their shown frame: distances scaled to it and back to metres
+        scale = _frame(params).metres_per_unit
+        match_settings = {k: v / scale for k, v in settings_of(MatchSettings, params.equipment).items()}
+        match = match_detections(before, after, **match_settings, catalogue=load_catalogue(),
+                                 change_regions_wkt=regions_wkt, after_shift_m=(dx_m / scale, dy_m / scale))
+        for event in match.events:
+            if event.distance_m is not None:
+                event.distance_m *= scale
         result.detections_before, result.detections_after, result.match = before, after, match
         result.warnings += [w for one in found for w in one.warnings]
         crs_wkt = found[0].crs_wkt or _crs_wkt(params.before_path)  # a capture in degrees: its UTM zone

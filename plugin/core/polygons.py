@@ -74,13 +74,16 @@ def subtract_polygons(area_wkt: str, left_out_wkt: str) -> str:
 
 @gdal_exceptions()
 def footprint_wkt(path: str) -> tuple[str, str]:
-    """The rectangle a georeferenced raster covers, as WKT in its own CRS, and that CRS (WKT)."""
+    """The rectangle a georeferenced raster covers, as WKT in its own CRS, and that CRS (WKT);
+    for a raster without georeferencing, in the frame QGIS shows it in (x = column, y = -row)."""
     from osgeo import gdal
 
     ds = gdal.Open(path)
     if ds is None:
         raise InputError(f"Cannot read {path}.")
     x0, dx, rx, y0, ry, dy = ds.GetGeoTransform()
+    if (x0, dx, rx, y0, ry, dy) == (0.0, 1.0, 0.0, 0.0, 0.0, 1.0) and not ds.GetGCPCount():
+        dy = -1.0
     w, h = ds.RasterXSize, ds.RasterYSize
     corners = [(x0 + i * dx + j * rx, y0 + i * ry + j * dy) for i, j in ((0, 0), (w, 0), (w, h), (0, h), (0, 0))]
     return "POLYGON ((" + ", ".join(f"{x!r} {y!r}" for x, y in corners) + "))", ds.GetProjection()

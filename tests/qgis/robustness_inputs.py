@@ -72,7 +72,7 @@ def vector(path: Path, geometries: list[str], epsg: int = UTM, geom_type=ogr.wkb
            fields: dict[str, list] | None = None) -> str:
     """A GeoPackage layer of WKT geometries with string/real fields (name -> one value each)."""
     ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
-    layer = ds.CreateLayer(Path(path).stem, _srs(epsg), geom_type)
+    layer = ds.CreateLayer(Path(path).stem, _srs(epsg) if epsg else None, geom_type)
     fields = fields or {}
     for name, values in fields.items():
         kind = ogr.OFTReal if values and isinstance(values[0], float) else ogr.OFTString
@@ -157,6 +157,9 @@ def make_inputs(root: Path) -> dict[str, str]:
     d["scene"] = raster(root / "scene.tif", pixels, dtype=gdal.GDT_Byte)
     d["scene_png"] = png(root / "scene.png", pixels)
     d["scene_corner"], d["exemplars_corner"] = corner_scene(root)
+    # the same example box drawn on scene.png as QGIS shows it (x = column, y = -row, no CRS)
+    d["exemplars_png"] = vector(root / "exemplars_png.gpkg", [square(64, 64, 32.0 / GSD, origin=(0.0, 0.0), gsd=1.0)],
+                                epsg=None, fields={"class": ["su24"]})
     d["scene_black"] = raster(root / "scene_black.tif", np.zeros_like(pixels), dtype=gdal.GDT_Byte)
     d["scene_4326"] = str(root / "scene_4326.tif")
     gdal.Warp(d["scene_4326"], d["scene"], dstSRS="EPSG:4326", resampleAlg="near")

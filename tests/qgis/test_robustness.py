@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
+import numpy as np
 import pytest
+from osgeo import gdal
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from robustness_inputs import corner_scene, make_inputs, wrong_metadata_onnx  # noqa: E402
@@ -81,6 +83,36 @@ def _regions(results, o, text, n=None, area=None, warn=None):
     assert Path(results["OUTPUT_SCORE"]).exists() and Path(results["OUTPUT_MASK"]).exists()
 
 
+def _in_pixel_frame(results):
+    """Outputs of rasters without georeferencing (PIXEL_SIZE 0.5) overlay them as QGIS shows them
+    (x = column, y = -row): rasters on that grid, regions over the changed 30 x 30 pixels."""
+    from qgis.core import QgsRasterLayer, QgsVectorLayer
+
+    for key in ("OUTPUT", "OUTPUT_SCORE", "OUTPUT_MASK"):
+        if key in results:
+            assert gdal.Open(results[key]).GetGeoTransform() == (0.0, 1.0, 0.0, 0.0, 0.0, -1.0), key
+            layer = QgsRasterLayer(results[key], key)
+            assert layer.extent().xMinimum() == 0.0 and layer.extent().yMaximum() == 0.0, layer.extent()
+    if "OUTPUT_REGIONS" in results:
+        regions = QgsVectorLayer(results["OUTPUT_REGIONS"], "r", "ogr")
+        box = regions.extent()
+        changed = _changed_pixels(results)
+        feats = list(regions.getFeatures())
+        # geometry in pixels² (the frame), area_m2 in m²: pixels x 0.25
+        assert sum(f.geometry().area() for f in feats) * 0.25 == pytest.approx(sum(f["area_m2"] for f in feats))
+        assert box.contains(changed), (box.toString(), changed.toString())  # in metres it would lie at half
+        assert sum(f["area_m2"] for f in regions.getFeatures()) == pytest.approx(900 * 0.25, rel=0.35)
+
+
+def _changed_pixels(results):
+    """The box of the mask's changed pixels in QGIS's frame of the inputs (columns, -rows)."""
+    from qgis.core import QgsRectangle
+
+    mask = gdal.Open(results["OUTPUT_MASK"]).ReadAsArray()
+    rows, cols = np.nonzero(mask == 1)
+    return QgsRectangle(cols.min(), -rows.max() - 1, cols.max() + 1, -rows.min())
+
+
 def _shift(results, dx_m, dy_m):
     """The co-registration's shift, in metres on the ground whatever the rasters' CRS."""
     assert (results["DX_M"], results["DY_M"]) == (pytest.approx(dx_m, abs=0.15), pytest.approx(dy_m, abs=0.15))
@@ -124,6 +156,46 @@ def _same_detections(results, o, text):
     assert len(found) == len(expected) >= 3, text
     assert found == pytest.approx(expected, abs=0.5), text
     assert 20 < found[0] and found[-1] < 36  # metres (the aircraft are 28 m long), not pixels
+    # the boxes lie over the aircraft as QGIS shows the PNG (x = column, y = -row): the
+    # reference's centres (metres from the corner) divided by the pixel size
+    centres = sorted(_centres(results["OUTPUT"]))
+    expected_px = sorted((x / 0.5, y / 0.5) for x, y in _centres(str(folder / "reference.gpkg")))
+    assert len(centres) == len(expected_px)
+    for (x, y), (ex, ey) in zip(centres, expected_px):
+        assert (x, y) == (pytest.approx(ex, abs=2.0), pytest.approx(ey, abs=2.0)), text
+    for f in QgsVectorLayer(results["OUTPUT"], "d", "ogr").getFeatures():
+        _box_in_png_frame(f)
+
+
+def _png_analysis(results, text):
+    """The same PNG on both dates: every object stayed, its box over the PNG in QGIS's frame."""
+    from qgis.core import QgsVectorLayer
+
+    assert results["N_BEFORE"] == results["N_AFTER"] == results["STAYED"] >= 3, text
+    assert results["MOVED"] == results["ARRIVED"] == results["DEPARTED"] == 0, text
+    layer = QgsVectorLayer(results["OUTPUT_DETECTIONS_BEFORE"], "d", "ogr")
+    for f in layer.getFeatures():
+        assert 20 < f["length_m"] < 36
+        _box_in_png_frame(f)
+
+
+def _box_in_png_frame(feature, pixel_size=0.5, columns=256, rows=256):
+    """A detection box over a PNG shown by QGIS (x = column, y = -row): inside the image, its
+    area in pixels² that of its length_m x width_m at the pixel size."""
+    box = feature.geometry()
+    centre = box.centroid().asPoint()
+    assert 0 < centre.x() < columns and -rows < centre.y() < 0, centre
+    assert box.area() * pixel_size ** 2 == pytest.approx(feature["length_m"] * feature["width_m"], rel=0.02)
+
+
+def _centres(path: str) -> list[tuple[float, float]]:
+    from qgis.core import QgsVectorLayer
+
+    out = []
+    for f in QgsVectorLayer(path, "d", "ogr").getFeatures():
+        c = f.geometry().centroid().asPoint()
+        out.append((c.x(), c.y()))
+    return out
 
 
 def _events(results, expected: dict):
@@ -165,7 +237,8 @@ CASES = [
          check=lambda r, o, t: _regions(r, o, t, 1, 900, warn="no PIXEL_SIZE was given: areas are measured in pixels")),
     Case("dc_no_georeferencing_pixel_size", DC,
          lambda d, o: _changes(d, o, "no_georef_b", "no_georef_a", PIXEL_SIZE=0.5, MIN_AREA=20),
-         check=lambda r, o, t: _regions(r, o, t, 1, 900 * 0.25) or _no(t, "measured in pixels")),
+         check=lambda r, o, t: _regions(r, o, t, 1, 900 * 0.25) or _no(t, "measured in pixels")
+         or _in_pixel_frame(r)),
     Case("dc_one_without_georeferencing", DC, lambda d, o: _changes(d, o, after="no_georef_a"),
          "AFTER carries no georeferencing while BEFORE does.*Georeference both"),
     Case("dc_degrees", DC, lambda d, o: _changes(d, o, "before_4326", "after_4326"),
@@ -199,7 +272,7 @@ CASES = [
          check=lambda r, o, t: _shift(r, 2.0, 1.0) or re.search(r"\(DX_M, DY_M\) is in pixels", t) or pytest.fail(t)),
     Case("cr_no_georeferencing_pixel_size", CR,
          lambda d, o: _coreg(d, o, "coreg_moved_plain", "coreg_ref_plain", PIXEL_SIZE=0.5),
-         check=lambda r, o, t: _shift(r, 1.0, 0.5) or _no(t, "in pixels")),
+         check=lambda r, o, t: _shift(r, 1.0, 0.5) or _no(t, "in pixels") or _in_pixel_frame(r)),
     Case("cr_degrees", CR, lambda d, o: _coreg(d, o, "coreg_moved_4326", "coreg_ref_4326"),
          check=lambda r, o, t: _shift(r, 1.0, 0.5)),
     # detectequipment
@@ -209,7 +282,7 @@ CASES = [
     Case("de_png_without_georeferencing", DE, lambda d, o: _detect(d, o, "scene_png"),
          "no georeferencing.*PIXEL_SIZE", cli=True),
     # with PIXEL_SIZE: the objects and sizes of the same image georeferenced at that pixel size
-    Case("de_png_pixel_size", DE, lambda d, o: _detect(d, o, "scene_png", EXEMPLARS=d["exemplars_corner"],
+    Case("de_png_pixel_size", DE, lambda d, o: _detect(d, o, "scene_png", EXEMPLARS=d["exemplars_png"],
                                                        PIXEL_SIZE=0.5),
          check=lambda r, o, t: _same_detections(r, o, t)),
     Case("de_black_capture", DE, lambda d, o: _detect(d, o, "scene_black"),
@@ -248,6 +321,11 @@ CASES = [
     Case("as_no_georeferencing_counts", AS, lambda d, o: _analysis(d, o, BEFORE=d["no_georef_b"], after="no_georef_a",
                                                                    COUNT_EQUIPMENT=True, EXEMPLARS=d["exemplars"]),
          "no georeferencing.*PIXEL_SIZE"),
+    # with PIXEL_SIZE: counted and matched in metres, the objects where QGIS shows the PNGs
+    Case("as_png_pixel_size_counts", AS, lambda d, o: _analysis(d, o, BEFORE=d["scene_png"], after="scene_png",
+                                                                COUNT_EQUIPMENT=True, EXEMPLARS=d["exemplars_png"],
+                                                                PIXEL_SIZE=0.5),
+         check=lambda r, o, t: _png_analysis(r, t)),
     Case("as_black_after", AS, lambda d, o: _analysis(d, o, after="black"), "black.tif is uniform"),
     Case("as_line_aoi", AS, lambda d, o: _analysis(d, o, AOI=d["aoi_line"]), "must be a polygon layer.*line"),
     Case("as_read_only_folder", AS, lambda d, o: _analysis(d, o, OUTPUT_FOLDER=str(_read_only(o) / "analysis")),

@@ -8,17 +8,19 @@ import math
 import os
 import shutil
 import tempfile
+from dataclasses import replace
 from functools import partial
 from typing import Optional
 
 import numpy as np
-from osgeo import gdal
+from osgeo import gdal, ogr
 
 from .. import scratch
 from ..deps import is_available
 from ..errors import EmptyRaster, InputError
 from ..gdal_scope import gdal_exceptions
 from ..input_checks import PIXEL_AREAS_WARNING, PIXEL_SHIFT_WARNING, is_georeferenced, judge_pair
+from ..metric import PixelFrame, pixel_frame
 from ..memory import release_free_memory
 from ..parallel import SideThread, thread_map
 from ..progress import Progress
@@ -135,7 +137,9 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
     pair = None
     try:
         progress.report(0.0, "Aligning the two captures")
-        pair = align_pair(params.before, params.after, params.aoi_wkt, params.aoi_crs_wkt, params.band_map,
+        frame = pixel_frame(params.pixel_size_m, params.before, params.after)
+        pair = align_pair(params.before, params.after, frame.to_metric_wkt(params.aoi_wkt), params.aoi_crs_wkt,
+                          params.band_map,
                           params.resolution, params.cloud_mask_before, params.cloud_mask_after,
                           params.pixel_size_m or 1.0, temp_dir=work)
         check_not_empty(pair)
@@ -203,6 +207,7 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
             n_regions -= len(shadow_moves)
             area -= sum(a for _, _, a in shadow_moves)
         pair.close()
+        regions = _to_shown_frame(frame, temps, regions)
         for key, final in (("score", score_path), ("mask", mask_path), ("regions", regions_path)):
             publish(temps[key], final)
         progress.report(1.0, f"{n_regions} change regions, {area:.0f} m2 changed")
@@ -222,6 +227,33 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
         shutil.rmtree(work, ignore_errors=True)
         scratch.release(work)
         acceleration.settle()
+
+
+def _to_shown_frame(frame: PixelFrame, temps: dict, regions: list) -> list:
+    """Outputs of captures without georeferencing moved from the metric frame to the one QGIS
+    shows them in (rasters' geotransforms, regions' geometries and centroids); sizes, areas
+    and attributes stay in metres. The identity otherwise."""
+    if frame.identity:
+        return regions
+    for key in ("score", "mask"):
+        ds = gdal.Open(temps[key], gdal.GA_Update)
+        ds.SetGeoTransform(frame.from_metric_geotransform(ds.GetGeoTransform()))
+        ds = None
+    ds = ogr.Open(temps["regions"], 1)
+    layer = ds.GetLayerByName("change_regions")
+    layer.StartTransaction()
+    for feature in layer:
+        geom = feature.GetGeometryRef()
+        frame.from_metric_geometry(geom)
+        feature.SetGeometry(geom)
+        layer.SetFeature(feature)
+    layer.CommitTransaction()
+    ds = None
+    out = []
+    for r in regions:
+        cx, cy = frame.from_metric_point(r.centroid_x, r.centroid_y)
+        out.append(replace(r, wkt=frame.from_metric_wkt(r.wkt), centroid_x=cx, centroid_y=cy))
+    return out
 
 
 def _estimate_shift(params: ChangeParameters, pair: AlignedPair, progress: Progress) -> tuple[Shift, ShiftModel]:
@@ -290,7 +322,9 @@ def _coregister(input_path, reference_path, output_path, progress, max_shift_px,
         shift, model = estimate_shift(pair, max_shift_px, local, progress.stage(0.0, 0.3))
         if output_path:
             fill = 0.0 if nodata is None else nodata
-            ds = create_raster(temp, pair.grid, len(band_map), dtype, fill)
+            frame = pixel_frame(pixel_size_m, reference_path, input_path)  # the output overlays the reference
+            shown = replace(pair.grid, geotransform=frame.from_metric_geotransform(pair.grid.geotransform))
+            ds = create_raster(temp, shown, len(band_map), dtype, fill)
             info = np.iinfo(gdal_array_type(dtype)) if np.issubdtype(gdal_array_type(dtype), np.integer) else None
             windows = list(blocks(pair.grid.width, pair.grid.height, 512))
             for i, (x, y, w, h) in enumerate(windows):

@@ -74,7 +74,9 @@ def detect_equipment(params: DetectionParameters, progress: Optional[Progress] =
     """Detect equipment over params.raster (inside params.aoi_wkt) with the chosen engine.
 
     The AOI and exemplars are in the raster's CRS; the detections are in result.crs_wkt: the
-    raster's, or for a raster in degrees the local UTM zone it was measured in (sizes in metres)."""
+    raster's, or for a raster in degrees the local UTM zone it was measured in (sizes in metres).
+    For a raster without georeferencing all of them are in the frame QGIS shows it in (x =
+    column, y = -row), sizes in metres with params.pixel_size_m."""
     params.validate()
     raster = params.raster
     view = metric_view(raster, params.pixel_size_m)
@@ -88,11 +90,22 @@ def detect_equipment(params: DetectionParameters, progress: Optional[Progress] =
                              exemplar_raster=ex_view.path if ex_view else None)
         result = _detect(params, progress, view.crs_wkt, raster)
         result.raster = raster
+        _to_shown_frame(result.detections, view)
         return result
     finally:
         view.close()
         if ex_view is not None:
             ex_view.close()
+
+
+def _to_shown_frame(detections: list[Detection], view: MetricView) -> None:
+    """Detections of a raster without georeferencing moved, in place, from the metric frame to
+    the one QGIS shows it in (sizes stay in metres)."""
+    if view.frame.identity:
+        return
+    for d in detections:
+        d.cx, d.cy = view.frame.from_metric_point(d.cx, d.cy)
+        d.units_per_m = 1.0 / view.frame.metres_per_unit
 
 
 def _detect(params: DetectionParameters, progress: Optional[Progress], crs_wkt: str, raster: str) -> DetectionResult:

@@ -30,11 +30,15 @@ class Detection:
     crs_wkt: str = ""
     attributes: dict = field(default_factory=dict)
     id: Optional[int] = None  # noqa: A003
+    # map units per metre of the box: 1, or 1 / pixel size in the shown frame of a raster
+    # without georeferencing (metric.PixelFrame); sizes stay in metres
+    units_per_m: float = 1.0
 
     @property
     def polygon(self) -> np.ndarray:
         """Corners (4, 2) in map coordinates."""
-        return box_corners(self.cx, self.cy, self.length_m, self.width_m, self.heading_deg)
+        k = self.units_per_m
+        return box_corners(self.cx, self.cy, self.length_m * k, self.width_m * k, self.heading_deg)
 
     @property
     def area_m2(self) -> float:
