@@ -186,6 +186,9 @@ def run_timeline(params: TimelineParameters, progress: Optional[Progress] = None
     MatchSettings.validate(params)
     if params.known_detections is None and params.reviewed is None:  # the engine runs on every capture
         DetectionSettings.validate(params)
+    if not params.captures:
+        raise InputError(f"No captures of {params.site_name} were given: the folder holds no raster files, or the "
+                         f"list is empty.")
     usable, skipped = order_captures(params.captures, params.aoi_wkt, params.aoi_crs_wkt)
     result = TimelineResult(params=params, skipped=skipped)
     if not usable:

@@ -20,7 +20,6 @@ from qgis.core import (
     QgsProcessingParameterMultipleLayers,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QVariant
 
 from ..core.captures import capture_info
 from ..core.errors import SiteWatchError
@@ -29,8 +28,9 @@ from ..core.timeline import TimelineParameters, rasters_in_folder, run_timeline
 from ..core.timeline_chart import timeline_html, timeline_svg
 from ..layers.postprocess import style_output_on_completion
 from ..qgisio.detections import features_to_detections
+from ..qgisio.field_types import DOUBLE, INT, STRING
 from ..qgisio.vectors import aoi_wkt_from_source
-from .common import add_parameters
+from .common import add_parameters, tr
 from .alg_compareequipment import match_parameter_entries, match_settings
 from .alg_detectequipment import check_detection_settings, detection_parameter_entries, detection_settings
 
@@ -56,7 +56,7 @@ class SiteTimelineAlgorithm(QgsProcessingAlgorithm):
         return "sitetimeline"
 
     def displayName(self) -> str:  # noqa: N802
-        return "Site timeline"
+        return tr("Site timeline")
 
     def group(self) -> str:
         return "Equipment"
@@ -65,7 +65,7 @@ class SiteTimelineAlgorithm(QgsProcessingAlgorithm):
         return "equipment"
 
     def shortHelpString(self) -> str:  # noqa: N802
-        return ("Counts the equipment of one site on every capture you give (CAPTURES, or every raster in FOLDER), "
+        return tr("Counts the equipment of one site on every capture you give (CAPTURES, or every raster in FOLDER), "
                 "matches objects between consecutive dates and writes the counts per class per date, the events "
                 "(arrived, departed, stayed, moved) between dates, a chart of the counts over time (PNG) and an "
                 "interactive chart page that works offline (HTML).\n"
@@ -77,30 +77,35 @@ class SiteTimelineAlgorithm(QgsProcessingAlgorithm):
 
     def initAlgorithm(self, config=None) -> None:  # noqa: N802
         params = [
-            (QgsProcessingParameterMultipleLayers(self.CAPTURES, "Captures", QgsProcessing.TypeRaster, optional=True),
-             "The captures of the site, in any order (file-based rasters in one projected CRS)."),
-            (QgsProcessingParameterFile(self.FOLDER, "Folder of captures", QgsProcessingParameterFile.Folder,
-                                        optional=True),
-             "Every raster file in this folder is a capture (used with or instead of CAPTURES)."),
-            (QgsProcessingParameterFeatureSource(self.AOI, "Site (area of interest)", [QgsProcessing.TypeVectorPolygon],
-                                                 optional=True),
-             "Only objects whose centre falls inside these polygons are counted; captures that miss them are "
-             "left out. Empty: each capture's whole extent."),
+            (QgsProcessingParameterMultipleLayers(self.CAPTURES, tr("Captures"), QgsProcessing.SourceType.TypeRaster,
+                                                  optional=True),
+             tr("The captures of the site, in any order (file-based rasters in one projected CRS).")),
+            (QgsProcessingParameterFile(self.FOLDER, tr("Folder of captures"),
+                                        QgsProcessingParameterFile.Behavior.Folder, optional=True),
+             tr("Every raster file in this folder is a capture (used with or instead of CAPTURES).")),
+            (QgsProcessingParameterFeatureSource(self.AOI, tr("Site (area of interest)"),
+                                                 [QgsProcessing.SourceType.TypeVectorPolygon], optional=True),
+             tr("Only objects whose centre falls inside these polygons are counted; captures that miss them are "
+                "left out. Empty: each capture's whole extent.")),
             *detection_parameter_entries(self),
             *match_parameter_entries(self, self.AOI),
-            (QgsProcessingParameterFile(self.WORKSPACE, "Site workspace (GeoPackage)", extension="gpkg", optional=True),
-             "A SiteWatch site workspace: where its review history has reviewed a capture, that capture is "
-             "counted from the reviewed objects and its date is shaded on the chart."),
-            (QgsProcessingParameterFeatureSink(self.OUTPUT_COUNTS, "Counts per date", QgsProcessing.TypeVector),
-             "A table: date, class, count, reviewed (1 where the counts come from reviewed detections)."),
-            (QgsProcessingParameterFeatureSink(self.OUTPUT_EVENTS, "Events between dates",
-                                               QgsProcessing.TypeVectorPolygon),
-             "One box per event: date_from, date_to, class, event (arrived, departed, stayed, moved)."),
-            (QgsProcessingParameterFileDestination(self.OUTPUT_CHART, "Chart (PNG)", "PNG files (*.png)", optional=True),
-             "Counts per class over the capture dates; reviewed dates are shaded."),
-            (QgsProcessingParameterFileDestination(self.OUTPUT_HTML, "Interactive chart (HTML)", "HTML files (*.html)",
+            (QgsProcessingParameterFile(self.WORKSPACE, tr("Site workspace (GeoPackage)"), extension="gpkg",
+                                        optional=True),
+             tr("A SiteWatch site workspace: where its review history has reviewed a capture, that capture is "
+                "counted from the reviewed objects and its date is shaded on the chart.")),
+            (QgsProcessingParameterFeatureSink(self.OUTPUT_COUNTS, tr("Counts per date"),
+                                               QgsProcessing.SourceType.TypeVector),
+             tr("A table: date, class, count, reviewed (1 where the counts come from reviewed detections).")),
+            (QgsProcessingParameterFeatureSink(self.OUTPUT_EVENTS, tr("Events between dates"),
+                                               QgsProcessing.SourceType.TypeVectorPolygon, optional=True,
+                                               createByDefault=True),
+             tr("One box per event: date_from, date_to, class, event (arrived, departed, stayed, moved).")),
+            (QgsProcessingParameterFileDestination(self.OUTPUT_CHART, tr("Chart (PNG)"), "PNG files (*.png)",
                                                    optional=True),
-             "The chart, the counts and the events on one page that works offline."),
+             tr("Counts per class over the capture dates; reviewed dates are shaded.")),
+            (QgsProcessingParameterFileDestination(self.OUTPUT_HTML, tr("Interactive chart (HTML)"), "HTML files (*.html)",
+                                                   optional=True),
+             tr("The chart, the counts and the events on one page that works offline.")),
         ]
         add_parameters(self, params)
 
@@ -117,7 +122,7 @@ class SiteTimelineAlgorithm(QgsProcessingAlgorithm):
         if not ok:
             return ok, msg
         if not parameters.get(self.CAPTURES) and not parameters.get(self.FOLDER):
-            return False, "Give the captures (CAPTURES) or a folder of captures (FOLDER)."
+            return False, tr("Give the captures (CAPTURES) or a folder of captures (FOLDER).")
         return check_detection_settings(self, parameters, context)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
@@ -144,11 +149,12 @@ class SiteTimelineAlgorithm(QgsProcessingAlgorithm):
         except SiteWatchError as exc:
             raise QgsProcessingException(str(exc)) from exc
         for skipped in result.skipped:
-            feedback.reportError(f"Left out {skipped.path}: {skipped.reason}", fatalError=False)
+            feedback.reportError(tr("Left out {0}: {1}").format(skipped.path, skipped.reason), fatalError=False)
         for line in result.summary_lines():
             feedback.pushInfo(line)
-        outputs = {self.OUTPUT_COUNTS: self._write_counts(parameters, context, result),
-                   self.OUTPUT_EVENTS: self._write_events(parameters, context, result, crs)}
+        outputs = {self.OUTPUT_COUNTS: self._write_counts(parameters, context, result)}
+        if parameters.get(self.OUTPUT_EVENTS):  # optional: a shell user names only what is wanted
+            outputs[self.OUTPUT_EVENTS] = self._write_events(parameters, context, result, crs)
         chart = self.parameterAsFileOutput(parameters, self.OUTPUT_CHART, context)
         if chart:
             from ..report.chart import svg_to_png
@@ -179,10 +185,10 @@ class SiteTimelineAlgorithm(QgsProcessingAlgorithm):
 
     def _write_counts(self, parameters, context, result) -> str:
         fields = QgsFields()
-        for name, kind in (("date", QVariant.String), ("class", QVariant.String), ("count", QVariant.Int),
-                           ("reviewed", QVariant.Int)):
+        for name, kind in (("date", STRING), ("class", STRING), ("count", INT),
+                           ("reviewed", INT)):
             fields.append(QgsField(name, kind))
-        sink, dest = self.parameterAsSink(parameters, self.OUTPUT_COUNTS, context, fields, QgsWkbTypes.NoGeometry,
+        sink, dest = self.parameterAsSink(parameters, self.OUTPUT_COUNTS, context, fields, QgsWkbTypes.Type.NoGeometry,
                                           QgsCoordinateReferenceSystem())
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT_COUNTS))
@@ -190,22 +196,22 @@ class SiteTimelineAlgorithm(QgsProcessingAlgorithm):
         for date, name, count in result.count_rows():
             feature = QgsFeature(fields)
             feature.setAttributes([date, name, count, reviewed[date]])
-            sink.addFeature(feature, QgsFeatureSink.FastInsert)
+            sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert)
         return dest
 
     def _write_events(self, parameters, context, result, crs) -> str:
         fields = QgsFields()
-        for name, kind in (("date_from", QVariant.String), ("date_to", QVariant.String), ("class", QVariant.String),
-                           ("event", QVariant.String), ("detector_class", QVariant.String), ("score", QVariant.Double)):
+        for name, kind in (("date_from", STRING), ("date_to", STRING), ("class", STRING),
+                           ("event", STRING), ("detector_class", STRING), ("score", DOUBLE)):
             fields.append(QgsField(name, kind))
-        sink, dest = self.parameterAsSink(parameters, self.OUTPUT_EVENTS, context, fields, QgsWkbTypes.Polygon, crs)
+        sink, dest = self.parameterAsSink(parameters, self.OUTPUT_EVENTS, context, fields, QgsWkbTypes.Type.Polygon, crs)
         if sink is None:
             raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT_EVENTS))
         for date_from, date_to, label, event, det in result.event_rows():
             feature = QgsFeature(fields)
             feature.setGeometry(QgsGeometry.fromWkt(det.wkt()))
             feature.setAttributes([date_from, date_to, label, event, det.class_name, float(det.score)])
-            sink.addFeature(feature, QgsFeatureSink.FastInsert)
+            sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert)
         style_output_on_completion(context, dest, "detections.qml")  # coloured by event, labelled by class
         return dest
 

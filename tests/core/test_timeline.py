@@ -100,6 +100,12 @@ def test_no_usable_capture_is_a_clear_error(series, tmp_path):
         run_timeline(TimelineParameters("Khmeimim", [str(series.site.change_mask)]))
 
 
+def test_an_empty_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(InputError, match="No captures of Khmeimim were given: the folder holds no raster files"):
+        run_timeline(TimelineParameters("Khmeimim", rasters_in_folder(str(tmp_path)), engine="model",
+                                        model_path=str(tmp_path / "m.onnx")))
+
+
 def test_consecutive_captures_are_matched_with_their_misregistration_removed(series, tmp_path):
     """A later capture whose content sits 10 m east: without co-registration every object 'moved'."""
     import dataclasses

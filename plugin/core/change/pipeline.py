@@ -144,7 +144,7 @@ def _detect_changes(params: ChangeParameters, progress: Optional[Progress] = Non
                           params.pixel_size_m or 1.0, temp_dir=work)
         check_not_empty(pair)
         warnings = _pixel_grid_warning(params.pixel_size_m, PIXEL_AREAS_WARNING, params.before, params.after)
-        warnings += judge_pair(pair)
+        warnings += judge_pair(pair) + _same_capture_warning(params.before, params.after)
         acceleration.preload()  # once the inputs are known usable; settled below whatever happens
         grid = pair.grid
         progress.report(0.03, f"Common grid {grid.width} x {grid.height} px at {grid.pixel_width:g}")
@@ -292,6 +292,20 @@ def coregister(input_path: str, reference_path: str, output_path: Optional[str],
     the ground size of a pixel of rasters without georeferencing (None: shifts in pixels, warned)."""
     with _GdalSettings():
         return _coregister(input_path, reference_path, output_path, progress, max_shift_px, local, pixel_size_m)
+
+
+def _same_capture_warning(before: str, after: str) -> list[str]:
+    """A warning when both dates are one file: nothing can have changed between them."""
+    try:
+        same = os.path.samefile(before, after)
+    except OSError:  # not plain files (a /vsi path, a URL): compare the names
+        same = before == after
+    if not same:
+        return []
+    text = (f"BEFORE and AFTER are the same file ({os.path.basename(before)}): no change can be found; "
+            f"pick captures of two dates.")
+    LOG.warning(text)
+    return [text]
 
 
 def _pixel_grid_warning(pixel_size_m: Optional[float], text: str, *paths: str) -> list[str]:

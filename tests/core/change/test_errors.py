@@ -130,3 +130,25 @@ def test_invalid_parameters(change_pair, tmp_path):
         _run(before, after, tmp_path / "o", sensitivity=1.5)
     with pytest.raises(InputError, match="Unknown change method"):
         _run(before, after, tmp_path / "o", method="magic")
+
+
+def test_same_file_on_both_dates_is_said(tmp_path):
+    """One file given as both dates: a run (nothing changed) that says why nothing can have."""
+    import numpy as np
+    from osgeo import gdal, osr
+
+    from sitewatch.plugin.core.change import ChangeParameters, detect_changes
+
+    path = str(tmp_path / "same.tif")
+    ds = gdal.GetDriverByName("GTiff").Create(path, 128, 128, 3, gdal.GDT_Byte)
+    ds.SetGeoTransform((500000, 0.5, 0, 3800000, 0, -0.5))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32636)
+    ds.SetProjection(srs.ExportToWkt())
+    rng = np.random.default_rng(2)
+    for band in range(3):
+        ds.GetRasterBand(band + 1).WriteArray((rng.random((128, 128)) * 255).astype(np.uint8))
+    ds = None
+    result = detect_changes(ChangeParameters(path, path, str(tmp_path / "out")))
+    assert result.n_regions == 0
+    assert any("same file (same.tif)" in w for w in result.warnings), result.warnings
