@@ -16,6 +16,7 @@ from typing import Optional
 from osgeo import ogr, osr
 
 from ..core.gdal_scope import gdal_exceptions
+from ..core.parameters import ChangeSettings
 from .models import learned_model_path
 
 WORKSPACE_NAME = "workspace.gpkg"
@@ -42,7 +43,7 @@ class AnalysisRecord:
     gpkg_path: str
     score_path: str = ""
     summary: list[str] = field(default_factory=list)
-    threshold: float = 0.5  # change-score display threshold of the run
+    threshold: float = ChangeSettings.sensitivity  # change-score display threshold of the run
 
     @property
     def label(self) -> str:
@@ -255,7 +256,7 @@ class SiteWorkspace:
                     gpkg_path=f.GetField("gpkg_path") or "",
                     score_path=f.GetField("score_path") or "",
                     summary=summary,
-                    threshold=float(f.GetField("threshold")) if f.GetField("threshold") is not None else 0.5,
+                    threshold=float(f.GetField("threshold")) if f.GetField("threshold") is not None else ChangeSettings.sensitivity,
                 )
             )
         records.sort(key=lambda r: r.time, reverse=True)

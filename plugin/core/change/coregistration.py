@@ -15,6 +15,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import CoregistrationFailed
+from ..parameters import ChangeParameters
 from ..parallel import SideThread, thread_map
 from ..progress import Progress
 from . import acceleration
@@ -322,7 +323,8 @@ def _one_shift(estimates: list[PeakEstimate], n_checked: int, dx: float, dy: flo
     return all(math.hypot(e.dx - dx, e.dy - dy) <= FIELD_PX / 2 for e in estimates)
 
 
-def estimate_shift(pair: AlignedPair, max_shift_px: float = 32.0, local: bool = True,
+def estimate_shift(pair: AlignedPair, max_shift_px: float = ChangeParameters.max_shift_px,
+                   local: bool = ChangeParameters.local_shift,
                    progress: Optional[Progress] = None) -> tuple[Shift, ShiftModel]:
     """Global sub-pixel shift of after vs before, and a local field when it varies (the local
     tiles are read only when the global windows do not show one shift)."""
