@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from osgeo import ogr, osr
+from osgeo import ogr
 
 from ..core.gdal_scope import gdal_exceptions
 from ..core.parameters import MatchSettings
+from ..core.raster import srs_from_wkt
 from ..core.pipeline import LAYER_AFTER, LAYER_BEFORE, LAYER_COUNTS, LAYER_MATCHES, LAYER_REGIONS
 from .review import (
     KIND_DETECTION, KIND_REGION, REGION_CLASS, AnalysisEntry, ReviewObject, ReviewStore, ReviewStoreError,
@@ -142,15 +143,6 @@ def carry_over_to_new_analysis(workspace_path: str, record) -> Optional[Registra
         return None
 
 
-def _srs(wkt: str):
-    if not wkt:
-        return None
-    srs = osr.SpatialReference()
-    srs.ImportFromWkt(wkt)
-    srs.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-    return srs
-
-
 @gdal_exceptions()
 def write_reviewed_outputs(gpkg: str, state: ReviewState) -> None:
     """Rewrite the reviewed layers of the analysis GeoPackage from `state`, in one transaction.
@@ -161,7 +153,7 @@ def write_reviewed_outputs(gpkg: str, state: ReviewState) -> None:
     crs = next((s.obj.crs_wkt for s in state.objects if s.obj.crs_wkt), "")
     reviewed = ds.GetLayerByName(LAYER_REVIEWED)
     if reviewed is None:
-        reviewed = ds.CreateLayer(LAYER_REVIEWED, srs=_srs(crs), geom_type=ogr.wkbPolygon)
+        reviewed = ds.CreateLayer(LAYER_REVIEWED, srs=srs_from_wkt(crs), geom_type=ogr.wkbPolygon)
         for name, ftype in REVIEWED_FIELDS.items():
             reviewed.CreateField(ogr.FieldDefn(name, ftype))
     counts = ds.GetLayerByName(LAYER_COUNTS)
