@@ -19,15 +19,16 @@ def timeline_and_report(site_dir: Path, size: int, seed: int, result, exemplars:
     from sitewatch.plugin.report.chart import svg_to_png
     from sitewatch.plugin.report.report import write_report
     from sitewatch.plugin.samplesite import generate_site_series
-    from sitewatch.plugin.samplesite.examples import EXAMPLE_CATEGORIES, EXAMPLE_MIN_SCORE
+    from sitewatch.plugin.samplesite.examples import EXAMPLE_CATEGORIES
 
     print(f"\nExtending the sample site to {N_DATES} dates ...", flush=True)
     series = generate_site_series(site_dir, n_dates=N_DATES, size_px=size, seed=seed)
     known = {result.params.before_path: result.detections_before, result.params.after_path: result.detections_after}
+    equipment = result.params.equipment  # the engine, model and score of the two-date analysis
     timeline = run_timeline(TimelineParameters(
-        result.params.site_name, [str(c.raster) for c in series.captures], engine="exemplar",
-        exemplars_path=str(exemplars), exemplars_raster=str(series.site.before), min_score=EXAMPLE_MIN_SCORE,
-        known_detections=lambda path, _date: known.get(path)))
+        result.params.site_name, [str(c.raster) for c in series.captures], engine=equipment.engine,
+        model_path=equipment.model_path, exemplars_path=str(exemplars), exemplars_raster=str(series.site.before),
+        min_score=equipment.min_score, known_detections=lambda path, _date: known.get(path)))
     files = write_timeline(timeline, str(out / "timeline"))
     chart = svg_to_png(timeline_svg(timeline), str(out / "timeline" / "timeline.png"))
     report = write_report(result, str(out / "report.html"), timeline=timeline)

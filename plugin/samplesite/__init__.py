@@ -21,6 +21,12 @@ stays bounded at any size; the same seed and size give identical pixels.
     series = generate_site_series(out_dir, n_dates=5, size_px=1024, seed=7)   # N dates, truth per date
 
 Dates 1 and 2 of a series are the two-date site unchanged; see series.py for the later dates.
+
+    refs = generate_reference_captures(out_dir, size_px=4096, seed=7)   # reference.py
+    model = train_site_model(out_dir, size_px=4096, seed=7)             # training.py
+
+Two earlier captures of the same airfield with their own population, every object reviewed:
+the examples the learned engine is trained on for the demo (the site's own detector).
 """
 from __future__ import annotations
 

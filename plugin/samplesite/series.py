@@ -200,6 +200,16 @@ def _counts(features: list[dict], key: str) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
+def site_frame(site: SampleSite, seed: int) -> tuple[tuple, str, dict[str, CaptureInfo], dict]:
+    """What every later capture of a site shares: geotransform, CRS (WKT), the two dates'
+    capture metadata and their sun-shadow vectors."""
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(CRS_EPSG)
+    caps = _captures(seed, CENTRE_LAT, CENTRE_LON)
+    sun_vec = {k: sun_shadow_vector(c.sun_azimuth, c.sun_elevation, site.gsd_m) for k, c in caps.items()}
+    return tuple(site.manifest["geotransform"]), srs.ExportToWkt(), caps, sun_vec
+
+
 def _existing_site(out: Path, size_px: int, seed: int) -> Optional[SampleSite]:
     """The two-date site already in `out` when it has this size and seed (generation is deterministic)."""
     try:
@@ -219,12 +229,7 @@ def generate_site_series(out_dir: Union[str, Path], n_dates: int = 5, size_px: i
     out = Path(out_dir)
     site = _existing_site(out, size_px, seed) or generate_sample_site(out, size_px, seed,
                                                                         progress.stage(0.0, 2.0 / n_dates))
-    gt = tuple(site.manifest["geotransform"])
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(CRS_EPSG)
-    wkt = srs.ExportToWkt()
-    caps = _captures(seed, CENTRE_LAT, CENTRE_LON)
-    sun_vec = {k: sun_shadow_vector(c.sun_azimuth, c.sun_elevation, site.gsd_m) for k, c in caps.items()}
+    gt, wkt, caps, sun_vec = site_frame(site, seed)
     layout, builder = build_layout_and_builder(size_px, site.gsd_m, seed, load_catalogue(), sun_vec, _shift(seed))
     builder.rng = np.random.default_rng([seed, 5151])  # later dates draw from their own stream
     states = {o.oid: o.after for o in builder.objects}

@@ -334,12 +334,21 @@ def parse_output(out: np.ndarray, layout: str, nc: int, min_score: float) -> lis
                      float(scores[i]), int(ids[i])) for i, ang in zip(sel, angles)]
 
 
+# a box of the same class centred within this share of a better box's half-extents is a second
+# peak on that object's body (large objects give several), not an object of its own
+CENTRE_ON_BODY = 0.75
+
+
 def nms_model_boxes(boxes: list[ModelBox], iou_threshold: float) -> list[ModelBox]:
-    """Class-agnostic NMS on the boxes' axis-aligned hulls (rotated NMS runs later, across tiles)."""
+    """Class-agnostic NMS on the boxes' axis-aligned hulls (rotated NMS runs later, across tiles);
+    same-class boxes centred on a better box's body (CENTRE_ON_BODY) are dropped as well."""
     if not boxes:
         return []
     hull = np.array([_hull(b) for b in boxes])
     scores = np.array([b.score for b in boxes])
+    classes = np.array([b.class_id for b in boxes])
+    centre = (hull[:, :2] + hull[:, 2:]) / 2.0
+    half = (hull[:, 2:] - hull[:, :2]) / 2.0
     order = np.argsort(-scores)
     keep = []
     area = (hull[:, 2] - hull[:, 0]) * (hull[:, 3] - hull[:, 1])
@@ -351,7 +360,9 @@ def nms_model_boxes(boxes: list[ModelBox], iou_threshold: float) -> list[ModelBo
         iy = np.clip(np.minimum(hull[i, 3], hull[rest, 3]) - np.maximum(hull[i, 1], hull[rest, 1]), 0, None)
         inter = ix * iy
         iou = inter / np.maximum(area[i] + area[rest] - inter, 1e-9)
-        order = rest[iou <= iou_threshold]
+        on_body = (classes[rest] == classes[i]) & np.all(
+            np.abs(centre[rest] - centre[i]) <= CENTRE_ON_BODY * half[i], axis=1)
+        order = rest[(iou <= iou_threshold) & ~on_body]
     return [boxes[i] for i in keep]
 
 

@@ -190,3 +190,14 @@ def test_input_scaling_rules():
     assert ranges[0][0] == pytest.approx(2.98, abs=0.01) and ranges[0][1] == pytest.approx(98.02, abs=0.01)
     unit = scale_to_unit(sample, ranges)
     assert unit.min() == 0.0 and unit.max() == 1.0
+
+
+def test_second_peaks_on_a_large_objects_body_are_dropped():
+    from sitewatch.plugin.core.equipment.onnx_model import ModelBox, nms_model_boxes
+
+    transport = ModelBox(100.0, 100.0, 70.0, 60.0, 0.0, 0.95, 0)
+    second_peak = ModelBox(100.0, 114.0, 40.0, 36.0, 0.0, 0.5, 0)  # on its fuselage: IoU only 0.34
+    truck_under_wing = ModelBox(100.0, 114.0, 8.0, 3.0, 0.0, 0.6, 1)  # another class: kept
+    neighbour = ModelBox(175.0, 100.0, 70.0, 60.0, 0.0, 0.9, 0)  # wing tip to wing tip: kept
+    kept = nms_model_boxes([second_peak, truck_under_wing, transport, neighbour], 0.45)
+    assert kept == [transport, neighbour, truck_under_wing]

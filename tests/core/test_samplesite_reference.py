@@ -1,0 +1,77 @@
+"""The sample site's reviewed reference captures and the site model trained on them."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from osgeo import gdal
+
+from sitewatch.plugin.core.captures import capture_date
+from sitewatch.plugin.core.errors import InputError
+from sitewatch.plugin.samplesite import generate_sample_site
+from sitewatch.plugin.samplesite.reference import (
+    generate_reference_capture, generate_reference_captures, load_reference_capture)
+
+SIZE = 1024
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    return generate_sample_site(tmp_path_factory.mktemp("ref") / "site", SIZE, seed=7)
+
+
+def _objects(path) -> list[dict]:
+    return [f["properties"] for f in json.loads(path.read_text())["features"]]
+
+
+def test_earlier_captures_of_the_same_airfield_with_their_own_population(site):
+    refs = generate_reference_captures(site.root, SIZE, 7)
+    assert len(refs) == 2 and refs[1].date < refs[0].date
+    first, second = (_objects(r.truth) for r in refs)
+    assert [(o["cx"], o["cy"]) for o in first] != [(o["cx"], o["cy"]) for o in second]
+    ref = refs[0]
+    ds = gdal.Open(str(ref.raster))
+    before = gdal.Open(str(site.before))
+    assert (ds.RasterXSize, ds.RasterYSize, ds.RasterCount) == (SIZE, SIZE, 4)
+    assert ds.GetGeoTransform() == before.GetGeoTransform()
+    assert capture_date(str(ref.raster)).date < capture_date(str(site.before)).date
+    objects = _objects(ref.truth)
+    assert sum(ref.counts.values()) == len(objects) > 10
+    assert {"fighters and bombers", "air-defence launchers and radars"} <= set(ref.counts)
+    assert all(o["event"] == "reviewed" and o["date"] == ref.date for o in objects)
+    # other airframes at other spots: most objects of date 1 have nothing of their class within 2 m
+    date1 = _objects(site.truth_before)
+    same_spot = sum(any(o["class"] == p["class"] and math.dist((o["cx"], o["cy"]), (p["cx"], p["cy"])) < 2.0
+                        for o in objects) for p in date1)
+    assert same_spot < 0.3 * len(date1)
+
+
+def test_generation_is_deterministic_and_kept(site, tmp_path):
+    ref = generate_reference_capture(site.root, SIZE, 7)
+    again = generate_sample_site(tmp_path / "again", SIZE, seed=7)
+    other = generate_reference_capture(again.root, SIZE, 7)
+    assert gdal.Open(str(other.raster)).ReadRaster() == gdal.Open(str(ref.raster)).ReadRaster()
+    assert other.truth.read_text() == ref.truth.read_text()
+    stamp = ref.raster.stat().st_mtime_ns
+    assert generate_reference_capture(site.root, SIZE, 7).raster.stat().st_mtime_ns == stamp
+    assert load_reference_capture(tmp_path / "nowhere") is None
+
+
+def test_a_site_of_another_size_is_refused(site, tmp_path):
+    small = generate_sample_site(tmp_path / "small", 512, seed=7)
+    with pytest.raises(InputError, match="not 1024 px"):
+        generate_reference_capture(small.root, SIZE, 7)
+
+
+def test_the_site_model_learns_categories_and_is_kept(site):
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from sitewatch.plugin.core.equipment.onnx_model import OnnxDetector
+    from sitewatch.plugin.samplesite.training import train_site_model
+
+    model = train_site_model(site.root, SIZE, 7, minutes=0.25)
+    classes = OnnxDetector(str(model)).metadata.class_names
+    assert "helicopters" in classes and "fighters and bombers" in classes and "mi8" not in classes
+    stamp = model.stat().st_mtime_ns
+    assert train_site_model(site.root, SIZE, 7, minutes=0.25).stat().st_mtime_ns == stamp  # kept
