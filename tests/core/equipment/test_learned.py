@@ -187,3 +187,16 @@ def test_validation_images_are_whole_groups():
         held = _validation_images(scaled, group_of, 0.12, np.random.default_rng(seed))
         assert len(held) == 3 and len({group_of[i] for i in held}) == 1
     assert _validation_images(scaled, ["one"] * 12, 0.12, np.random.default_rng(0)) == set()
+
+
+def test_a_step_budget_trains_that_many_steps(tmp_path):
+    from sitewatch.plugin.core.equipment.learned.train import TrainingParameters, train_detector
+
+    pytest.importorskip("torch", reason="training needs torch")
+    pytest.importorskip("onnx", reason="training writes ONNX")
+    raster = tmp_path / "a.tif"
+    dets = synthetic_scene(raster, np.random.default_rng(2), 3)
+    result = train_detector(TrainingParameters(output_model=str(tmp_path / "m.onnx"), examples=[(str(raster), dets)],
+                                               tile_size=128, crop_size=64, batch_size=2, time_budget_min=5.0,
+                                               max_steps=4))
+    assert result.steps == 4 and result.seconds < 120 and Path(result.model_path).exists()

@@ -42,6 +42,9 @@ class TrainingParameters:
     classes: Optional[Sequence[str]] = None  # keep only these classes (None: every class found)
     class_map: dict = field(default_factory=dict)  # rename classes before training {"Airplane": "aircraft"}
     time_budget_min: float = 20.0
+    # stop after this many steps (None: the time budget alone decides): the same training on a busy
+    # machine as on a quiet one, the time budget then only a cap
+    max_steps: Optional[int] = None
     gsd_m: float = 1.0  # the model's working ground sample distance
     image_gsd_m: Optional[float] = None  # GSD of images without georeferencing
     tile_size: int = 640
@@ -383,6 +386,8 @@ def train_detector(params: TrainingParameters, progress: Optional[Progress] = No
             now = time.monotonic()
             train_end = deadline - eval_cost - 1.5 * export_cost - step_cost
             frac = (now - t_train0) / max(train_end - t_train0, 1.0)
+            if params.max_steps:
+                frac = max(frac, step / params.max_steps)
             if frac >= 1.0 or now >= train_end:
                 break
             lr = LEARNING_RATE * min(1.0, (step + 1) / 30.0) * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * frac)))
@@ -403,7 +408,8 @@ def train_detector(params: TrainingParameters, progress: Optional[Progress] = No
                 step_cost = cost if step == 2 else 0.8 * step_cost + 0.2 * cost
             run_loss = float(loss) if run_loss is None else 0.95 * run_loss + 0.05 * float(loss)
             progress.report(0.08 + 0.88 * min(frac, 1.0), f"Training: step {step}, loss {run_loss:.3f}")
-            last = time.monotonic() + step_cost >= deadline - eval_cost - 1.5 * export_cost - step_cost
+            last = (time.monotonic() + step_cost >= deadline - eval_cost - 1.5 * export_cost - step_cost
+                    or (params.max_steps is not None and step >= params.max_steps))
             if time.monotonic() >= next_eval or last:
                 t_eval = time.monotonic()
                 net.eval()
