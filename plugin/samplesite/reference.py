@@ -25,7 +25,7 @@ from ..core.errors import InputError
 from ..core.progress import Progress
 from .capture import CaptureInfo, sun_position, write_imd
 from .layout import RUNWAY_HEADING, Layout, LayoutBuilder, sun_shadow_vector
-from .series import _render, _truth_features, site_frame
+from .series import _counts, _render, _truth_features, site_frame
 from .site import CENTRE_LAT, CENTRE_LON, _bounds_ll, _collection, _shift, load_sample_site
 
 REFERENCE_CAPTURES = 2  # the reviewed history: this many earlier captures
@@ -55,13 +55,6 @@ def _reference_info(seed: int, k: int, before: CaptureInfo) -> CaptureInfo:
                        round(float(rng.uniform(0.05, 0.25)), 3))
 
 
-def _counts(features: list[dict]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for f in features:
-        out[f["properties"]["category"]] = out.get(f["properties"]["category"], 0) + 1
-    return dict(sorted(out.items()))
-
-
 def load_reference_capture(out_dir: Union[str, Path], k: int = 1) -> Optional[ReferenceCapture]:
     """Reference capture k (1-based) already in out_dir, or None."""
     out = Path(out_dir)
@@ -70,7 +63,7 @@ def load_reference_capture(out_dir: Union[str, Path], k: int = 1) -> Optional[Re
         return None
     feats = json.loads(truth.read_text(encoding="utf-8"))["features"]
     date = feats[0]["properties"]["date"] if feats else ""
-    return ReferenceCapture(raster, truth, date, _counts(feats))
+    return ReferenceCapture(raster, truth, date, _counts(feats, "category"))
 
 
 def generate_reference_captures(out_dir: Union[str, Path], size_px: int, seed: int,
