@@ -3,10 +3,12 @@
     refs = generate_reference_captures(out_dir, size_px=4096, seed=7)   # REFERENCE_CAPTURES of them
     refs[0].raster, refs[0].truth     # reference_1.tif (+ .IMD), truth_reference_1.geojson
 
-The same airfield (runways, buildings, shelters, the air-defence site's berms) three and six
+The same airfield (runways, buildings, shelters, the air-defence site's berms) three, six and nine
 weeks before date 1, each under its own sun and sensor, with its own population drawn afresh: other
 airframes, vehicles and air-defence equipment at other spots and headings (fixed emplacements,
-the launchers' berms and the shelter fronts, are used again, as on a real base). It stands for
+the launchers' berms and the shelter fronts, are used again, as on a real base). Launchers come
+and go between captures: each reference leaves some berms empty and every other one has no
+engagement radar, so the history shows empty emplacements as well as occupied ones. It stands for
 an analyst's reviewed history of the site: `make demo` trains the learned engine on it and then
 analyses dates 1 and 2, which it never saw. Needs the two-date site in out_dir (same size, seed).
 """
@@ -28,7 +30,7 @@ from .layout import RUNWAY_HEADING, Layout, LayoutBuilder, sun_shadow_vector
 from .series import _counts, _render, _truth_features, site_frame
 from .site import CENTRE_LAT, CENTRE_LON, _bounds_ll, _collection, _shift, load_sample_site
 
-REFERENCE_CAPTURES = 2  # the reviewed history: this many earlier captures
+REFERENCE_CAPTURES = 3  # the reviewed history: this many earlier captures
 DAYS_BEFORE = 21  # reference capture k lies k times this many days before date 1
 
 
@@ -53,6 +55,19 @@ def _reference_info(seed: int, k: int, before: CaptureInfo) -> CaptureInfo:
     cat = f"10400100{int(rng.integers(0x10000000, 0xFFFFFFFF)):08X}"
     return CaptureInfo(f"reference{k}", when, "WV02" if k % 2 else "WV03", cat, 0.0, az, el, float(rng.uniform(8, 25)), gains, offsets,
                        round(float(rng.uniform(0.05, 0.25)), 3))
+
+
+def _vary_air_defence(builder: LayoutBuilder, rng: np.random.Generator, radar: bool) -> None:
+    """At least half of the berms keep their launcher and at least one is empty; the engagement
+    radar stays only when `radar`."""
+    launchers = [o for o in builder.ad_objects if o.cls == "s400_launcher"]
+    n = len(launchers)
+    keep = int(rng.integers(max(1, n // 2), max(1, n - 1) + 1))
+    gone = {launchers[i].oid for i in rng.permutation(n)[keep:]}
+    if not radar:
+        gone |= {o.oid for o in builder.ad_objects if o.cls == "s400_radar"}
+    builder.objects = [o for o in builder.objects if o.oid not in gone]
+    builder.ad_objects = [o for o in builder.ad_objects if o.oid not in gone]
 
 
 def load_reference_capture(out_dir: Union[str, Path], k: int = 1) -> Optional[ReferenceCapture]:
@@ -95,6 +110,7 @@ def generate_reference_capture(out_dir: Union[str, Path], size_px: int, seed: in
     # ... then a population of its own
     builder.rng = np.random.default_rng([seed, 6161, k])
     builder.equipment()
+    _vary_air_defence(builder, np.random.default_rng([seed, 6262, k]), radar=k % 2 == 1)
     cap = _reference_info(seed, k, caps["before"])
     sun = sun_shadow_vector(cap.sun_azimuth, cap.sun_elevation, site.gsd_m)
     cu, cv, rad = builder.ad_centre

@@ -50,7 +50,7 @@ def train_site_model(site_dir: Union[str, Path], size_px: int, seed: int, minute
     train_detector(TrainingParameters(
         output_model=str(model), examples=[(str(r.raster), read_detections(str(r.truth))) for r in refs],
         class_map=category_map(), time_budget_min=minutes, max_steps=steps, crop_size=TRAINING_CROP_PX,
-        seed=seed),
+        seed=seed, det_conf=SITE_MODEL_MIN_SCORE),
         progress.stage(0.1, 1.0))
     progress.report(1.0, f"Site model trained in {time.monotonic() - started:.0f} s")
     return model

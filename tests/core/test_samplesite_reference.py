@@ -27,8 +27,8 @@ def _objects(path) -> list[dict]:
 
 def test_earlier_captures_of_the_same_airfield_with_their_own_population(site):
     refs = generate_reference_captures(site.root, SIZE, 7)
-    assert len(refs) == 2 and refs[1].date < refs[0].date
-    first, second = (_objects(r.truth) for r in refs)
+    assert len(refs) == 3 and refs[2].date < refs[1].date < refs[0].date
+    first, second = (_objects(r.truth) for r in refs[:2])
     assert [(o["cx"], o["cy"]) for o in first] != [(o["cx"], o["cy"]) for o in second]
     ref = refs[0]
     ds = gdal.Open(str(ref.raster))
@@ -45,6 +45,16 @@ def test_earlier_captures_of_the_same_airfield_with_their_own_population(site):
     same_spot = sum(any(o["class"] == p["class"] and math.dist((o["cx"], o["cy"]), (p["cx"], p["cy"])) < 2.0
                         for o in objects) for p in date1)
     assert same_spot < 0.3 * len(date1)
+
+
+def test_the_history_shows_empty_berms_and_an_absent_radar(site):
+    refs = generate_reference_captures(site.root, SIZE, 7)
+    date1 = [o["class"] for o in _objects(site.truth_before)]
+    berms, radars = date1.count("s400_launcher"), date1.count("s400_radar")  # every berm is full on date 1
+    for k, ref in enumerate(refs, start=1):
+        classes = [o["class"] for o in _objects(ref.truth)]
+        assert 1 <= classes.count("s400_launcher") < berms
+        assert classes.count("s400_radar") == (radars if k % 2 else 0)
 
 
 def test_generation_is_deterministic_and_kept(site, tmp_path):

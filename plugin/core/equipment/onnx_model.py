@@ -21,6 +21,8 @@ sidecar wins where both give a key).
                    input_min/max)
   input_percentiles  [low, high] for the stretch (default [2, 98])
   input_bands      1-based raster bands fed to the model (default: first 3; 1 band is repeated)
+  test_time_flips  true: run each tile mirrored three ways as well and average (default false;
+                   SiteWatch's training writes true)
 
 The model input is float32 NCHW RGB scaled to 0..1 (as Deepness feeds it); standardisation,
 if any, is the model's business (inside the graph).
@@ -285,17 +287,75 @@ class OnnxDetector:
             raise ModelError(f"The model {self.path.name} returned shape {out.shape}. {LAYOUT_HELP}.")
         return out
 
-    def predict(self, image: np.ndarray, min_score: float) -> list[ModelBox]:
-        """Boxes for a (C, H, W) image scaled to 0..1 with H, W <= tile size (padded here)."""
+    def predict(self, image: np.ndarray, min_score: float, flips: bool = False) -> list[ModelBox]:
+        """Boxes for a (C, H, W) image scaled to 0..1 with H, W <= tile size (padded here).
+        `flips`: the image is also seen mirrored left-right, up-down and both, and each box
+        scores the mean over the four views (merge_views)."""
         t = self.tile_size
         c, h, w = image.shape
         if h > t or w > t:
             raise ModelError(f"A tile of {w} x {h} px exceeds the model's input of {t} px.")
-        batch = np.zeros((1, self.channels, t, t), np.float32)
-        batch[0, :, :h, :w] = fit_channels(image, self.channels)
-        boxes = parse_output(self.run(batch), self.layout, len(self.metadata.class_names), min_score)
-        keep = nms_model_boxes(boxes, self.metadata.det_iou_thresh)
+        fitted = fit_channels(image, self.channels)
+        views = FLIP_VIEWS if flips else ((),)
+        floor = min_score * VIEW_SCORE_FLOOR if flips else min_score
+        seen = []
+        for axes in views:
+            batch = np.zeros((1, self.channels, t, t), np.float32)
+            batch[0, :, :h, :w] = np.flip(fitted, axes) if axes else fitted
+            boxes = nms_model_boxes(parse_output(self.run(batch), self.layout, len(self.metadata.class_names), floor),
+                                    self.metadata.det_iou_thresh)
+            seen.append([_unflip(b, axes, w, h) for b in boxes])
+        keep = seen[0] if not flips else nms_model_boxes(
+            [b for b in merge_views(seen) if b.score >= min_score], self.metadata.det_iou_thresh)
         return [b for b in keep if 0 <= b.cx < w and 0 <= b.cy < h]
+
+
+FLIP_VIEWS = ((), (2,), (1,), (1, 2))  # axes of a (C, H, W) image mirrored: 2 left-right, 1 up-down
+VIEW_SCORE_FLOOR = 0.5  # with flips, each view keeps boxes down to this share of the threshold
+
+
+def _unflip(b: ModelBox, axes: tuple, w: int, h: int) -> ModelBox:
+    """A box seen in a mirrored image, in the image's own pixels."""
+    if not axes:
+        return b
+    cx = w - b.cx if 2 in axes else b.cx
+    cy = h - b.cy if 1 in axes else b.cy
+    angle = b.angle_deg if len(axes) == 2 else -b.angle_deg  # one mirror reverses the turn
+    return ModelBox(cx, cy, b.w, b.h, angle, b.score, b.class_id)
+
+
+def merge_views(views: list[list[ModelBox]], iou_min: float = 0.5) -> list[ModelBox]:
+    """One box per object seen in several views: boxes of the same class overlapping the best one
+    (hull IoU >= iou_min, one per view) are averaged, weighted by score; the score is the sum over
+    the views divided by their number (a view that missed the object adds 0)."""
+    pool = [(b, k) for k, boxes in enumerate(views) for b in boxes]
+    if not pool:
+        return []
+    hull = np.array([_hull(b) for b, _ in pool])
+    area = (hull[:, 2] - hull[:, 0]) * (hull[:, 3] - hull[:, 1])
+    used = np.zeros(len(pool), bool)
+    merged = []
+    for i in np.argsort([-b.score for b, _ in pool]):
+        if used[i]:
+            continue
+        best, _ = pool[i]
+        ix = np.clip(np.minimum(hull[i, 2], hull[:, 2]) - np.maximum(hull[i, 0], hull[:, 0]), 0, None)
+        iy = np.clip(np.minimum(hull[i, 3], hull[:, 3]) - np.maximum(hull[i, 1], hull[:, 1]), 0, None)
+        iou = ix * iy / np.maximum(area[i] + area - ix * iy, 1e-9)
+        members, views_taken = [], set()
+        for j in np.argsort(-iou):
+            b, k = pool[j]
+            if iou[j] < iou_min:
+                break
+            if not used[j] and b.class_id == best.class_id and k not in views_taken:
+                members.append(b)
+                views_taken.add(k)
+                used[j] = True
+        wsum = sum(b.score for b in members)
+        merged.append(ModelBox(sum(b.cx * b.score for b in members) / wsum, sum(b.cy * b.score for b in members) / wsum,
+                               sum(b.w * b.score for b in members) / wsum, sum(b.h * b.score for b in members) / wsum,
+                               best.angle_deg, wsum / len(views), best.class_id))
+    return merged
 
 
 def fit_channels(image: np.ndarray, channels: int) -> np.ndarray:

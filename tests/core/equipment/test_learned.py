@@ -123,6 +123,7 @@ def test_train_then_detect(tmp_path):
     assert meta["model_type"] == "Detector" and meta["class_names"] == {"0": "aircraft"}
     assert meta["resolution"] == 100.0 and meta["tile_size"] == 128
     assert meta["det_type"] == "YOLO_v5_or_v7_default" and 0 < meta["tiles_overlap"] <= 40
+    assert meta["test_time_flips"] is True  # detection sees each tile four ways
     summary = model_summary(model)
     assert summary.input_shape == [1, 3, 128, 128] and summary.gsd_m == pytest.approx(1.0)
 
@@ -198,5 +199,9 @@ def test_a_step_budget_trains_that_many_steps(tmp_path):
     dets = synthetic_scene(raster, np.random.default_rng(2), 3)
     result = train_detector(TrainingParameters(output_model=str(tmp_path / "m.onnx"), examples=[(str(raster), dets)],
                                                tile_size=128, crop_size=64, batch_size=2, time_budget_min=5.0,
-                                               max_steps=4))
+                                               max_steps=4, det_conf=0.42))
     assert result.steps == 4 and result.seconds < 120 and Path(result.model_path).exists()
+    from sitewatch.plugin.core.equipment.onnx_model import model_summary
+
+    assert result.det_conf == 0.42 and model_summary(result.model_path).det_conf == 0.42  # the threshold given
+

@@ -201,3 +201,30 @@ def test_second_peaks_on_a_large_objects_body_are_dropped():
     neighbour = ModelBox(175.0, 100.0, 70.0, 60.0, 0.0, 0.9, 0)  # wing tip to wing tip: kept
     kept = nms_model_boxes([second_peak, truck_under_wing, transport, neighbour], 0.45)
     assert kept == [transport, neighbour, truck_under_wing]
+
+
+def test_flipped_views_are_mirrored_back_and_scores_averaged(tmp_path):
+    # the stand-in model answers the same box whatever it sees: mirrored back, the box lands at
+    # (32, 20) in the plain and left-right views, at (32, 44) in the up-down ones
+    det = OnnxDetector(make_model(tmp_path / "v5.onnx", v5_rows(), dict(META, det_type=DET_V5)))
+    s = 0.9 * 0.95
+    boxes = sorted(det.predict(np.zeros((3, 64, 64), np.float32), 0.3, flips=True), key=lambda b: b.cy)
+    assert [(b.cx, b.cy, b.class_id) for b in boxes] == [(32, 20, 1), (32, 44, 1)]
+    assert [b.score for b in boxes] == [pytest.approx(s / 2), pytest.approx(s / 2)]
+    # a box seen by half of the views only keeps half its score: under a threshold above that, gone
+    assert det.predict(np.zeros((3, 64, 64), np.float32), 0.5, flips=True) == []
+
+
+def test_views_of_one_object_merge_into_one_box():
+    from sitewatch.plugin.core.equipment.onnx_model import ModelBox, merge_views
+
+    plain = [ModelBox(100.0, 100.0, 20.0, 10.0, 0.0, 0.8, 0), ModelBox(300.0, 300.0, 8.0, 4.0, 0.0, 0.4, 1)]
+    mirrored = [ModelBox(102.0, 100.0, 20.0, 10.0, 0.0, 0.6, 0)]
+    other = [ModelBox(101.0, 101.0, 20.0, 10.0, 0.0, 0.7, 0), ModelBox(100.0, 100.0, 20.0, 10.0, 0.0, 0.9, 1)]
+    merged = merge_views([plain, mirrored, other, []])
+    by_class = sorted(merged, key=lambda b: (b.class_id, -b.score))
+    aircraft = by_class[0]
+    assert aircraft.score == pytest.approx((0.8 + 0.6 + 0.7) / 4)
+    assert aircraft.cx == pytest.approx((100 * 0.8 + 102 * 0.6 + 101 * 0.7) / 2.1)
+    # another class on the same spot and a box seen once stay apart, each with its own mean
+    assert sorted(round(b.score, 3) for b in by_class[1:]) == [0.1, 0.225]

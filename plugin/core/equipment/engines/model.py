@@ -27,7 +27,9 @@ def run_onnx_detector(params: "DetectionParameters", detector: OnnxDetector, eng
     """Detections of an ONNX model over params.raster (inside the AOI window), map coordinates.
 
     The raster is read at the model's GSD (any CRS: geographic GSD is converted to metres);
-    the score threshold is `params.options["det_conf"]`, else the model's det_conf.
+    the score threshold is `params.options["det_conf"]`, else the model's det_conf; test-time flips
+    (`OnnxDetector.predict`) when `params.options["flips"]`, else when the model asks for them
+    (metadata `test_time_flips`, written by SiteWatch's training when asked).
     """
     meta = detector.metadata
     ds = open_raster(params.raster)
@@ -62,12 +64,13 @@ def run_onnx_detector(params: "DetectionParameters", detector: OnnxDetector, eng
         ranges = [(meta.input_min, meta.input_max)]
     opts = params.options or {}
     threshold = float(opts.get("det_conf", meta.det_conf))
+    flips = bool(opts.get("flips", meta.raw.get("test_time_flips", False)))
     names = meta.class_names
 
     def detect_tile(array: np.ndarray, tile: Tile) -> list[PixelBox]:
         image = scale_to_unit(array, ranges)
         out = []
-        for b in detector.predict(image, threshold):
+        for b in detector.predict(image, threshold, flips):
             length, width, angle = model_box_to_oriented(b)
             out.append(PixelBox(b.cx, b.cy, length, width, angle, names[b.class_id] if b.class_id < len(names)
                                 else str(b.class_id), b.score))

@@ -14,8 +14,9 @@ from ...errors import ModelError
 
 
 def export_onnx(decoder, path: Path, class_names: Sequence[str], gsd_m: float, tile_size: int,
-                det_conf: float, max_object_px: float, training_info: dict) -> None:
-    """Export `decoder` (DecodedDetector) with a fixed [1, 3, tile, tile] input; atomic write."""
+                det_conf: float, max_object_px: float, training_info: dict, test_time_flips: bool = False) -> None:
+    """Export `decoder` (DecodedDetector) with a fixed [1, 3, tile, tile] input; atomic write.
+    `test_time_flips`: the model asks to be run on mirrored views as well (OnnxDetector.predict)."""
     torch = require("torch")
     onnx = require("onnx")
     tile = int(tile_size)
@@ -34,6 +35,7 @@ def export_onnx(decoder, path: Path, class_names: Sequence[str], gsd_m: float, t
         "box_type": "axis_aligned",
         "max_object_px": round(float(max_object_px), 1),
         "sitewatch_engine": "learned",
+        "test_time_flips": bool(test_time_flips),
         "training": training_info,
     }
     tmp = Path(scratch.run_folder(str(path.parent))) / (path.name + ".part")

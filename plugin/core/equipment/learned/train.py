@@ -1,8 +1,8 @@
 """Train the CenterNet-style detector on CPU within a time budget and export it to ONNX.
 
 Entry point: `train_detector(TrainingParameters, progress) -> TrainingResult`. The best model
-(by F1 on held-out images, IoU 0.5) is kept; the score threshold that gives that F1 is
-written into the model as `det_conf`.
+(by F1 on held-out images, IoU 0.5) is kept; the score threshold that gives that F1 (or the
+one given) is written into the model as `det_conf`.
 """
 from __future__ import annotations
 
@@ -54,6 +54,11 @@ class TrainingParameters:
     seed: int = 0
     validation_fraction: float = 0.12
     width: int = 16
+    # the model is run on the image mirrored three ways as well and each box scores the mean over
+    # the four views (OnnxDetector.predict): steadier scores for about twice the detection time
+    test_time_flips: bool = True
+    # score threshold written into the model (None: the one that gives the best validation F1)
+    det_conf: Optional[float] = None
     # image path -> group (e.g. the site it shows): the held-out validation images are whole
     # groups, so the threshold is not chosen on other dates of a training site (each image or
     # chip of an image not listed is a group of its own)
@@ -431,14 +436,16 @@ def train_detector(params: TrainingParameters, progress: Optional[Progress] = No
             net.load_state_dict(best_state)
         net.eval()
         progress.report(0.97, "Writing the ONNX model")
+        det_conf = best_conf if params.det_conf is None else params.det_conf
         sizes = np.concatenate([np.maximum(s.boxes[:, 2] - s.boxes[:, 0], s.boxes[:, 3] - s.boxes[:, 1])
                                 for s in scaled if len(s.boxes)])
         seconds = time.monotonic() - t_start
         export_onnx(decoder, out_path, class_names=class_names, gsd_m=params.gsd_m, tile_size=params.tile_size,
-                    det_conf=best_conf, max_object_px=float(np.percentile(sizes, 99)),
+                    det_conf=det_conf, max_object_px=float(np.percentile(sizes, 99)),
                     training_info={"images": len(train_set), "validation_images": len(val_set) if val_idx else 0,
                                    "objects": int(n_obj), "steps": step, "threads": threads, "seconds": round(seconds, 1),
-                                   "validation_f1": round(best_f1, 4)})
+                                   "validation_f1": round(best_f1, 4)},
+                    test_time_flips=params.test_time_flips)
     finally:
         torch.set_num_threads(old_threads)
     progress.report(1.0, "Model written")
@@ -446,4 +453,4 @@ def train_detector(params: TrainingParameters, progress: Optional[Progress] = No
         model_path=str(out_path), class_names=class_names, gsd_m=params.gsd_m, tile_size=params.tile_size,
         steps=step, seconds=time.monotonic() - t_start, images_train=len(train_set),
         images_validation=len(val_idx), objects=int(n_obj), validation_f1=best_f1 if val_idx else None,
-        det_conf=best_conf, history=history, threads=threads)
+        det_conf=det_conf, history=history, threads=threads)
