@@ -17,6 +17,7 @@ max over the folds; targets hold for the mean over folds and, a little lower, fo
 Default: 3 folds x 10 min of training (about 35 min on two free cores).
 
     .venv/bin/python tools/eval_learned.py [--folds 3] [--budget MIN] [--fold K] [--verbose]
+    .venv/bin/python tools/eval_learned.py --saved --flips off   # the last run's models, no training
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Optional
 
 TOOLS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TOOLS))
@@ -104,8 +106,9 @@ def train(train_groups: list[list[str]], vrts: dict, annotations: dict, budget_m
 
 
 def evaluate_fold(test_groups: list[list[str]], model: Path, vrts: dict, annotations: dict,
-                  verbose: bool) -> dict:
-    """Detection and event scores of `model` on the images of the test sites."""
+                  verbose: bool, flips: Optional[bool] = None) -> dict:
+    """Detection and event scores of `model` on the images of the test sites; `flips` None runs
+    the test-time flips as the model asks, True or False forces them on or off."""
     gt_tf = ek.airbus_geotransform()
     tp = fp = fn = 0
     count_err = []
@@ -114,7 +117,8 @@ def evaluate_fold(test_groups: list[list[str]], model: Path, vrts: dict, annotat
     seconds = 0.0
     for im in (im for g in test_groups for im in g):
         r = detect_equipment(DetectionParameters(raster=vrts[im], engine="learned", model_path=str(model),
-                                                 min_score=0.0, capture=im))
+                                                 min_score=0.0, capture=im,
+                                                 options={} if flips is None else {"flips": flips}))
         seconds += r.seconds
         gt = ek.pixel_boxes_to_map([ring for ring, _ in annotations[im]], gt_tf)
         t, f, m = ek.match_at_iou([d.polygon for d in r.detections], gt, 0.5, [d.score for d in r.detections])
@@ -165,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fold", type=int, action="append", default=[],
                     help="run only this fold (0-based; repeatable): a quicker check, not the reported figure")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--saved", action="store_true",
+                    help="score the fold models a previous run left in eval-output/, without training")
+    ap.add_argument("--flips", choices=("model", "on", "off"), default="model",
+                    help="test-time flips as the model asks (default), or forced on or off")
     ap.add_argument("--verbose", action="store_true")
     args, _ = ap.parse_known_args(argv if argv is not None else sys.argv[1:])
     data = ek.airbus_dir()
@@ -194,22 +202,29 @@ def main(argv: list[str] | None = None) -> int:
             model = OUT_DIR / f"learned_airbus_fold{k}.onnx"
             print(f"fold {k}: train on {len(train_groups)} sites ({sum(len(g) for g in train_groups)} images), "
                   f"test on {len(test)} unseen sites ({sum(len(g) for g in test)} images)", flush=True)
-            t0 = time.monotonic()
-            res = train(train_groups, vrts, annotations, args.budget, model, args.threads)
-            print(f"  trained in {time.monotonic() - t0:.0f} s ({res.steps} steps, {res.threads} torch thread(s)), "
-                  f"validation F1 {res.validation_f1} on training sites, det_conf {res.det_conf:.2f}", flush=True)
-            s = evaluate_fold(test, model, vrts, annotations, args.verbose)
+            if args.saved:
+                if not model.is_file():
+                    print(f"  no saved model {model}: run without --saved first")
+                    return 1
+            else:
+                t0 = time.monotonic()
+                res = train(train_groups, vrts, annotations, args.budget, model, args.threads)
+                print(f"  trained in {time.monotonic() - t0:.0f} s ({res.steps} steps, {res.threads} torch "
+                      f"thread(s)), validation F1 {res.validation_f1} on training sites, det_conf {res.det_conf:.2f}",
+                      flush=True)
+            s = evaluate_fold(test, model, vrts, annotations, args.verbose,
+                              {"model": None, "on": True, "off": False}[args.flips])
             scores.append(s)
             print(f"  F1 {s['f1']:.3f} (P {s['precision']:.3f} R {s['recall']:.3f}; TP {s['tp']} FP {s['fp']} "
                   f"FN {s['fn']}), median count error {s['count_error_pct']:.1f} %, event F1 {s['event_f1']:.3f} "
                   f"(TP/FP/FN {'/'.join(map(str, s['events']))} over {s['pairs']} date pairs); "
                   f"detection {s['seconds']:.1f} s for {s['images']} images", flush=True)
-            if k == chosen[0]:  # the benchmark's model (tools/bench_learned.py)
+            if k == chosen[0] and not args.saved:  # the benchmark's model (tools/bench_learned.py)
                 (OUT_DIR / "learned_airbus.onnx").write_bytes(model.read_bytes())
     ok, lines = verdict(scores)
     which = "all folds" if len(chosen) == args.folds else f"fold(s) {', '.join(map(str, chosen))} only"
     print(f"learned engine on sites absent from training ({which}; {args.folds}-fold by site, "
-          f"{args.budget:g} min per fold):")
+          f"{args.budget:g} min per fold{', saved models' if args.saved else ''}; test-time flips: {args.flips}):")
     print("\n".join(lines))
     return 0 if ok else 1
 

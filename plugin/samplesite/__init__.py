@@ -25,7 +25,7 @@ Dates 1 and 2 of a series are the two-date site unchanged; see series.py for the
     refs = generate_reference_captures(out_dir, size_px=4096, seed=7)   # reference.py
     model = train_site_model(out_dir, size_px=4096, seed=7)             # training.py
 
-Two earlier captures of the same airfield with their own population, every object reviewed:
+Three earlier captures of the same airfield with their own population, every object reviewed:
 the examples the learned engine is trained on for the demo (the site's own detector).
 """
 from __future__ import annotations

@@ -339,9 +339,7 @@ def merge_views(views: list[list[ModelBox]], iou_min: float = 0.5) -> list[Model
         if used[i]:
             continue
         best, _ = pool[i]
-        ix = np.clip(np.minimum(hull[i, 2], hull[:, 2]) - np.maximum(hull[i, 0], hull[:, 0]), 0, None)
-        iy = np.clip(np.minimum(hull[i, 3], hull[:, 3]) - np.maximum(hull[i, 1], hull[:, 1]), 0, None)
-        iou = ix * iy / np.maximum(area[i] + area - ix * iy, 1e-9)
+        iou = _hull_iou(hull, area, i, slice(None))
         members, views_taken = [], set()
         for j in np.argsort(-iou):
             b, k = pool[j]
@@ -416,14 +414,18 @@ def nms_model_boxes(boxes: list[ModelBox], iou_threshold: float) -> list[ModelBo
         i = order[0]
         keep.append(i)
         rest = order[1:]
-        ix = np.clip(np.minimum(hull[i, 2], hull[rest, 2]) - np.maximum(hull[i, 0], hull[rest, 0]), 0, None)
-        iy = np.clip(np.minimum(hull[i, 3], hull[rest, 3]) - np.maximum(hull[i, 1], hull[rest, 1]), 0, None)
-        inter = ix * iy
-        iou = inter / np.maximum(area[i] + area[rest] - inter, 1e-9)
+        iou = _hull_iou(hull, area, i, rest)
         on_body = (classes[rest] == classes[i]) & np.all(
             np.abs(centre[rest] - centre[i]) <= CENTRE_ON_BODY * half[i], axis=1)
         order = rest[(iou <= iou_threshold) & ~on_body]
     return [boxes[i] for i in keep]
+
+
+def _hull_iou(hull: np.ndarray, area: np.ndarray, i: int, others) -> np.ndarray:
+    """IoU of hull i (x0, y0, x1, y1) with the hulls `others` (indices or a slice)."""
+    ix = np.clip(np.minimum(hull[i, 2], hull[others, 2]) - np.maximum(hull[i, 0], hull[others, 0]), 0, None)
+    iy = np.clip(np.minimum(hull[i, 3], hull[others, 3]) - np.maximum(hull[i, 1], hull[others, 1]), 0, None)
+    return ix * iy / np.maximum(area[i] + area[others] - ix * iy, 1e-9)
 
 
 def _hull(b: ModelBox) -> tuple[float, float, float, float]:
