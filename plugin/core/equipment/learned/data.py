@@ -184,7 +184,7 @@ def build_targets(boxes: np.ndarray, labels: np.ndarray, size: int, num_classes:
 
 
 def augment_crop(rng: np.random.Generator, pixels: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Random 90-degree rotation and flips of an (S, S, 3) crop with its (n, 4) boxes."""
+    """Random 90-degree rotation and flips of an (S, S, C) crop with its (n, 4) boxes."""
     size = pixels.shape[0]
     k = int(rng.integers(4))
     for _ in range(k):  # rotate 90 degrees counter-clockwise: (x, y) -> (y, S - x)

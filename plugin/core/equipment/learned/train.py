@@ -28,6 +28,8 @@ from .data import ScaledImage, augment_crop, build_targets, examples_to_images, 
 
 LOG = logging.getLogger(__name__)
 LEARNING_RATE = 3e-3
+EDGE_OVERHANG = 4  # random crops reach up to 1/EDGE_OVERHANG of their side past the image
+EMA_DECAY = 0.998  # the exported weights: an exponential moving average of the trained ones
 F1_TOLERANCE = 0.02  # validation F1 given up for a lower (more robust) score threshold
 
 
@@ -158,31 +160,47 @@ class _Sampler:
         else:
             im = self.images[int(rng.integers(len(self.images)))]
             h, w = im.pixels.shape[:2]
-            x0 = int(rng.integers(min(0, w - src), max(1, w - src + 1)))
-            y0 = int(rng.integers(min(0, h - src), max(1, h - src + 1)))
+            # a crop may reach a quarter of its side past the image: detection pads the tiles at a
+            # raster's edge (and nodata) with zeros, and the model learns that padding is background
+            over = src // EDGE_OVERHANG
+            x0 = int(rng.integers(min(0, w - src) - over, max(1, w - src + 1) + over))
+            y0 = int(rng.integers(min(0, h - src) - over, max(1, h - src + 1) + over))
         pix = _crop(im.pixels, x0, y0, src)
         boxes = im.boxes - np.array([x0, y0, x0, y0], np.float32)
         keep = ((boxes[:, 2] > 0) & (boxes[:, 3] > 0) & (boxes[:, 0] < src) & (boxes[:, 1] < src))
         boxes, labels = boxes[keep], im.labels[keep]
-        pix, boxes = augment_crop(rng, pix, boxes)
+        pix, boxes = augment_crop(rng, pix, boxes)  # (S, S, 4): RGB and "inside the image"
         t = torch.from_numpy(pix.astype(np.float32).transpose(2, 0, 1) / 255.0)
         if src != crop:
             t = torch.nn.functional.interpolate(t[None], size=(crop, crop), mode="bilinear",
                                                 align_corners=False)[0]
             boxes = boxes * (crop / src)
-        img = photometric(rng, t).numpy()
+        inside = (t[3:4] > 0.5).float()
+        img = (photometric(rng, t[:3]) * inside).numpy()  # padding stays 0, as detection sees it
         heat, reg, mask = build_targets(boxes, labels, crop, self.nc, stride, size_ref)
         return img, heat, reg, mask
 
 
 def _crop(pixels: np.ndarray, x0: int, y0: int, size: int) -> np.ndarray:
+    """(size, size, 4) uint8: the RGB pixels (0 past the image) and 255 where inside the image."""
     h, w = pixels.shape[:2]
-    out = np.zeros((size, size, 3), np.uint8)
+    out = np.zeros((size, size, 4), np.uint8)
     sx0, sy0 = max(0, x0), max(0, y0)
     sx1, sy1 = min(w, x0 + size), min(h, y0 + size)
     if sx1 > sx0 and sy1 > sy0:
-        out[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = pixels[sy0:sy1, sx0:sx1]
+        out[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0, :3] = pixels[sy0:sy1, sx0:sx1]
+        out[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0, 3] = 255
     return out
+
+
+def _ema_update(torch, ema, net, decay: float) -> None:
+    """ema <- decay * ema + (1 - decay) * net, weights and batch-norm statistics alike."""
+    with torch.no_grad():
+        for e, p in zip(ema.state_dict().values(), net.state_dict().values()):
+            if e.dtype.is_floating_point:
+                e.mul_(decay).add_(p.detach(), alpha=1.0 - decay)
+            else:
+                e.copy_(p)
 
 
 def _losses(torch, heat_logits, box, heat_t, reg_t, mask_t, class_weights):
@@ -373,6 +391,9 @@ def train_detector(params: TrainingParameters, progress: Optional[Progress] = No
     try:
         net = CenterNetLite(nc, params.width)
         decoder = DecodedDetector(net)
+        ema_net = CenterNetLite(nc, params.width)  # validated and exported: steadier than the last step
+        ema_net.load_state_dict(net.state_dict())
+        ema_net.eval()
         opt = torch.optim.AdamW(net.parameters(), lr=LEARNING_RATE, weight_decay=1e-4)
         sampler = _Sampler(train_set, nc, params.crop_size, rng)
         deadline = t_start + budget_s
@@ -408,6 +429,7 @@ def train_detector(params: TrainingParameters, progress: Optional[Progress] = No
             loss.backward()
             opt.step()
             step += 1
+            _ema_update(torch, ema_net, net, min(EMA_DECAY, (1 + step) / (10 + step)))
             if step > 1:  # the first step pays for warm-up; later ones give the cost of one more
                 cost = time.monotonic() - now
                 step_cost = cost if step == 2 else 0.8 * step_cost + 0.2 * cost
@@ -415,17 +437,19 @@ def train_detector(params: TrainingParameters, progress: Optional[Progress] = No
             progress.report(0.08 + 0.88 * min(frac, 1.0), f"Training: step {step}, loss {run_loss:.3f}")
             last = (time.monotonic() + step_cost >= deadline - eval_cost - 1.5 * export_cost - step_cost
                     or (params.max_steps is not None and step >= params.max_steps))
-            if time.monotonic() >= next_eval or last:
+            # with a step budget, validation at fixed steps: the same data trains the same model on a
+            # busy machine as on a quiet one
+            due = (step % max(1, params.max_steps // 5) == 0) if params.max_steps else time.monotonic() >= next_eval
+            if due or last:
                 t_eval = time.monotonic()
-                net.eval()
-                f1, conf = evaluate_f1(torch, decoder, val_set)
+                f1, conf = evaluate_f1(torch, DecodedDetector(ema_net), val_set)
                 eval_cost = max(eval_cost * 0.5, time.monotonic() - t_eval)
                 history.append({"step": step, "seconds": round(time.monotonic() - t_start, 1),
                                 "loss": round(run_loss, 4), "val_f1": round(f1, 4), "conf": round(conf, 2)})
                 LOG.info("step %d loss %.3f validation F1 %.3f at %.2f", step, run_loss, f1, conf)
                 if f1 >= best_f1:
                     best_f1, best_conf = f1, conf
-                    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+                    best_state = {k: v.detach().clone() for k, v in ema_net.state_dict().items()}
                 next_eval = time.monotonic() + eval_every
                 if last:
                     break
