@@ -243,3 +243,11 @@ def test_the_exported_weights_average_the_trained_ones():
     for k, v in a.state_dict().items():
         want = 0.75 * before[k] + 0.25 * b.state_dict()[k] if v.dtype.is_floating_point else b.state_dict()[k]
         assert torch.allclose(v, want.to(v.dtype)), k
+
+
+def test_a_step_budget_sets_the_learning_rate_by_steps_not_by_time():
+    from sitewatch.plugin.core.equipment.learned.train import schedule_fraction
+
+    assert schedule_fraction(50, 200, 0.9) == 0.25  # a busy machine: the time runs ahead, the schedule does not
+    assert schedule_fraction(50, 200, 0.1) == 0.25
+    assert schedule_fraction(50, None, 0.6) == 0.6  # a time budget alone

@@ -318,6 +318,13 @@ def evaluate_f1(torch, decoder, images: list[ScaledImage],
     return best, float(thresholds[k])
 
 
+def schedule_fraction(step: int, max_steps: Optional[int], time_fraction: float) -> float:
+    """How far the training is (0..1), which sets the learning rate: the steps done when a step
+    budget is given (a busy machine then trains the same model, only later; its time budget stays
+    a hard stop), else the time budget used."""
+    return step / max_steps if max_steps else time_fraction
+
+
 def effective_threads(requested: int) -> int:
     """Threads for torch: at most `requested`, fewer when other processes already keep the cores
     busy (oversubscribed OpenMP threads wait on each other and run many times slower)."""
@@ -411,9 +418,7 @@ def train_detector(params: TrainingParameters, progress: Optional[Progress] = No
         while True:
             now = time.monotonic()
             train_end = deadline - eval_cost - 1.5 * export_cost - step_cost
-            frac = (now - t_train0) / max(train_end - t_train0, 1.0)
-            if params.max_steps:
-                frac = max(frac, step / params.max_steps)
+            frac = schedule_fraction(step, params.max_steps, (now - t_train0) / max(train_end - t_train0, 1.0))
             if frac >= 1.0 or now >= train_end:
                 break
             lr = LEARNING_RATE * min(1.0, (step + 1) / 30.0) * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * frac)))
