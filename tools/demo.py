@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         from sitewatch.plugin.samplesite.training import SITE_MODEL_MIN_SCORE, TRAINING_STEPS, train_site_model
 
         print(f"The site's detector: the learned engine trained on the reviewed reference captures "
-              f"({TRAINING_STEPS} steps, about 13 min on a quiet 2-core machine; kept for later runs) ...", flush=True)
+              f"({TRAINING_STEPS} steps, about 20 min on a 2-core machine; kept for later runs) ...", flush=True)
         trained_at = time.perf_counter()
         model = train_site_model(site_dir, args.size, args.seed, progress=Progress(report), retrain=args.retrain)
         print(f"  model {model} ready in {time.perf_counter() - trained_at:.0f} s", flush=True)
