@@ -30,12 +30,16 @@ system-packages:
 	    $(DEBIAN_PACKAGES) >/dev/null; \
 	fi
 
+# Under a lock: two targets started together (make test & make demo) build the venv once.
 $(STAMP): requirements-dev.txt
-	@echo "Creating $(VENV) with pinned dev requirements..."
-	@$(SYSPY) -m venv --system-site-packages $(VENV)
-	@$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt 2>&1 \
-	  | { grep -v '^WARNING: Location' || true; }
-	@touch $(STAMP)
+	@exec 9>$(VENV).lock; flock 9; \
+	if [ ! -f $(STAMP) ] || [ requirements-dev.txt -nt $(STAMP) ]; then \
+	  echo "Creating $(VENV) with pinned dev requirements..."; \
+	  $(SYSPY) -m venv --system-site-packages $(VENV) \
+	  && $(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt 2>&1 \
+	     | { grep -v '^WARNING: Location' || true; } \
+	  && touch $(STAMP); \
+	fi
 
 test: setup
 	@$(VENV)/bin/ruff check --quiet .

@@ -77,6 +77,9 @@ class ChangeOptionsWidget(QgsCollapsibleGroupBox):
         )
 
 
+SCORE_TIP = "Detections less confident than this are dropped (0 keeps everything, 1 keeps almost nothing)."
+
+
 class EquipmentOptionsWidget(QgsCollapsibleGroupBox):
     changed = pyqtSignal()
 
@@ -96,6 +99,12 @@ class EquipmentOptionsWidget(QgsCollapsibleGroupBox):
             spin.setValue(default)
             spin.setClearValue(default)
         self.learned_model: Optional[Path] = None
+        # each engine keeps its own minimum score: a model starts from its own threshold, the
+        # Exemplar engine from the default (0.5 on the sample site), and switching engines keeps both
+        self._scores: dict[str, float] = {}
+        self._score_models: dict[str, Optional[str]] = {}
+        self._score_tips: dict[str, str] = {}
+        self._shown_engine: Optional[str] = None
         self.changed.connect(self._show_problems)  # what keeps Run off, said beside these options
         self.set_learned_model(None, None)
         self.toggled.connect(lambda _c: self.changed.emit())
@@ -134,6 +143,7 @@ class EquipmentOptionsWidget(QgsCollapsibleGroupBox):
             hint = (f"Learned engine: no model for “{site_name}” yet; train one with "
                     f"sitewatch:trainequipmentdetector into the site's {LEARNED_MODEL.as_posix()}.")
         item.setEnabled(self.learned_model is not None)
+        self._model_score("learned", self.learned_model)
         tip = hint + (f"\nThat is: {path}" if path is not None and self.learned_model is None else "")
         if hint:
             item.setToolTip(tip)
@@ -147,6 +157,12 @@ class EquipmentOptionsWidget(QgsCollapsibleGroupBox):
 
     def _engine_changed(self, *_args) -> None:
         engine = self.engine
+        if self._shown_engine is not None:
+            self._scores[self._shown_engine] = float(self.min_score_spin.value())
+        self._shown_engine = engine
+        if engine in self._scores:
+            self.min_score_spin.setValue(self._scores[engine])
+        self._show_score_tip(engine)
         self.model_widget.setVisible(engine == "model")
         self.model_label.setVisible(engine == "model")
         self.exemplar_combo.setVisible(engine == "exemplar")
@@ -180,7 +196,35 @@ class EquipmentOptionsWidget(QgsCollapsibleGroupBox):
             self.model_info_label.setText(f"{len(names)} classes; {trained}runs on {device} ({providers or 'CPU'})")
             if names:
                 self.set_classes(names)
+        self._model_score("model", Path(path) if summary is not None else None)
         self.changed.emit()
+
+    def _model_score(self, engine: str, model: Optional[Path]) -> None:
+        """A model newly chosen for `engine` sets that engine's minimum score to the model's own
+        threshold (its det_conf: nothing under it is kept anyway); the same model file again keeps
+        the analyst's value, a retrained one brings its own threshold."""
+        try:
+            key = f"{model}@{model.stat().st_mtime_ns}" if model is not None else None
+        except OSError:
+            key = None
+        if self._score_models.get(engine, "") == key:
+            return
+        self._score_models[engine] = key
+        summary = model_summary_or_none(str(model)) if key else None
+        threshold = getattr(summary, "det_conf", None)
+        if threshold is None:
+            self._scores.pop(engine, None)
+            self._score_tips.pop(engine, None)
+            return
+        self._scores[engine] = round(float(threshold), 3)
+        self._score_tips[engine] = f"The model {model.name} keeps nothing under its own threshold, {threshold:.3g}."
+        if self._shown_engine == engine:
+            self.min_score_spin.setValue(self._scores[engine])
+            self._show_score_tip(engine)
+
+    def _show_score_tip(self, engine: str) -> None:
+        tip = self._score_tips.get(engine) if engine in self._scores else None
+        self.min_score_spin.setToolTip(SCORE_TIP + (f" {tip}" if tip else ""))
 
     def _model_path(self) -> Optional[str]:
         if self.engine == "model":

@@ -66,3 +66,30 @@ def test_a_site_model_is_offered_and_sent_with_the_run(dock, tmp_path):
     model_path.unlink()  # gone again: back to an engine that can run
     dock.refresh_captures()
     assert not _learned_item(options).isEnabled() and options.engine == "exemplar"
+
+
+def test_each_engine_keeps_its_minimum_score_and_a_model_starts_from_its_own(dock):
+    pytest.importorskip("onnx", reason="onnx writes the test model")
+    from test_gui_model_engine import _model
+
+    site = dock.create_site("Base", QgsGeometry.fromWkt(site_wkt()), QgsCoordinateReferenceSystem("EPSG:32636"))
+    model_path = site.workspace().learned_model_path()
+    model_path.parent.mkdir(parents=True)
+    _model(model_path, det_conf=0.275)
+    dock._refresh_timer.stop()
+    options = dock.equipment_options
+    options.min_score_spin.setValue(0.5)  # the Exemplar engine's, as the sample site sets it
+    dock.refresh_captures()
+    assert options.engine == "exemplar" and options.min_score_spin.value() == pytest.approx(0.5)
+    options.engine_combo.setCurrentIndex(options.engine_combo.findData("learned"))
+    # the site model's own threshold, not the Exemplar engine's 0.5 (which would drop most of its finds)
+    assert options.min_score_spin.value() == pytest.approx(0.275)
+    assert dock.build_parameters().equipment.min_score == pytest.approx(0.275)
+    assert "0.275" in options.min_score_spin.toolTip()
+    options.min_score_spin.setValue(0.4)  # the analyst's choice for this engine ...
+    dock.refresh_captures()  # ... survives a refresh that finds the same model
+    assert options.min_score_spin.value() == pytest.approx(0.4)
+    options.engine_combo.setCurrentIndex(options.engine_combo.findData("exemplar"))
+    assert options.min_score_spin.value() == pytest.approx(0.5)
+    options.engine_combo.setCurrentIndex(options.engine_combo.findData("learned"))
+    assert options.min_score_spin.value() == pytest.approx(0.4)

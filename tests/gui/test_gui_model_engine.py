@@ -13,7 +13,7 @@ onnx = pytest.importorskip("onnx", reason="onnx builds the test model")
 pytest.importorskip("onnxruntime", reason="onnxruntime reads the model")
 
 
-def _model(path):
+def _model(path, det_conf=None):
     from onnx import TensorProto, helper, numpy_helper
 
     x = helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 64, 64])
@@ -27,7 +27,7 @@ def _model(path):
                               opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     for key, value in {"model_type": "Detector", "class_names": {"0": "tank", "1": "truck"}, "resolution": 100,
-                       "tile_size": 64}.items():
+                       "tile_size": 64, **({"det_conf": det_conf} if det_conf is not None else {})}.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, json.dumps(value)
     onnx.save(model, str(path))
