@@ -4,7 +4,8 @@
 
 What an analyst does after reviewing a site's earlier captures (review, then "Retrain from my
 reviews"): every reviewed object of the reference captures (reference.py) becomes a training
-example of its category (heavy transport, fighters and bombers, helicopters, ...). The model is
+example of its category (heavy transport, fighters and bombers, helicopters, ...; air-defence
+equipment by class: launcher, radar, Pantsir). The model is
 kept beside the site and used again while the reference captures are unchanged.
 """
 from __future__ import annotations
@@ -25,11 +26,20 @@ TRAINING_CROP_PX = 160  # training crops (model pixels): small crops, many steps
 SITE_MODEL_MIN_SCORE = 0.275  # detections under this score are dropped: chosen on the seed-7 demo site only
 
 
+# categories learned class by class: the air-defence category holds a launcher (tubes on a
+# trailer), an engagement radar and a truck-mounted Pantsir, three shapes of which the last is
+# much like the trucks of the vehicles category; one output for all three must fire on each and
+# not on a truck, one output per class learns a single shape. Counts still add them up by category.
+BY_CLASS_CATEGORIES = ("air_defence",)
+
+
 def category_map() -> dict[str, str]:
-    """Class id -> its category label: the model learns categories (a few examples of each type
-    would not teach it an Il-76 from an An-124; the category is what a count is about)."""
+    """Class id -> what the model learns it as: its category label (a few examples of each type
+    would not teach it an Il-76 from an An-124; the category is what a count is about), or the
+    class itself in BY_CLASS_CATEGORIES."""
     cat = load_catalogue()
-    return {cls: cat.category_label(cls) for cls in cat.classes}
+    return {cls: cls if info.category in BY_CLASS_CATEGORIES else cat.category_label(cls)
+            for cls, info in cat.classes.items()}
 
 
 def train_site_model(site_dir: Union[str, Path], size_px: int, seed: int, minutes: float = TRAINING_MINUTES,
@@ -43,14 +53,29 @@ def train_site_model(site_dir: Union[str, Path], size_px: int, seed: int, minute
     site_dir = Path(site_dir)
     refs = generate_reference_captures(site_dir, size_px, seed, progress=progress.stage(0.0, 0.1))
     model = site_dir / LEARNED_MODEL
-    if not retrain and model.exists() and all(model.stat().st_mtime >= r.truth.stat().st_mtime for r in refs):
+    examples = [(str(r.raster), read_detections(str(r.truth))) for r in refs]
+    classes = category_map()
+    if (not retrain and model.exists() and all(model.stat().st_mtime >= r.truth.stat().st_mtime for r in refs)
+            and _model_classes(model) in (None, sorted({classes.get(d.class_name, d.class_name)
+                                                        for _, dets in examples for d in dets}))):
         return model
     model.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     train_detector(TrainingParameters(
-        output_model=str(model), examples=[(str(r.raster), read_detections(str(r.truth))) for r in refs],
-        class_map=category_map(), time_budget_min=minutes, max_steps=steps, crop_size=TRAINING_CROP_PX,
+        output_model=str(model), examples=examples,
+        class_map=classes, time_budget_min=minutes, max_steps=steps, crop_size=TRAINING_CROP_PX,
         seed=seed, det_conf=SITE_MODEL_MIN_SCORE),
         progress.stage(0.1, 1.0))
     progress.report(1.0, f"Site model trained in {time.monotonic() - started:.0f} s")
     return model
+
+
+def _model_classes(model: Path) -> Optional[list[str]]:
+    """The classes a kept model was trained on (sorted), or None when it cannot be read here: a model
+    of an earlier version that learned other classes is trained again."""
+    try:
+        from ..core.equipment.onnx_model import OnnxDetector
+
+        return sorted(OnnxDetector(str(model)).metadata.class_names)
+    except Exception:  # noqa: BLE001 (no onnxruntime, or an unreadable file: keep the model as it is)
+        return None

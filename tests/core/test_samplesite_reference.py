@@ -83,5 +83,21 @@ def test_the_site_model_learns_categories_and_is_kept(site):
     model = train_site_model(site.root, SIZE, 7, minutes=0.25)
     classes = OnnxDetector(str(model)).metadata.class_names
     assert "helicopters" in classes and "fighters and bombers" in classes and "mi8" not in classes
+    # air-defence equipment by class (launcher, radar, Pantsir), counted by category
+    assert "s400_launcher" in classes and "air-defence launchers and radars" not in classes
     stamp = model.stat().st_mtime_ns
     assert train_site_model(site.root, SIZE, 7, minutes=0.25).stat().st_mtime_ns == stamp  # kept
+
+
+def test_a_kept_site_model_of_other_classes_is_trained_again(site, monkeypatch):
+    pytest.importorskip("torch")
+    pytest.importorskip("onnxruntime")
+    from sitewatch.plugin.core.equipment.onnx_model import OnnxDetector
+    from sitewatch.plugin.samplesite import training
+
+    monkeypatch.setattr(training, "BY_CLASS_CATEGORIES", ())  # as an earlier version trained it
+    model = training.train_site_model(site.root, SIZE, 7, minutes=0.2, steps=3)
+    assert "air-defence launchers and radars" in OnnxDetector(str(model)).metadata.class_names
+    monkeypatch.setattr(training, "BY_CLASS_CATEGORIES", ("air_defence",))
+    model = training.train_site_model(site.root, SIZE, 7, minutes=0.2, steps=3)
+    assert "s400_launcher" in OnnxDetector(str(model)).metadata.class_names
