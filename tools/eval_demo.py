@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import sys
 
+from demo import ROOT
 from demo import main as demo_main
 
 
 def main(argv: list[str] | None = None) -> int:
-    return demo_main(["--check", "--no-render"])
+    # its own folder: an analysis replaces its folder, and demo-output/ keeps the demo's report
+    return demo_main(["--check", "--no-render", "--out", str(ROOT / "eval-output" / "demo")])
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Optional
 
 from . import scratch
+from .errors import InputError
 from .gdal_scope import gdal_exceptions
 from .parameters import (  # noqa: F401  (the contract, re-exported for the dock and the batch tools)
     AnalysisParameters,
@@ -271,12 +272,25 @@ def _copy_layer(src_path: str, src_layer: str, dst_path: str, dst_layer: str) ->
     )
 
 
+def replaceable_folder(folder: Path) -> bool:
+    """Whether an analysis may write `folder`, replacing it: it is new, empty or an earlier analysis
+    (never a folder of other files, a file or a link to one)."""
+    if not folder.exists():
+        return not folder.is_symlink()
+    if not folder.is_dir():
+        return False
+    return (folder / GPKG_NAME).exists() or not any(folder.iterdir())
+
+
 @gdal_exceptions()
 def run_analysis(params: AnalysisParameters, progress: Optional[Progress] = None) -> AnalysisResult:
     """Run the whole two-date analysis into params.output_dir (replaced only on success)."""
     progress = progress or Progress()
     params.validate()
     final_dir = Path(params.output_dir)
+    if not replaceable_folder(final_dir):
+        raise InputError(f"The output folder {final_dir} holds other files; an analysis replaces its folder, so "
+                         "choose a new or empty folder (or an earlier analysis folder).")
     work_dir = Path(scratch.run_folder(str(final_dir.parent))) / (final_dir.name + ".partial")
     shutil.rmtree(work_dir, ignore_errors=True)
     work_dir.mkdir(parents=True)

@@ -35,7 +35,7 @@ from ..core.parameters import (
     ChangeOptions,
     EquipmentOptions,
 )
-from ..core.pipeline import GPKG_NAME, LAYER_AFTER, LAYER_BEFORE, LAYER_COUNTS, LAYER_REGIONS, run_analysis
+from ..core.pipeline import LAYER_AFTER, LAYER_BEFORE, LAYER_COUNTS, LAYER_REGIONS, replaceable_folder, run_analysis
 from ..store.workspace import SiteWorkspace, new_analysis_id
 from .alg_compareequipment import match_parameter_entries, match_settings
 from .alg_detectchanges import change_parameter_entries, change_settings
@@ -272,7 +272,7 @@ class AnalyzeSiteAlgorithm(QgsProcessingAlgorithm):
                 raise QgsProcessingException(tr("Give an output folder (OUTPUT_FOLDER) or a site workspace (WORKSPACE)."))
             return str(workspace.analyses_dir() / new_analysis_id())
         path = Path(folder)
-        if path.is_dir() and any(path.iterdir()) and not (path / GPKG_NAME).exists():
+        if path.is_dir() and not replaceable_folder(path):
             return str(path / new_analysis_id())  # never replace a folder of other files
         return str(path)
 

@@ -110,6 +110,17 @@ def test_cancel_leaves_no_output(tiny_site, tmp_path):
     assert not out.exists() and not (tmp_path / "cancelled.partial").exists()
 
 
+def test_a_folder_of_other_files_is_never_replaced(tiny_site, tmp_path):
+    folder = tmp_path / "my documents"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("an analyst's notes")
+    params = _params(tiny_site, folder, _exemplars(tiny_site, tmp_path))
+    with pytest.raises(InputError, match="holds other files"):
+        run_analysis(params)
+    assert (folder / "notes.txt").read_text() == "an analyst's notes"
+    assert [p.name for p in folder.iterdir()] == ["notes.txt"]
+
+
 def test_missing_capture_is_reported(tiny_site, tmp_path):
     params = _params(tiny_site, tmp_path / "x", _exemplars(tiny_site, tmp_path))
     params.after_path = str(tmp_path / "nope.tif")
