@@ -289,7 +289,8 @@ def run_analysis(params: AnalysisParameters, progress: Optional[Progress] = None
     params.validate()
     final_dir = Path(params.output_dir)
     if not replaceable_folder(final_dir):
-        raise InputError(f"The output folder {final_dir} holds other files; an analysis replaces its folder, so "
+        what = "holds other files" if final_dir.is_dir() else "is a file or a broken link"
+        raise InputError(f"The output folder {final_dir} {what}; an analysis replaces its folder, so "
                          "choose a new or empty folder (or an earlier analysis folder).")
     work_dir = Path(scratch.run_folder(str(final_dir.parent))) / (final_dir.name + ".partial")
     shutil.rmtree(work_dir, ignore_errors=True)

@@ -119,6 +119,9 @@ def test_a_folder_of_other_files_is_never_replaced(tiny_site, tmp_path):
         run_analysis(params)
     assert (folder / "notes.txt").read_text() == "an analyst's notes"
     assert [p.name for p in folder.iterdir()] == ["notes.txt"]
+    with pytest.raises(InputError, match="is a file"):
+        run_analysis(_params(tiny_site, folder / "notes.txt", _exemplars(tiny_site, tmp_path)))
+    assert (folder / "notes.txt").read_text() == "an analyst's notes"
 
 
 def test_missing_capture_is_reported(tiny_site, tmp_path):
