@@ -1,11 +1,11 @@
 """make eval ARGS=timeline: the site timeline's counts against the sample series' truth.
 
-A five-date sample series (2048 px, seed 11: not the seed the demo and the tests use, and never
-used to choose a setting) is counted by the learned engine trained on the series' own reviewed
+A five-date sample series (2048 px, seed 11: not the seed the demo and the tests use; no constant
+was tuned on it) is counted by the learned engine trained on the series' own reviewed
 reference captures (three, six and nine weeks before date 1; samplesite/training.py, as `make demo`
 does), or with
 `--engine exemplar` by the exemplar engine from one example box per category drawn on date 1. For
-every date and every example category the count is compared with the truth. Target (issue 19):
+every date and every example category the count is compared with the truth. Target:
 every count within 10 % of the truth. Exits non-zero when it is missed.
 """
 from __future__ import annotations

@@ -196,10 +196,10 @@ class EquipmentOptionsWidget(QgsCollapsibleGroupBox):
             self.model_info_label.setText(f"{len(names)} classes; {trained}runs on {device} ({providers or 'CPU'})")
             if names:
                 self.set_classes(names)
-        self._model_score("model", Path(path) if summary is not None else None)
+        self._model_score("model", Path(path) if summary is not None else None, summary)
         self.changed.emit()
 
-    def _model_score(self, engine: str, model: Optional[Path]) -> None:
+    def _model_score(self, engine: str, model: Optional[Path], summary=None) -> None:
         """A model newly chosen for `engine` sets that engine's minimum score to the model's own
         threshold (its det_conf: nothing under it is kept anyway); the same model file again keeps
         the analyst's value, a retrained one brings its own threshold."""
@@ -210,7 +210,8 @@ class EquipmentOptionsWidget(QgsCollapsibleGroupBox):
         if self._score_models.get(engine, "") == key:
             return
         self._score_models[engine] = key
-        summary = model_summary_or_none(str(model)) if key else None
+        if key and summary is None:  # the Learned engine's model is read here; the Model engine's was already
+            summary = model_summary_or_none(str(model))
         threshold = getattr(summary, "det_conf", None)
         if threshold is None:
             self._scores.pop(engine, None)
@@ -223,7 +224,7 @@ class EquipmentOptionsWidget(QgsCollapsibleGroupBox):
             self._show_score_tip(engine)
 
     def _show_score_tip(self, engine: str) -> None:
-        tip = self._score_tips.get(engine) if engine in self._scores else None
+        tip = self._score_tips.get(engine)
         self.min_score_spin.setToolTip(SCORE_TIP + (f" {tip}" if tip else ""))
 
     def _model_path(self) -> Optional[str]:

@@ -55,9 +55,9 @@ def train_site_model(site_dir: Union[str, Path], size_px: int, seed: int, minute
     model = site_dir / LEARNED_MODEL
     examples = [(str(r.raster), read_detections(str(r.truth))) for r in refs]
     classes = category_map()
-    if (not retrain and model.exists() and all(model.stat().st_mtime >= r.truth.stat().st_mtime for r in refs)
-            and _model_classes(model) in (None, sorted({classes.get(d.class_name, d.class_name)
-                                                        for _, dets in examples for d in dets}))):
+    learned_as = sorted({classes.get(d.class_name, d.class_name) for _, dets in examples for d in dets})
+    newer = model.exists() and all(model.stat().st_mtime >= r.truth.stat().st_mtime for r in refs)
+    if not retrain and newer and _model_classes(model) in (None, learned_as):
         return model
     model.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()

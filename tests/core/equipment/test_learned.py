@@ -208,7 +208,6 @@ def test_a_step_budget_trains_that_many_steps(tmp_path):
     assert result.det_conf == 0.42 and model_summary(result.model_path).det_conf == 0.42  # the threshold given
 
 
-
 def test_random_crops_reach_past_the_edge_and_the_padding_stays_zero():
     """Detection pads the tiles at a raster's edge with zeros: training shows such padding too,
     and keeps it at exactly 0 through the photometric changes, as detection sees it."""

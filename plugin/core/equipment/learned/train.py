@@ -401,6 +401,7 @@ def train_detector(params: TrainingParameters, progress: Optional[Progress] = No
         ema_net = CenterNetLite(nc, params.width)  # validated and exported: steadier than the last step
         ema_net.load_state_dict(net.state_dict())
         ema_net.eval()
+        ema_decoder = DecodedDetector(ema_net)
         opt = torch.optim.AdamW(net.parameters(), lr=LEARNING_RATE, weight_decay=1e-4)
         sampler = _Sampler(train_set, nc, params.crop_size, rng)
         deadline = t_start + budget_s
@@ -447,7 +448,7 @@ def train_detector(params: TrainingParameters, progress: Optional[Progress] = No
             due = (step % max(1, params.max_steps // 5) == 0) if params.max_steps else time.monotonic() >= next_eval
             if due or last:
                 t_eval = time.monotonic()
-                f1, conf = evaluate_f1(torch, DecodedDetector(ema_net), val_set)
+                f1, conf = evaluate_f1(torch, ema_decoder, val_set)
                 eval_cost = max(eval_cost * 0.5, time.monotonic() - t_eval)
                 history.append({"step": step, "seconds": round(time.monotonic() - t_start, 1),
                                 "loss": round(run_loss, 4), "val_f1": round(f1, 4), "conf": round(conf, 2)})
