@@ -19,7 +19,7 @@ def timeline_and_report(site_dir: Path, size: int, seed: int, result, exemplars:
     from sitewatch.plugin.report.chart import svg_to_png
     from sitewatch.plugin.report.report import write_report
     from sitewatch.plugin.samplesite import generate_site_series
-    from sitewatch.plugin.samplesite.examples import EXAMPLE_CATEGORIES
+    from sitewatch.plugin.samplesite.examples import compared_categories
 
     print(f"\nExtending the sample site to {N_DATES} dates ...", flush=True)
     series = generate_site_series(site_dir, n_dates=N_DATES, size_px=size, seed=seed)
@@ -32,10 +32,11 @@ def timeline_and_report(site_dir: Path, size: int, seed: int, result, exemplars:
     files = write_timeline(timeline, str(out / "timeline"))
     chart = svg_to_png(timeline_svg(timeline), str(out / "timeline" / "timeline.png"))
     report = write_report(result, str(out / "report.html"), timeline=timeline)
-    lines = ["", "Timeline (detected / true per category, the categories the examples cover):"]
+    categories = compared_categories({c for want in series.captures for c in want.counts}, equipment.engine)
+    lines = ["", "Timeline (detected / true per category):"]
     for got, want in zip(timeline.captures, series.captures):
         lines.append(f"  {got.date}: " + ", ".join(f"{c} {got.counts.get(c, 0)}/{want.counts.get(c, 0)}"
-                                                  for c in EXAMPLE_CATEGORIES if c in want.counts or c in got.counts))
+                                                  for c in categories))
     lines += [f"Timeline chart: {chart}", f"Interactive timeline: {files.html}", f"Report: {report.html}",
               f"Report PDF: {report.pdf}", "Series story: " + json.dumps(list(series.story))]
     return lines

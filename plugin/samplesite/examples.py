@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Sequence, Union
+from typing import Iterable, Sequence, Union
 
 from ..core.errors import InputError
 from .site import SampleSite
@@ -11,6 +11,15 @@ from .site import SampleSite
 # Exemplar detections of the sample site scoring below this are dropped (the demo's setting).
 EXAMPLE_MIN_SCORE = 0.5
 EXAMPLE_CATEGORIES = ("heavy transport", "fighters and bombers", "helicopters", "air-defence launchers and radars")
+
+
+def compared_categories(present: Iterable[str], engine: str) -> list[str]:
+    """The categories a run on the sample site is compared with the truth in: every category
+    present for the learned engine (the site's model learned each category of the reviewed
+    captures), the example categories first; those with an example box for the exemplar engine."""
+    present = set(present)
+    first = [c for c in EXAMPLE_CATEGORIES if c in present]
+    return first if engine == "exemplar" else first + sorted(present - set(EXAMPLE_CATEGORIES))
 
 
 def write_example_boxes(site: SampleSite, out_path: Union[str, Path],

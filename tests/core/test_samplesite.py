@@ -354,3 +354,15 @@ def test_cloud_polygons_cover_the_cloud_mask(site, tmp_path):
         assert cloud.Contains(point)
     mask_m2 = mask.sum() * dx * dx
     assert mask_m2 < cloud.GetArea() < mask_m2 + cloud.Boundary().Length() * CLOUD_MARGIN_M * 1.5
+
+
+def test_runs_are_compared_in_each_category_their_engine_knows(site):
+    from sitewatch.plugin.samplesite.examples import EXAMPLE_CATEGORIES, compared_categories
+
+    present = {f["properties"]["category"] for path in (site.truth_before, site.truth_after)
+               for f in _truth(path).values()}
+    examples = [c for c in EXAMPLE_CATEGORIES if c in present]
+    learned = compared_categories(present, "learned")
+    assert "vehicles" in present and learned[:len(examples)] == examples
+    assert sorted(learned) == sorted(present)  # the site's model learned every category
+    assert compared_categories(present, "exemplar") == examples  # one example box for each of these
