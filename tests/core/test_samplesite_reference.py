@@ -101,3 +101,21 @@ def test_a_kept_site_model_of_other_classes_is_trained_again(site, monkeypatch):
     monkeypatch.setattr(training, "BY_CLASS_CATEGORIES", ("air_defence",))
     model = training.train_site_model(site.root, SIZE, 7, minutes=0.2, steps=3)
     assert "s400_launcher" in OnnxDetector(str(model)).metadata.class_names
+
+
+def test_a_kept_site_model_of_a_tighter_heatmap_is_trained_again(site, monkeypatch):
+    pytest.importorskip("torch")
+    pytest.importorskip("onnxruntime")
+    from sitewatch.plugin.core.equipment.onnx_model import OnnxDetector
+    from sitewatch.plugin.samplesite import training
+
+    def sigma(model) -> float:
+        return OnnxDetector(str(model)).metadata.raw["training"]["min_heat_sigma"]
+
+    monkeypatch.setattr(training, "SITE_MIN_HEAT_SIGMA", 0.5)  # as an earlier version trained it
+    assert sigma(training.train_site_model(site.root, SIZE, 7, minutes=0.2, steps=3, retrain=True)) == 0.5
+    monkeypatch.setattr(training, "SITE_MIN_HEAT_SIGMA", 1.0)
+    model = training.train_site_model(site.root, SIZE, 7, minutes=0.2, steps=3)
+    assert sigma(model) == 1.0
+    stamp = model.stat().st_mtime_ns
+    assert training.train_site_model(site.root, SIZE, 7, minutes=0.2, steps=3).stat().st_mtime_ns == stamp  # kept

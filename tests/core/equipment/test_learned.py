@@ -250,3 +250,18 @@ def test_a_step_budget_sets_the_learning_rate_by_steps_not_by_time():
     assert schedule_fraction(50, 200, 0.9) == 0.25  # a busy machine: the time runs ahead, the schedule does not
     assert schedule_fraction(50, 200, 0.1) == 0.25
     assert schedule_fraction(50, None, 0.6) == 0.6  # a time budget alone
+
+
+def test_a_small_objects_peak_spreads_over_its_neighbouring_cells_as_asked():
+    """A 5 x 2 px car at stride 4: the heatmap peak is 1 on its cell; the neighbouring cells get
+    exp(-1 / (2 sigma^2)) of it, sigma at least `min_sigma` cells (0.5: 0.14, 1.0: 0.61)."""
+    from sitewatch.plugin.core.equipment.learned.data import build_targets
+
+    car = np.array([[30.0, 33.0, 35.0, 35.0]], np.float32)  # centre (32.5, 34): cell (8, 8)
+    for min_sigma, beside in ((0.5, np.exp(-2.0)), (1.0, np.exp(-0.5))):
+        heat, reg, mask = build_targets(car, np.array([0]), 64, 1, 4, 16.0, min_sigma)
+        assert heat[0, 8, 8] == 1.0 and mask[8, 8] == 1.0 and mask.sum() == 1.0
+        assert heat[0, 8, 9] == pytest.approx(beside, rel=1e-4) and heat[0, 9, 8] == pytest.approx(beside, rel=1e-4)
+    big = np.array([[0.0, 0.0, 64.0, 64.0]], np.float32)  # 0.12 x 64 / 4 = 1.92 cells: its own spread
+    assert build_targets(big, np.array([0]), 64, 1, 4, 16.0, 1.0)[0][0, 8, 9] == pytest.approx(
+        np.exp(-1 / (2 * 1.92 ** 2)), rel=1e-4)

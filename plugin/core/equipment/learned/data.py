@@ -163,8 +163,9 @@ def _draw_gaussian(heat: np.ndarray, cx: float, cy: float, sx: float, sy: float)
 
 
 def build_targets(boxes: np.ndarray, labels: np.ndarray, size: int, num_classes: int, stride: int,
-                  size_ref: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Heatmap (nc, s, s), box targets (4, s, s): dx, dy in cell, log(w/ref), log(h/ref); mask (s, s)."""
+                  size_ref: float, min_sigma: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Heatmap (nc, s, s), box targets (4, s, s): dx, dy in cell, log(w/ref), log(h/ref); mask (s, s).
+    Each object's peak spreads over 0.12 of its size, at least `min_sigma` output cells."""
     s = size // stride
     heat = np.zeros((num_classes, s, s), np.float32)
     reg = np.zeros((4, s, s), np.float32)
@@ -176,7 +177,8 @@ def build_targets(boxes: np.ndarray, labels: np.ndarray, size: int, num_classes:
         bw, bh = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
         ix, iy = int(cx), int(cy)
         # gaussian centred on the cell centre that holds the box centre (peak exactly 1 there)
-        _draw_gaussian(heat[c], ix + 0.5, iy + 0.5, max(0.5, 0.12 * bw / stride), max(0.5, 0.12 * bh / stride))
+        _draw_gaussian(heat[c], ix + 0.5, iy + 0.5, max(min_sigma, 0.12 * bw / stride),
+                       max(min_sigma, 0.12 * bh / stride))
         heat[c, iy, ix] = 1.0
         reg[:, iy, ix] = (cx - ix, cy - iy, math.log(bw / size_ref), math.log(bh / size_ref))
         mask[iy, ix] = 1.0

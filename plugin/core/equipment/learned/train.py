@@ -61,6 +61,11 @@ class TrainingParameters:
     test_time_flips: bool = True
     # score threshold written into the model (None: the one that gives the best validation F1)
     det_conf: Optional[float] = None
+    # the smallest spread of an object's peak in the training heatmap, in output cells (4 model
+    # pixels): an object of a cell or two (a car or truck at 1 m) has a centre cell that its look
+    # does not pin down; a tight peak (0.5) then punishes the neighbouring cell and the model
+    # learns to score such objects low, a wider one (1.0) lets them score as high as the large ones
+    min_heat_sigma: float = 0.5
     # image path -> group (e.g. the site it shows): the held-out validation images are whole
     # groups, so the threshold is not chosen on other dates of a training site (each image or
     # chip of an image not listed is a group of its own)
@@ -137,8 +142,9 @@ def _validation_images(scaled: list[ScaledImage], group_of: list[str], fraction:
 class _Sampler:
     """Random crops, half of them centred near an object of a uniformly drawn class."""
 
-    def __init__(self, images: list[ScaledImage], num_classes: int, crop: int, rng: np.random.Generator):
-        self.images, self.crop, self.rng, self.nc = images, crop, rng, num_classes
+    def __init__(self, images: list[ScaledImage], num_classes: int, crop: int, rng: np.random.Generator,
+                 min_sigma: float = 0.5):
+        self.images, self.crop, self.rng, self.nc, self.min_sigma = images, crop, rng, num_classes, min_sigma
         self.by_class: list[list[tuple[int, int]]] = [[] for _ in range(num_classes)]
         for i, im in enumerate(images):
             for j, c in enumerate(im.labels):
@@ -177,7 +183,7 @@ class _Sampler:
             boxes = boxes * (crop / src)
         inside = (t[3:4] > 0.5).float()
         img = (photometric(rng, t[:3]) * inside).numpy()  # padding stays 0, as detection sees it
-        heat, reg, mask = build_targets(boxes, labels, crop, self.nc, stride, size_ref)
+        heat, reg, mask = build_targets(boxes, labels, crop, self.nc, stride, size_ref, self.min_sigma)
         return img, heat, reg, mask
 
 
@@ -403,7 +409,7 @@ def train_detector(params: TrainingParameters, progress: Optional[Progress] = No
         ema_net.eval()
         ema_decoder = DecodedDetector(ema_net)
         opt = torch.optim.AdamW(net.parameters(), lr=LEARNING_RATE, weight_decay=1e-4)
-        sampler = _Sampler(train_set, nc, params.crop_size, rng)
+        sampler = _Sampler(train_set, nc, params.crop_size, rng, params.min_heat_sigma)
         deadline = t_start + budget_s
         export_cost = 6.0  # seconds; measured below as the run goes
         eval_cost = 2.0 + 0.5 * sum(s.pixels.shape[0] * s.pixels.shape[1] for s in val_set) / 1e6
@@ -474,7 +480,7 @@ def train_detector(params: TrainingParameters, progress: Optional[Progress] = No
                     det_conf=det_conf, max_object_px=float(np.percentile(sizes, 99)),
                     training_info={"images": len(train_set), "validation_images": len(val_set) if val_idx else 0,
                                    "objects": int(n_obj), "steps": step, "threads": threads, "seconds": round(seconds, 1),
-                                   "validation_f1": round(best_f1, 4)},
+                                   "validation_f1": round(best_f1, 4), "min_heat_sigma": params.min_heat_sigma},
                     test_time_flips=params.test_time_flips)
     finally:
         torch.set_num_threads(old_threads)
