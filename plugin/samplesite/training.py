@@ -25,8 +25,8 @@ TRAINING_MINUTES = 30.0  # cap of the training's wall time (a busy machine takes
 TRAINING_CROP_PX = 160  # training crops (model pixels): small crops, many steps within the budget
 SITE_MODEL_MIN_SCORE = 0.275  # detections under this score are dropped: chosen on the seed-7 demo site only
 # cars and trucks are a cell or two of the model's output: a wider heatmap peak lets them score as
-# high as aircraft do (TrainingParameters.min_heat_sigma; on the seed-7 demo site's five dates 0.5
-# counted 57-65 of 90 vehicles on date 1, 1.0 counts 79; chosen on that site only)
+# high as aircraft do (TrainingParameters.min_heat_sigma; chosen on the seed-7 demo site only, where
+# 1.0 counted 79 of date 1's 90 vehicles and 0.5 counted 57-65; README's table has the figures)
 SITE_MIN_HEAT_SIGMA = 1.0
 
 
@@ -84,6 +84,8 @@ def _kept_model_fits(model: Path, learned_as: list[str]) -> bool:
         meta = OnnxDetector(str(model)).metadata
     except Exception:  # noqa: BLE001 (no onnxruntime, or an unreadable file: keep the model as it is)
         return True
+    from ..core.equipment.learned.data import MIN_HEAT_SIGMA
+
     training = meta.raw.get("training")
-    sigma = training.get("min_heat_sigma", 0.5) if isinstance(training, dict) else 0.5
+    sigma = training.get("min_heat_sigma", MIN_HEAT_SIGMA) if isinstance(training, dict) else MIN_HEAT_SIGMA
     return sorted(meta.class_names) == learned_as and sigma == SITE_MIN_HEAT_SIGMA

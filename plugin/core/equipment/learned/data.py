@@ -15,6 +15,7 @@ from ..datasets import AnnotatedImage, LabelBox
 from ..detection import Detection
 
 STRETCH_PERCENTILES = (2.0, 98.0)
+MIN_HEAT_SIGMA = 0.5  # default smallest spread of an object's heatmap peak, in output cells
 
 
 @dataclass
@@ -163,7 +164,7 @@ def _draw_gaussian(heat: np.ndarray, cx: float, cy: float, sx: float, sy: float)
 
 
 def build_targets(boxes: np.ndarray, labels: np.ndarray, size: int, num_classes: int, stride: int,
-                  size_ref: float, min_sigma: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  size_ref: float, min_sigma: float = MIN_HEAT_SIGMA) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Heatmap (nc, s, s), box targets (4, s, s): dx, dy in cell, log(w/ref), log(h/ref); mask (s, s).
     Each object's peak spreads over 0.12 of its size, at least `min_sigma` output cells."""
     s = size // stride

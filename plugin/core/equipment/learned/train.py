@@ -24,7 +24,7 @@ from ...output_checks import check_outputs
 from ...progress import Progress
 from ..datasets import AnnotatedImage, read_dataset
 from ..detection import Detection
-from .data import ScaledImage, augment_crop, build_targets, examples_to_images, load_scaled_images, photometric
+from .data import MIN_HEAT_SIGMA, ScaledImage, augment_crop, build_targets, examples_to_images, load_scaled_images, photometric
 
 LOG = logging.getLogger(__name__)
 LEARNING_RATE = 3e-3
@@ -65,7 +65,7 @@ class TrainingParameters:
     # pixels): an object of a cell or two (a car or truck at 1 m) has a centre cell that its look
     # does not pin down; a tight peak (0.5) then punishes the neighbouring cell and the model
     # learns to score such objects low, a wider one (1.0) lets them score as high as the large ones
-    min_heat_sigma: float = 0.5
+    min_heat_sigma: float = MIN_HEAT_SIGMA
     # image path -> group (e.g. the site it shows): the held-out validation images are whole
     # groups, so the threshold is not chosen on other dates of a training site (each image or
     # chip of an image not listed is a group of its own)
@@ -143,7 +143,7 @@ class _Sampler:
     """Random crops, half of them centred near an object of a uniformly drawn class."""
 
     def __init__(self, images: list[ScaledImage], num_classes: int, crop: int, rng: np.random.Generator,
-                 min_sigma: float = 0.5):
+                 min_sigma: float = MIN_HEAT_SIGMA):
         self.images, self.crop, self.rng, self.nc, self.min_sigma = images, crop, rng, num_classes, min_sigma
         self.by_class: list[list[tuple[int, int]]] = [[] for _ in range(num_classes)]
         for i, im in enumerate(images):
