@@ -35,7 +35,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -295,23 +295,34 @@ class OnnxDetector:
         c, h, w = image.shape
         if h > t or w > t:
             raise ModelError(f"A tile of {w} x {h} px exceeds the model's input of {t} px.")
-        fitted = fit_channels(image, self.channels)
-        views = FLIP_VIEWS if flips else ((),)
-        floor = min_score * VIEW_SCORE_FLOOR if flips else min_score
-        seen = []
-        for axes in views:
+
+        def detect_view(view: np.ndarray, floor: float) -> list[ModelBox]:
             batch = np.zeros((1, self.channels, t, t), np.float32)
-            batch[0, :, :h, :w] = np.flip(fitted, axes) if axes else fitted
-            boxes = nms_model_boxes(parse_output(self.run(batch), self.layout, len(self.metadata.class_names), floor),
-                                    self.metadata.det_iou_thresh)
-            seen.append([_unflip(b, axes, w, h) for b in boxes])
-        keep = seen[0] if not flips else nms_model_boxes(
-            [b for b in merge_views(seen) if b.score >= min_score], self.metadata.det_iou_thresh)
-        return [b for b in keep if 0 <= b.cx < w and 0 <= b.cy < h]
+            batch[0, :, :h, :w] = view
+            return nms_model_boxes(parse_output(self.run(batch), self.layout, len(self.metadata.class_names), floor),
+                                   self.metadata.det_iou_thresh)
+
+        return views_merged(detect_view, fit_channels(image, self.channels), min_score, flips,
+                            self.metadata.det_iou_thresh)
 
 
 FLIP_VIEWS = ((), (2,), (1,), (1, 2))  # axes of a (C, H, W) image mirrored: 2 left-right, 1 up-down
 VIEW_SCORE_FLOOR = 0.5  # with flips, each view keeps boxes down to this share of the threshold
+
+
+def views_merged(detect_view: Callable[[np.ndarray, float], list[ModelBox]], image: np.ndarray, min_score: float,
+                 flips: bool, iou_threshold: float) -> list[ModelBox]:
+    """The boxes of a (C, H, W) image as detection scores them: its one view, or with `flips` the
+    image mirrored three ways as well and each box scored the mean over the four views
+    (merge_views). detect_view(view, floor) gives one view's boxes down to `floor`, NMS done.
+    Training's validation scores this way too, so the threshold it chooses is the one detection needs."""
+    c, h, w = image.shape
+    floor = min_score * VIEW_SCORE_FLOOR if flips else min_score
+    seen = [[_unflip(b, axes, w, h) for b in detect_view(np.flip(image, axes) if axes else image, floor)]
+            for axes in (FLIP_VIEWS if flips else ((),))]
+    keep = seen[0] if not flips else nms_model_boxes(
+        [b for b in merge_views(seen) if b.score >= min_score], iou_threshold)
+    return [b for b in keep if 0 <= b.cx < w and 0 <= b.cy < h]
 
 
 def _unflip(b: ModelBox, axes: tuple, w: int, h: int) -> ModelBox:

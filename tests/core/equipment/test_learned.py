@@ -190,6 +190,79 @@ def test_validation_images_are_whole_groups():
     assert _validation_images(scaled, ["one"] * 12, 0.12, np.random.default_rng(0)) == set()
 
 
+def test_class_weights_lift_rare_classes_and_the_floor_keeps_common_ones():
+    from sitewatch.plugin.core.equipment.learned.train import class_weights_for
+
+    counts = np.array([300, 30, 3])
+    raw = np.sqrt(333 / counts / 3)
+    weights = class_weights_for(counts)
+    assert weights == pytest.approx(raw / raw.mean()) and weights[0] < weights[1] < 1 < weights[2]
+    assert list(class_weights_for(counts, 1.0)) == [1.0, 1.0, pytest.approx(weights[2])]  # none under 1
+
+
+def test_held_out_examples_choose_the_checkpoint_and_threshold_and_are_never_trained_on(tmp_path, monkeypatch):
+    from sitewatch.plugin.core.equipment.learned import train
+
+    pytest.importorskip("torch", reason="training needs torch")
+    pytest.importorskip("onnx", reason="training writes ONNX")
+    seen_training, seen_validation = set(), set()
+    sampler, evaluate = train._Sampler, train.evaluate_f1
+
+    def recording_sampler(images, *args):
+        seen_training.update(Path(s.name).name for s in images)
+        return sampler(images, *args)
+
+    def recording_evaluate(torch, decoder, images, *args, **kw):
+        seen_validation.update(Path(s.name).name for s in images)
+        return evaluate(torch, decoder, images, *args, **kw)
+
+    monkeypatch.setattr(train, "_Sampler", recording_sampler)
+    monkeypatch.setattr(train, "evaluate_f1", recording_evaluate)
+    scenes = []
+    for k in range(2):
+        raster = tmp_path / f"capture{k}.tif"
+        scenes.append((str(raster), synthetic_scene(raster, np.random.default_rng(10 + k), 4)))
+    result = train.train_detector(train.TrainingParameters(
+        output_model=str(tmp_path / "m.onnx"), examples=scenes[:1], validation_examples=scenes[1:], tile_size=128,
+        crop_size=64, batch_size=2, time_budget_min=5.0, max_steps=4))
+    assert seen_training == {"capture0.tif"} and seen_validation == {"capture1.tif"}
+    assert result.images_validation == 1 and result.validation_f1 is not None
+    from sitewatch.plugin.core.equipment.onnx_model import model_summary
+
+    assert model_summary(result.model_path).det_conf == result.det_conf  # the threshold chosen there
+
+
+def test_validation_finds_an_object_by_a_detection_on_it_whatever_its_boxs_extent():
+    from sitewatch.plugin.core.equipment.learned.train import centre_match
+
+    cars = np.array([[10, 10, 14, 12], [20, 10, 24, 12]], float)  # two 4 x 2 px cars
+    wide = np.array([[9, 9, 16, 13], [30, 10, 34, 12], [10.5, 10, 13.5, 12]], float)  # IoU 0.4; off; second on car 1
+    assert centre_match(wide, np.array([0.9, 0.8, 0.7]), cars).tolist() == [True, False, False]  # one to one
+    assert centre_match(wide[2:], np.array([0.7]), cars).tolist() == [True]
+    assert centre_match(wide[:0], np.zeros(0), cars).tolist() == [] and not centre_match(wide, np.ones(3), cars[:0]).any()
+
+
+def test_validation_scores_boxes_over_mirrored_views_as_detection_does():
+    """With test-time flips a box scores the mean over four views: one seen at the same place in
+    every view keeps its score, one that a view sees elsewhere scores a quarter (OnnxDetector)."""
+    torch = pytest.importorskip("torch", reason="validation runs the torch model")
+    from sitewatch.plugin.core.equipment.learned.train import _predict_boxes
+
+    pixels = np.zeros((64, 64, 3), np.uint8)
+
+    def decoder_seeing(cx: float, cy: float):  # the same box whatever the image: moves when mirrored
+        rows = np.array([[[cx, cy, 8.0, 4.0, 0.8, 1.0]]], np.float32)
+        return lambda _x: torch.from_numpy(rows)
+
+    boxes, scores, labels = _predict_boxes(torch, decoder_seeing(32, 32), pixels, 0.1, flips=True)
+    assert scores.tolist() == pytest.approx([0.8]) and boxes.tolist() == [[28.0, 30.0, 36.0, 34.0]]
+    boxes, scores, _ = _predict_boxes(torch, decoder_seeing(12, 20), pixels, 0.1, flips=True)
+    assert scores.tolist() == pytest.approx([0.2] * 4)
+    assert sorted(((b[0] + b[2]) / 2, (b[1] + b[3]) / 2) for b in boxes.tolist()) == [
+        (12, 20), (12, 44), (52, 20), (52, 44)]
+    assert _predict_boxes(torch, decoder_seeing(12, 20), pixels, 0.1, flips=False)[1].tolist() == pytest.approx([0.8])
+
+
 def test_a_step_budget_trains_that_many_steps(tmp_path):
     from sitewatch.plugin.core.equipment.learned.train import TrainingParameters, train_detector
 

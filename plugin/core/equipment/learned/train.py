@@ -1,8 +1,10 @@
 """Train the CenterNet-style detector on CPU within a time budget and export it to ONNX.
 
 Entry point: `train_detector(TrainingParameters, progress) -> TrainingResult`. The best model
-(by F1 on held-out images, IoU 0.5) is kept; the score threshold that gives that F1 (or the
-one given) is written into the model as `det_conf`.
+(by F1 on held-out images: `validation_examples` when given, else a share of the training images;
+a detection is right when it lies on a true object of its class, scored as detection scores it) is
+kept; the score threshold that gives that F1 (or the one given) is written into the model as
+`det_conf`.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from ...output_checks import check_outputs
 from ...progress import Progress
 from ..datasets import AnnotatedImage, read_dataset
 from ..detection import Detection
+from ..onnx_model import FLIP_VIEWS, ModelBox, views_merged
 from .data import MIN_HEAT_SIGMA, ScaledImage, augment_crop, build_targets, examples_to_images, load_scaled_images, photometric
 
 LOG = logging.getLogger(__name__)
@@ -55,6 +58,10 @@ class TrainingParameters:
     threads: int = 2
     seed: int = 0
     validation_fraction: float = 0.12
+    # reviewed images kept out of training, on which the checkpoint and the score threshold are
+    # chosen (e.g. a site's latest reviewed capture); none: a share of the training images
+    # (validation_fraction), or the training images themselves when there are too few
+    validation_examples: Sequence[tuple[str, Sequence[Detection]]] = ()
     width: int = 16
     # the model is run on the image mirrored three ways as well and each box scores the mean over
     # the four views (OnnxDetector.predict): steadier scores for about twice the detection time
@@ -66,6 +73,10 @@ class TrainingParameters:
     # does not pin down; a tight peak (0.5) then punishes the neighbouring cell and the model
     # learns to score such objects low, a wider one (1.0) lets them score as high as the large ones
     min_heat_sigma: float = MIN_HEAT_SIGMA
+    # classes are weighted by the square root of their inverse frequency (mean weight 1), so a rare
+    # class is not drowned by a common one; this floor keeps the common ones from learning less
+    # than they would unweighted (0: no floor; 1: no class under its unweighted share)
+    min_class_weight: float = 0.0
     # image path -> group (e.g. the site it shows): the held-out validation images are whole
     # groups, so the threshold is not chosen on other dates of a training site (each image or
     # chip of an image not listed is a group of its own)
@@ -101,10 +112,13 @@ def _gather(params: TrainingParameters) -> list[AnnotatedImage]:
             if not found:
                 raise InputError(f"None of the selected images is annotated in the dataset {params.dataset}.")
         images.extend(found)
-    if params.class_map:
-        for im in images:
-            for b in im.boxes:
-                b.class_name = params.class_map.get(b.class_name, b.class_name)
+    return _renamed(images, params.class_map)
+
+
+def _renamed(images: list[AnnotatedImage], class_map: dict) -> list[AnnotatedImage]:
+    for im in images:
+        for b in im.boxes:
+            b.class_name = class_map.get(b.class_name, b.class_name)
     return images
 
 
@@ -137,6 +151,13 @@ def _validation_images(scaled: list[ScaledImage], group_of: list[str], fraction:
             break
         held |= {i for i in with_boxes if group_of[i] == g}
     return held
+
+
+def class_weights_for(counts: np.ndarray, floor: float = 0.0) -> np.ndarray:
+    """Per-class loss weights from the training objects per class: sqrt of the inverse frequency,
+    mean 1, none under `floor`."""
+    weights = np.sqrt(counts.sum() / np.maximum(counts, 1) / len(counts))
+    return np.maximum(weights / weights.mean(), floor)
 
 
 class _Sampler:
@@ -240,18 +261,22 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
-def greedy_match(pred: np.ndarray, scores: np.ndarray, truth: np.ndarray, iou_min: float = 0.5) -> np.ndarray:
-    """Boolean per prediction: matched one-to-one to a truth box (best score first)."""
+def centre_match(pred: np.ndarray, scores: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Boolean per prediction (xyxy): its centre lies on a truth box (xyxy) not taken by a better
+    one (best score first; of several boxes under it, the one whose centre is nearest). A count
+    needs the detection on the object; the box's extent does not matter there, and for an object
+    of a few pixels (a car at 1 m) a box one pixel too wide already fails IoU 0.5."""
     hit = np.zeros(len(pred), bool)
     if len(pred) == 0 or len(truth) == 0:
         return hit
-    iou = box_iou(pred, truth)
+    cx, cy = (pred[:, 0] + pred[:, 2]) / 2, (pred[:, 1] + pred[:, 3]) / 2
+    tx, ty = (truth[:, 0] + truth[:, 2]) / 2, (truth[:, 1] + truth[:, 3]) / 2
     used = np.zeros(len(truth), bool)
     for i in np.argsort(-scores):
-        cand = np.where(~used & (iou[i] >= iou_min))[0]
+        cand = np.where(~used & (truth[:, 0] <= cx[i]) & (cx[i] <= truth[:, 2])
+                        & (truth[:, 1] <= cy[i]) & (cy[i] <= truth[:, 3]))[0]
         if len(cand):
-            j = cand[np.argmax(iou[i, cand])]
-            used[j] = True
+            used[cand[np.argmin((tx[cand] - cx[i]) ** 2 + (ty[cand] - cy[i]) ** 2)]] = True
             hit[i] = True
     return hit
 
@@ -295,24 +320,41 @@ def _predict_image(torch, decoder, pixels: np.ndarray) -> np.ndarray:
     return rows[rows[:, 4] >= 0.05]
 
 
+def _predict_boxes(torch, decoder, pixels: np.ndarray, min_score: float, flips: bool):
+    """xyxy boxes, scores and class ids of an (H, W, 3) image, scored as detection scores them
+    (with `flips`, the mean over four mirrored views: onnx_model.views_merged)."""
+    if not flips:
+        return decode_rows(_predict_image(torch, decoder, pixels), min_score)
+
+    def detect_view(view: np.ndarray, floor: float) -> list[ModelBox]:
+        boxes, scores, labels = decode_rows(_predict_image(torch, decoder, view.transpose(1, 2, 0)), floor)
+        return [ModelBox((x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0, 0.0, float(sc), int(c))
+                for (x0, y0, x1, y1), sc, c in zip(boxes.tolist(), scores, labels)]
+
+    kept = views_merged(detect_view, pixels.transpose(2, 0, 1), min_score, True, 0.5)
+    boxes = np.array([[b.cx - b.w / 2, b.cy - b.h / 2, b.cx + b.w / 2, b.cy + b.h / 2] for b in kept]).reshape(-1, 4)
+    return boxes, np.array([b.score for b in kept]), np.array([b.class_id for b in kept], np.int64)
+
+
 def evaluate_f1(torch, decoder, images: list[ScaledImage],
                 thresholds: Sequence[float] = tuple(np.arange(0.1, 0.8, 0.025)),
-                tolerance: float = F1_TOLERANCE) -> tuple[float, float]:
-    """(best F1 at IoU 0.5, same class; threshold): the lowest threshold whose F1 is within
-    `tolerance` of the best, since unseen sites tend to score lower than the validation images."""
+                tolerance: float = F1_TOLERANCE, flips: bool = False) -> tuple[float, float]:
+    """(best F1, a detection found when it lies on a true object of its class (centre_match);
+    threshold): the lowest threshold whose F1 is within `tolerance` of the best, since unseen sites
+    tend to score lower than the validation images. `flips`: scored as detection with test-time
+    flips scores (the mean over four views)."""
     tp = np.zeros(len(thresholds))
     npred = np.zeros(len(thresholds))
     ntruth = 0
     for im in images:
-        rows = _predict_image(torch, decoder, im.pixels)
-        boxes, scores, labels = decode_rows(rows, min(thresholds))
+        boxes, scores, labels = _predict_boxes(torch, decoder, im.pixels, min(thresholds), flips)
         ntruth += len(im.boxes)
         for k, t in enumerate(thresholds):
             sel = scores >= t
             hit = np.zeros(int(sel.sum()), bool)
             for c in np.unique(im.labels) if len(im.labels) else []:
                 pc = sel & (labels == c)
-                hit_c = greedy_match(boxes[pc], scores[pc], im.boxes[im.labels == c])
+                hit_c = centre_match(boxes[pc], scores[pc], im.boxes[im.labels == c])
                 hit[np.where(labels[sel] == c)[0]] = hit_c
             tp[k] += hit.sum()
             npred[k] += sel.sum()
@@ -390,13 +432,15 @@ def train_detector(params: TrainingParameters, progress: Optional[Progress] = No
 
     rng = np.random.default_rng(params.seed)
     torch.manual_seed(params.seed)
-    val_idx = _validation_images(scaled, group_of, params.validation_fraction, rng)
+    kept_out = [s for im in _renamed(examples_to_images(params.validation_examples), params.class_map)
+                for s in load_scaled_images(im, class_index, params.gsd_m, params.image_gsd_m)]
+    val_idx = set() if kept_out else _validation_images(scaled, group_of, params.validation_fraction, rng)
     train_set = [s for i, s in enumerate(scaled) if i not in val_idx]
-    val_set = [s for i, s in enumerate(scaled) if i in val_idx] or [s for s in scaled if len(s.boxes)]
+    val_set = kept_out or [s for i, s in enumerate(scaled) if i in val_idx] or [s for s in scaled if len(s.boxes)]
+    n_validation = len(kept_out) or len(val_idx)  # images held out of training
 
     counts = np.bincount(np.concatenate([s.labels for s in train_set]) if train_set else [], minlength=nc)
-    weights = np.sqrt(counts.sum() / np.maximum(counts, 1) / nc)
-    class_weights = torch.tensor(weights / weights.mean(), dtype=torch.float32)
+    class_weights = torch.tensor(class_weights_for(counts, params.min_class_weight), dtype=torch.float32)
 
     old_threads = torch.get_num_threads()
     threads = effective_threads(params.threads)
@@ -412,7 +456,8 @@ def train_detector(params: TrainingParameters, progress: Optional[Progress] = No
         sampler = _Sampler(train_set, nc, params.crop_size, rng, params.min_heat_sigma)
         deadline = t_start + budget_s
         export_cost = 6.0  # seconds; measured below as the run goes
-        eval_cost = 2.0 + 0.5 * sum(s.pixels.shape[0] * s.pixels.shape[1] for s in val_set) / 1e6
+        views = len(FLIP_VIEWS) if params.test_time_flips else 1  # validation runs each view
+        eval_cost = 2.0 + 0.5 * views * sum(s.pixels.shape[0] * s.pixels.shape[1] for s in val_set) / 1e6
         t_train0 = time.monotonic()
         span = max(deadline - t_train0 - eval_cost - export_cost, 1.0)
         eval_every = max(20.0, span / 5.0)
@@ -454,7 +499,7 @@ def train_detector(params: TrainingParameters, progress: Optional[Progress] = No
             due = (step % max(1, params.max_steps // 5) == 0) if params.max_steps else time.monotonic() >= next_eval
             if due or last:
                 t_eval = time.monotonic()
-                f1, conf = evaluate_f1(torch, ema_decoder, val_set)
+                f1, conf = evaluate_f1(torch, ema_decoder, val_set, flips=params.test_time_flips)
                 eval_cost = max(eval_cost * 0.5, time.monotonic() - t_eval)
                 history.append({"step": step, "seconds": round(time.monotonic() - t_start, 1),
                                 "loss": round(run_loss, 4), "val_f1": round(f1, 4), "conf": round(conf, 2)})
@@ -467,7 +512,7 @@ def train_detector(params: TrainingParameters, progress: Optional[Progress] = No
                     break
         if best_state is None or step == 0:
             net.eval()
-            best_f1, best_conf = evaluate_f1(torch, decoder, val_set)
+            best_f1, best_conf = evaluate_f1(torch, decoder, val_set, flips=params.test_time_flips)
         else:
             net.load_state_dict(best_state)
         net.eval()
@@ -478,9 +523,10 @@ def train_detector(params: TrainingParameters, progress: Optional[Progress] = No
         seconds = time.monotonic() - t_start
         export_onnx(decoder, out_path, class_names=class_names, gsd_m=params.gsd_m, tile_size=params.tile_size,
                     det_conf=det_conf, max_object_px=float(np.percentile(sizes, 99)),
-                    training_info={"images": len(train_set), "validation_images": len(val_set) if val_idx else 0,
+                    training_info={"images": len(train_set), "validation_images": n_validation,
                                    "objects": int(n_obj), "steps": step, "threads": threads, "seconds": round(seconds, 1),
-                                   "validation_f1": round(best_f1, 4), "min_heat_sigma": params.min_heat_sigma},
+                                   "validation_f1": round(best_f1, 4), "min_heat_sigma": params.min_heat_sigma,
+                                   "min_class_weight": params.min_class_weight},
                     test_time_flips=params.test_time_flips)
     finally:
         torch.set_num_threads(old_threads)
@@ -488,5 +534,5 @@ def train_detector(params: TrainingParameters, progress: Optional[Progress] = No
     return TrainingResult(
         model_path=str(out_path), class_names=class_names, gsd_m=params.gsd_m, tile_size=params.tile_size,
         steps=step, seconds=time.monotonic() - t_start, images_train=len(train_set),
-        images_validation=len(val_idx), objects=int(n_obj), validation_f1=best_f1 if val_idx else None,
+        images_validation=n_validation, objects=int(n_obj), validation_f1=best_f1 if n_validation else None,
         det_conf=det_conf, history=history, threads=threads)
