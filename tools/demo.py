@@ -7,7 +7,8 @@ demo-output/result_map.png with QGIS's map renderer. Then compares the equipment
 category and date, and the arrivals and departures, with the site's ground truth (every category
 of the site: its model learned them all; the example categories with the exemplar engine)
 (targets: counts within 10 %, event F1 >= 0.80; an object that moved farther than the matching
-distance counts as departed and arrived, as matching defines events by place); with --check
+distance counts as departed and arrived, as matching defines events by place; a detection is on
+a true object when its centre lies within ON_OBJECT_M of the object's box); with --check
 (`make eval ARGS=demo`) it exits non-zero when one is missed. `--engine exemplar` runs the
 exemplar engine from one example box per category instead, without training.
 """
@@ -31,6 +32,11 @@ ROOT = pkgpath.REPO_ROOT
 
 COUNT_TOLERANCE = 0.10  # each category's count on each date within 10 % of the truth
 EVENT_F1_TARGET = 0.80  # arrivals and departures of the compared categories against the truth
+# a detection is on a true object when its centre lies inside the object's box or this close to it:
+# one pixel of the site model's 1 m grid. A car's box is 1.8 m wide, so a centre one model pixel off
+# the middle falls outside it; aircraft are unaffected (their boxes are tens of metres). The
+# strict rule (inside the box) is printed beside it.
+ON_OBJECT_M = 1.0
 
 
 def _boxes(path: Path, far_moved: set = frozenset(), far_event: str = "") -> list[tuple]:
@@ -60,16 +66,18 @@ def far_moves(before: Path, after: Path, max_distance_m: float) -> set:
     return {i for i in b.keys() & a.keys() if math.dist(b[i], a[i]) > max_distance_m}
 
 
-def _on(boxes: list[tuple], detection, category: str, event: str | None = None) -> int | None:
-    """Index of the true object of `category` (and `event`) under the detection's centre, or None."""
+def _on(boxes: list[tuple], detection, category: str, event: str | None = None,
+        margin_m: float = ON_OBJECT_M) -> int | None:
+    """Index of the true object of `category` (and `event`) whose box holds the detection's centre
+    or lies within `margin_m` of it (the nearest), or None."""
     from osgeo import ogr
 
     centre = ogr.Geometry(ogr.wkbPoint)
     centre.AddPoint_2D(detection.cx, detection.cy)
-    for k, (box, cat, ev) in enumerate(boxes):
-        if cat == category and (event is None or ev == event) and box.Contains(centre):
-            return k
-    return None
+    near = [(box.Distance(centre), k) for k, (box, cat, ev) in enumerate(boxes)
+            if cat == category and (event is None or ev == event)]
+    near = [(d, k) for d, k in near if d <= margin_m]
+    return min(near)[1] if near else None
 
 
 def truth_report(site, result, engine: str = "learned") -> tuple[list[str], bool]:
@@ -104,26 +112,35 @@ def truth_report(site, result, engine: str = "learned") -> tuple[list[str], bool
             good = abs(len(mine) - true_n) <= COUNT_TOLERANCE * true_n
             ok &= good
             lines.append(f"    {date:6s} {category}: {len(mine)}/{true_n} ({on} on one) {'ok' if good else 'OFF'}")
+    tp, n_pred, n_true, f1 = event_score(result.match, boxes, categories)
+    strict = event_score(result.match, boxes, categories, margin_m=0.0)[3]
+    good = f1 >= EVENT_F1_TARGET
+    ok &= good
+    lines.append(f"  arrivals and departures of these categories: {tp} of {n_true} true events found, "
+                 f"{n_pred - tp} wrong; F1 {f1:.2f} (target >= {EVENT_F1_TARGET:.2f}) {'ok' if good else 'OFF'}; "
+                 f"F1 {strict:.2f} when the centre must lie inside the object's box")
+    return lines, ok
+
+
+def event_score(match, boxes: dict, categories, margin_m: float = ON_OBJECT_M) -> tuple[int, int, int, float]:
+    """(true events found, events reported, true events, F1) of the arrivals and departures in
+    `categories`: a reported event is right when it lies on a true object of that event (_on),
+    each true object found once."""
     tp = n_pred = 0
     for event, date in (("departed", "before"), ("arrived", "after")):
         hits = set()
-        for e in result.match.by_event(event):
-            category = labels.get(e.class_name, e.class_name)
+        for e in match.by_event(event):
+            category = match.labels.get(e.class_name, e.class_name)
             if category in categories:
                 n_pred += 1
-                k = _on(boxes[date], e.detection, category, event)
-                if k is not None and k not in hits:
+                k = _on(boxes[date], e.detection, category, event, margin_m)
+                if k is not None:
                     hits.add(k)
         tp += len(hits)
     n_true = sum(ev in ("departed", "arrived") and cat in categories
                  for date in boxes for _, cat, ev in boxes[date])
     p, r = tp / max(n_pred, 1), tp / max(n_true, 1)
-    f1 = 2 * p * r / max(p + r, 1e-9)
-    good = f1 >= EVENT_F1_TARGET
-    ok &= good
-    lines.append(f"  arrivals and departures of these categories: {tp} of {n_true} true events found, "
-                 f"{n_pred - tp} wrong; F1 {f1:.2f} (target >= {EVENT_F1_TARGET:.2f}) {'ok' if good else 'OFF'}")
-    return lines, ok
+    return tp, n_pred, n_true, 2 * p * r / max(p + r, 1e-9)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,15 +189,17 @@ def main(argv: list[str] | None = None) -> int:
     # stand-in for the analyst's drawn examples: one box per equipment category on the first date
     exemplars = write_example_boxes(site, site_dir / "exemplars.geojson")
     if args.engine == "learned":
-        from sitewatch.plugin.samplesite.training import SITE_MODEL_MIN_SCORE, TRAINING_STEPS, train_site_model
+        from sitewatch.plugin.samplesite.training import TRAINING_STEPS, site_model_min_score, train_site_model
 
         print(f"The site's detector: the learned engine trained on the reviewed reference captures "
               f"({TRAINING_STEPS} steps, about 20 min on a 2-core machine; kept for later runs) ...", flush=True)
         trained_at = time.perf_counter()
         model = train_site_model(site_dir, args.size, args.seed, progress=Progress(report), retrain=args.retrain)
-        print(f"  model {model} ready in {time.perf_counter() - trained_at:.0f} s", flush=True)
+        min_score = site_model_min_score(model)
+        print(f"  model {model} ready in {time.perf_counter() - trained_at:.0f} s; score threshold {min_score:.3f} "
+              f"(chosen on the reference capture kept out of training)", flush=True)
         last[0] = -1
-        equipment = EquipmentOptions(engine="learned", model_path=str(model), min_score=SITE_MODEL_MIN_SCORE)
+        equipment = EquipmentOptions(engine="learned", model_path=str(model), min_score=min_score)
     else:
         equipment = EquipmentOptions(engine="exemplar", exemplars_path=str(exemplars), min_score=EXAMPLE_MIN_SCORE)
     params = AnalysisParameters(

@@ -41,12 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     covered = compared_categories({c for capture in series.captures for c in capture.counts}, args.engine)
     rasters = [str(c.raster) for c in series.captures]
     if args.engine == "learned":
-        from sitewatch.plugin.samplesite.training import SITE_MODEL_MIN_SCORE, train_site_model
+        from sitewatch.plugin.samplesite.training import site_model_min_score, train_site_model
 
         model = train_site_model(root, SIZE, SEED)
-        how = f"learned engine trained on the series' reference captures ({model.name})"
-        params = TimelineParameters("eval", rasters, engine="learned", model_path=str(model),
-                                    min_score=SITE_MODEL_MIN_SCORE)
+        min_score = site_model_min_score(model)
+        how = (f"learned engine trained on the series' reference captures ({model.name}), score threshold "
+               f"{min_score:.3f} chosen on the reference capture kept out of training")
+        params = TimelineParameters("eval", rasters, engine="learned", model_path=str(model), min_score=min_score)
     else:
         how = "exemplar engine, one example per category"
         params = TimelineParameters("eval", rasters, engine="exemplar", exemplars_path=str(examples),

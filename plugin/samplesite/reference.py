@@ -10,7 +10,9 @@ the launchers' berms and the shelter fronts, are used again, as on a real base).
 and go between captures: each reference leaves some berms empty and every other one has no
 engagement radar, so the history shows empty emplacements as well as occupied ones. It stands for
 an analyst's reviewed history of the site: `make demo` trains the learned engine on it and then
-analyses dates 1 and 2, which it never saw. Needs the two-date site in out_dir (same size, seed).
+analyses dates 1 and 2, which it never saw; capture REFERENCE_CAPTURES + 1 (twelve weeks before)
+is kept out of its training to choose the score threshold. Needs the two-date site in out_dir
+(same size, seed).
 """
 from __future__ import annotations
 

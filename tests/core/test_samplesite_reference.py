@@ -103,19 +103,45 @@ def test_a_kept_site_model_of_other_classes_is_trained_again(site, monkeypatch):
     assert "s400_launcher" in OnnxDetector(str(model)).metadata.class_names
 
 
-def test_a_kept_site_model_of_a_tighter_heatmap_is_trained_again(site, monkeypatch):
+@pytest.mark.parametrize("setting, key, before, now", [
+    ("SITE_MIN_HEAT_SIGMA", "min_heat_sigma", 0.5, 1.0),  # a tighter heatmap peak
+    ("SITE_MIN_CLASS_WEIGHT", "min_class_weight", 0.0, 1.0),  # common classes weighted down
+])
+def test_a_kept_site_model_of_an_earlier_recipe_is_trained_again(site, monkeypatch, setting, key, before, now):
     pytest.importorskip("torch")
     pytest.importorskip("onnxruntime")
     from sitewatch.plugin.core.equipment.onnx_model import OnnxDetector
     from sitewatch.plugin.samplesite import training
 
-    def sigma(model) -> float:
-        return OnnxDetector(str(model)).metadata.raw["training"]["min_heat_sigma"]
+    def recorded(model) -> float:
+        return OnnxDetector(str(model)).metadata.raw["training"][key]
 
-    monkeypatch.setattr(training, "SITE_MIN_HEAT_SIGMA", 0.5)  # as an earlier version trained it
-    assert sigma(training.train_site_model(site.root, SIZE, 7, minutes=0.2, steps=3, retrain=True)) == 0.5
-    monkeypatch.setattr(training, "SITE_MIN_HEAT_SIGMA", 1.0)
+    monkeypatch.setattr(training, setting, before)  # as an earlier version trained it
+    assert recorded(training.train_site_model(site.root, SIZE, 7, minutes=0.2, steps=3, retrain=True)) == before
+    monkeypatch.setattr(training, setting, now)
     model = training.train_site_model(site.root, SIZE, 7, minutes=0.2, steps=3)
-    assert sigma(model) == 1.0
+    assert recorded(model) == now
     stamp = model.stat().st_mtime_ns
     assert training.train_site_model(site.root, SIZE, 7, minutes=0.2, steps=3).stat().st_mtime_ns == stamp  # kept
+
+
+def test_the_site_models_threshold_is_chosen_on_a_reviewed_capture_it_never_trained_on(site, monkeypatch):
+    pytest.importorskip("torch")
+    pytest.importorskip("onnxruntime")
+    from sitewatch.plugin.core.equipment.learned import train
+    from sitewatch.plugin.core.equipment.onnx_model import OnnxDetector
+    from sitewatch.plugin.samplesite import training
+
+    given = []
+    real = train.train_detector
+    monkeypatch.setattr(train, "train_detector", lambda params, progress=None: given.append(params) or real(
+        params, progress))
+    model = training.train_site_model(site.root, SIZE, 7, minutes=0.2, steps=3, retrain=True)
+    (params,) = given
+    trained_on = {raster for raster, _ in params.examples}
+    (held_out, truth), = params.validation_examples
+    assert held_out == str(site.root / f"reference_{training.VALIDATION_CAPTURE}.tif") and held_out not in trained_on
+    assert len(trained_on) == 3 and len(truth) > 10 and params.det_conf is None  # chosen, not given
+    meta = OnnxDetector(str(model)).metadata
+    assert meta.raw["training"]["validation_images"] == 1 and meta.raw["training"]["images"] == 3
+    assert training.site_model_min_score(model) == meta.det_conf
