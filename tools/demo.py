@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         from sitewatch.plugin.samplesite.training import TRAINING_STEPS, site_model_min_score, train_site_model
 
         print(f"The site's detector: the learned engine trained on the reviewed reference captures "
-              f"({TRAINING_STEPS} steps, about 20 min on a 2-core machine; kept for later runs) ...", flush=True)
+              f"({TRAINING_STEPS} steps, 20 to 40 min on a 2-core machine; kept for later runs) ...", flush=True)
         trained_at = time.perf_counter()
         model = train_site_model(site_dir, args.size, args.seed, progress=Progress(report), retrain=args.retrain)
         min_score = site_model_min_score(model)
