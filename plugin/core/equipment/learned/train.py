@@ -59,7 +59,7 @@ class TrainingParameters:
     seed: int = 0
     validation_fraction: float = 0.12
     # reviewed images kept out of training, on which the checkpoint and the score threshold are
-    # chosen (e.g. a site's latest reviewed capture); none: a share of the training images
+    # chosen (e.g. one reviewed capture of the site); none: a share of the training images
     # (validation_fraction), or the training images themselves when there are too few
     validation_examples: Sequence[tuple[str, Sequence[Detection]]] = ()
     width: int = 16
