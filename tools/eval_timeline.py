@@ -1,13 +1,12 @@
 """make eval ARGS=timeline: the site timeline's counts against the sample series' truth.
 
 A five-date sample series (2048 px, seed 11: not the seed the demo and the tests use; no constant
-was tuned on it) is counted by the learned engine trained on the series' own reviewed
-reference captures (three, six and nine weeks before date 1; samplesite/training.py, as `make demo`
-does), or with
-`--engine exemplar` by the exemplar engine from one example box per category drawn on date 1. For
-every date and every category the count is compared with the truth (the example categories only
-with the exemplar engine). Target:
-every count within 10 % of the truth. Exits non-zero when it is missed.
+was tuned on it) is counted by the learned engine trained on the series' own reviewed reference
+captures (three, six and nine weeks before date 1 and the same weeks a year earlier;
+samplesite/training.py, as `make demo` does), or with `--engine exemplar` by the exemplar engine
+from one example box per category drawn on date 1. For every date and every category the count is
+compared with the truth (the example categories only with the exemplar engine). Target: every count
+within 10 % of the truth. Exits non-zero when it is missed.
 """
 from __future__ import annotations
 

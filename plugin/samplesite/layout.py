@@ -481,7 +481,7 @@ class LayoutBuilder:
 
     def equipment(self) -> None:
         rng, z = self.rng, self.zones
-        # air-defence site: launchers around the engagement radar, a Pantsir guarding it
+        # air-defence site: launchers around the engagement radar (Pantsirs come with the vehicles zone)
         cu, cv, rad = self.ad_centre
         self.ad_objects = []
         for x, y, heading in self.ad_positions:

@@ -4,15 +4,15 @@
     refs[0].raster, refs[0].truth     # reference_1.tif (+ .IMD), truth_reference_1.geojson
 
 The same airfield (runways, buildings, shelters, the air-defence site's berms) three, six and nine
-weeks before date 1, each under its own sun and sensor, with its own population drawn afresh: other
-airframes, vehicles and air-defence equipment at other spots and headings (fixed emplacements,
-the launchers' berms and the shelter fronts, are used again, as on a real base). Launchers come
-and go between captures: each reference leaves some berms empty and every other one has no
-engagement radar, so the history shows empty emplacements as well as occupied ones. It stands for
-an analyst's reviewed history of the site: `make demo` trains the learned engine on it and then
-analyses dates 1 and 2, which it never saw; capture REFERENCE_CAPTURES + 1 (twelve weeks before)
-is kept out of its training to choose the score threshold. Needs the two-date site in out_dir
-(same size, seed).
+weeks before date 1 and in the same weeks a year earlier, each under its own sun and sensor, with
+its own population drawn afresh: other airframes, vehicles and air-defence equipment at other spots
+and headings (fixed emplacements, the launchers' berms and the shelter fronts, are used again, as
+on a real base). Launchers come and go between captures: each reference leaves some berms empty and
+every other one has no engagement radar, so the history shows empty emplacements as well as
+occupied ones. It stands for an analyst's reviewed history of the site: `make demo` trains the
+learned engine on it and then analyses dates 1 and 2, which it never saw; capture
+REFERENCE_CAPTURES + 1 (58 weeks before) is kept out of its training to choose the score threshold.
+Needs the two-date site in out_dir (same size, seed).
 """
 from __future__ import annotations
 
@@ -32,8 +32,20 @@ from .layout import RUNWAY_HEADING, Layout, LayoutBuilder, sun_shadow_vector
 from .series import _counts, _render, _truth_features, site_frame
 from .site import CENTRE_LAT, CENTRE_LON, _bounds_ll, _collection, _shift, load_sample_site
 
-REFERENCE_CAPTURES = 3  # the reviewed history: this many earlier captures
-DAYS_BEFORE = 21  # reference capture k lies k times this many days before date 1
+REFERENCE_CAPTURES = 5  # the reviewed history: this many earlier captures
+# the recent captures, every three weeks before date 1, then the same weeks a year earlier: a
+# history of autumn only showed the objects under a higher sun than December's (shorter shadows),
+# and the detector trained on it took date 2's Pantsirs, long shadows beside them, for trucks
+RECENT_CAPTURES = 3
+WEEKS_APART = 3
+YEAR_WEEKS = 52
+
+
+def weeks_before(k: int) -> int:
+    """How many weeks reference capture k (1-based) lies before date 1: 3, 6, 9, then 52, 55, 58."""
+    if k <= RECENT_CAPTURES:
+        return WEEKS_APART * k
+    return YEAR_WEEKS + WEEKS_APART * (k - RECENT_CAPTURES - 1)
 
 
 def _names(k: int) -> tuple[str, str, str]:
@@ -50,7 +62,7 @@ class ReferenceCapture:
 
 def _reference_info(seed: int, k: int, before: CaptureInfo) -> CaptureInfo:
     rng = np.random.default_rng([seed, 6060, k])
-    when = before.when - timedelta(days=DAYS_BEFORE * k, minutes=float(rng.uniform(-50, 50)))
+    when = before.when - timedelta(weeks=weeks_before(k), minutes=float(rng.uniform(-50, 50)))
     gains = tuple(round(float(g), 3) for g in rng.uniform(0.93, 1.07, 4))
     offsets = tuple(int(o) for o in rng.integers(50, 120, 4))
     az, el = sun_position(when, CENTRE_LAT, CENTRE_LON)
@@ -96,16 +108,18 @@ def generate_reference_captures(out_dir: Union[str, Path], size_px: int, seed: i
 def generate_reference_capture(out_dir: Union[str, Path], size_px: int, seed: int, k: int = 1,
                                progress: Optional[Progress] = None) -> ReferenceCapture:
     """Write reference capture k (reference_k.tif, truth_reference_k.geojson) beside the two-date
-    site in out_dir (kept when already there)."""
+    site in out_dir (kept when already there with the date this version gives it; one of another
+    date, from an earlier version, is drawn again)."""
     out = Path(out_dir)
-    existing = load_reference_capture(out, k)
-    if existing is not None:
-        return existing
     site = load_sample_site(out)
     if site.size_px != size_px or site.manifest.get("seed") != seed:
         raise InputError(f"The sample site in {out} is not {size_px} px with seed {seed}; generate it first.")
-    progress = progress or Progress()
     gt, wkt, caps, sun_vec = site_frame(site, seed)
+    cap = _reference_info(seed, k, caps["before"])
+    existing = load_reference_capture(out, k)
+    if existing is not None and existing.date == cap.when.strftime("%Y-%m-%d"):
+        return existing
+    progress = progress or Progress()
     # the airfield as the series draws it (same builder stream up to the infrastructure) ...
     builder = LayoutBuilder(size_px, site.gsd_m, seed, load_catalogue(), sun_vec, _shift(seed))
     builder.infrastructure()
@@ -113,7 +127,6 @@ def generate_reference_capture(out_dir: Union[str, Path], size_px: int, seed: in
     builder.rng = np.random.default_rng([seed, 6161, k])
     builder.equipment()
     _vary_air_defence(builder, np.random.default_rng([seed, 6262, k]), radar=k % 2 == 1)
-    cap = _reference_info(seed, k, caps["before"])
     sun = sun_shadow_vector(cap.sun_azimuth, cap.sun_elevation, site.gsd_m)
     cu, cv, rad = builder.ad_centre
     c = builder.frame.px(cu, cv)

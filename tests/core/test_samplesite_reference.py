@@ -7,11 +7,11 @@ import math
 import pytest
 from osgeo import gdal
 
-from sitewatch.plugin.core.captures import capture_date
+from sitewatch.plugin.core.captures import capture_date, capture_sun
 from sitewatch.plugin.core.errors import InputError
 from sitewatch.plugin.samplesite import generate_sample_site
 from sitewatch.plugin.samplesite.reference import (
-    generate_reference_capture, generate_reference_captures, load_reference_capture)
+    REFERENCE_CAPTURES, generate_reference_capture, generate_reference_captures, load_reference_capture)
 
 SIZE = 1024
 
@@ -27,7 +27,7 @@ def _objects(path) -> list[dict]:
 
 def test_earlier_captures_of_the_same_airfield_with_their_own_population(site):
     refs = generate_reference_captures(site.root, SIZE, 7)
-    assert len(refs) == 3 and refs[2].date < refs[1].date < refs[0].date
+    assert len(refs) == REFERENCE_CAPTURES and [r.date for r in refs] == sorted((r.date for r in refs), reverse=True)
     first, second = (_objects(r.truth) for r in refs[:2])
     assert [(o["cx"], o["cy"]) for o in first] != [(o["cx"], o["cy"]) for o in second]
     ref = refs[0]
@@ -45,6 +45,17 @@ def test_earlier_captures_of_the_same_airfield_with_their_own_population(site):
     same_spot = sum(any(o["class"] == p["class"] and math.dist((o["cx"], o["cy"]), (p["cx"], p["cy"])) < 2.0
                         for o in objects) for p in date1)
     assert same_spot < 0.3 * len(date1)
+
+
+def test_the_history_holds_recent_weeks_and_the_same_season_a_year_before(site):
+    refs = generate_reference_captures(site.root, SIZE, 7)
+    date1 = capture_date(str(site.before)).date
+    weeks = [round((date1 - capture_date(str(r.raster)).date).days / 7) for r in refs]
+    assert weeks == [3, 6, 9, 52, 55]
+    # a year before, the sun stands as it does on date 1 (shadows as long); the recent weeks' is higher
+    sun1 = capture_sun(str(site.before))[1]
+    elevations = [capture_sun(str(r.raster))[1] for r in refs]
+    assert abs(elevations[3] - sun1) < 3.0 and min(elevations[:3]) > sun1 + 3.0
 
 
 def test_the_history_shows_empty_berms_and_an_absent_radar(site):
@@ -66,6 +77,17 @@ def test_generation_is_deterministic_and_kept(site, tmp_path):
     stamp = ref.raster.stat().st_mtime_ns
     assert generate_reference_capture(site.root, SIZE, 7).raster.stat().st_mtime_ns == stamp
     assert load_reference_capture(tmp_path / "nowhere") is None
+
+
+def test_a_kept_reference_of_another_date_is_drawn_again(site, tmp_path):
+    """An earlier version drew reference 4 twelve weeks before date 1; kept, it would train a model
+    on another history than this version's."""
+    again = generate_sample_site(tmp_path / "again", SIZE, seed=7)
+    ref = generate_reference_capture(again.root, SIZE, 7, 4)
+    ref.truth.write_text(ref.truth.read_text().replace(f'"date": "{ref.date}"', '"date": "2024-09-16"'))
+    assert load_reference_capture(again.root, 4).date == "2024-09-16"
+    redrawn = generate_reference_capture(again.root, SIZE, 7, 4)
+    assert redrawn.date == ref.date and capture_date(str(redrawn.raster)).date.date().isoformat() == ref.date
 
 
 def test_a_site_of_another_size_is_refused(site, tmp_path):
@@ -141,7 +163,7 @@ def test_the_site_models_threshold_is_chosen_on_a_reviewed_capture_it_never_trai
     trained_on = {raster for raster, _ in params.examples}
     (held_out, truth), = params.validation_examples
     assert held_out == str(site.root / f"reference_{training.VALIDATION_CAPTURE}.tif") and held_out not in trained_on
-    assert len(trained_on) == 3 and len(truth) > 10 and params.det_conf is None  # chosen, not given
+    assert len(trained_on) == REFERENCE_CAPTURES and len(truth) > 10 and params.det_conf is None  # chosen, not given
     meta = OnnxDetector(str(model)).metadata
-    assert meta.raw["training"]["validation_images"] == 1 and meta.raw["training"]["images"] == 3
+    assert meta.raw["training"]["validation_images"] == 1 and meta.raw["training"]["images"] == REFERENCE_CAPTURES
     assert training.site_model_min_score(model) == meta.det_conf
