@@ -35,7 +35,8 @@ from .site import CENTRE_LAT, CENTRE_LON, _bounds_ll, _collection, _shift, load_
 REFERENCE_CAPTURES = 5  # the reviewed history: this many earlier captures
 # the recent captures, every three weeks before date 1, then the same weeks a year earlier: a
 # history of autumn only showed the objects under a higher sun than December's (shorter shadows),
-# and the detector trained on it took date 2's Pantsirs, long shadows beside them, for trucks
+# and the detector trained on it found date 2's Pantsirs, long shadows beside them, off their
+# centres or took them for trucks
 RECENT_CAPTURES = 3
 WEEKS_APART = 3
 YEAR_WEEKS = 52
