@@ -403,14 +403,16 @@ def parse_output(out: np.ndarray, layout: str, nc: int, min_score: float) -> lis
                      float(scores[i]), int(ids[i])) for i, ang in zip(sel, angles)]
 
 
-# a box of the same class centred within this share of a better box's half-extents is a second
-# peak on that object's body (large objects give several), not an object of its own
+# two boxes of the same class whose centres lie within this share of the larger box's
+# half-extents are one object: a second peak on a large object's body, or one box on the object
+# and a wider one on the object and its shadow; the weaker is dropped
 CENTRE_ON_BODY = 0.75
 
 
 def nms_model_boxes(boxes: list[ModelBox], iou_threshold: float) -> list[ModelBox]:
     """Class-agnostic NMS on the boxes' axis-aligned hulls (rotated NMS runs later, across tiles);
-    same-class boxes centred on a better box's body (CENTRE_ON_BODY) are dropped as well."""
+    a weaker box of the same class centred on the larger box's body (CENTRE_ON_BODY) is dropped
+    as well."""
     if not boxes:
         return []
     hull = np.array([_hull(b) for b in boxes])
@@ -426,8 +428,9 @@ def nms_model_boxes(boxes: list[ModelBox], iou_threshold: float) -> list[ModelBo
         keep.append(i)
         rest = order[1:]
         iou = _hull_iou(hull, area, i, rest)
+        larger_half = np.where((area[rest] > area[i])[:, None], half[rest], half[i])
         on_body = (classes[rest] == classes[i]) & np.all(
-            np.abs(centre[rest] - centre[i]) <= CENTRE_ON_BODY * half[i], axis=1)
+            np.abs(centre[rest] - centre[i]) <= CENTRE_ON_BODY * larger_half, axis=1)
         order = rest[(iou <= iou_threshold) & ~on_body]
     return [boxes[i] for i in keep]
 

@@ -263,6 +263,31 @@ def test_validation_scores_boxes_over_mirrored_views_as_detection_does():
     assert _predict_boxes(torch, decoder_seeing(12, 20), pixels, 0.1, flips=False)[1].tolist() == pytest.approx([0.8])
 
 
+def test_validation_merges_boxes_with_the_models_nms_as_detection_does():
+    """Two boxes of one object overlapping at IoU 0.45: the model's NMS (det_iou_thresh 0.4, as
+    export writes it) keeps one, so validation counts one as detection does."""
+    torch = pytest.importorskip("torch", reason="validation runs the torch model")
+    from sitewatch.plugin.core.equipment.learned.train import _predict_boxes
+
+    rows = np.array([[[32, 32, 10.0, 10.0, 0.9, 1.0], [35.8, 32, 10.0, 10.0, 0.7, 1.0]]], np.float32)
+    _, scores, _ = _predict_boxes(torch, lambda _x: torch.from_numpy(rows), np.zeros((64, 64, 3), np.uint8),
+                                  0.1, flips=False)
+    assert scores.tolist() == pytest.approx([0.9])
+
+
+def test_the_threshold_is_low_on_the_f1_plateau_but_does_not_over_count():
+    from sitewatch.plugin.core.equipment.learned.train import choose_threshold
+
+    thresholds = [0.2, 0.25, 0.3, 0.35, 0.4]
+    f1 = np.array([0.80, 0.925, 0.93, 0.94, 0.925])
+    # the plateau (F1 within 0.02 of 0.94) is 0.25-0.4: its lowest threshold when it does not over-count
+    assert choose_threshold(thresholds, f1, np.array([60, 50, 48, 45, 40]), 50) == 0.25
+    # 52 found of 50 at 0.25: the lowest that finds no more than there are
+    assert choose_threshold(thresholds, f1, np.array([60, 52, 50, 45, 40]), 50) == 0.3
+    # over-counting all along the plateau: its highest threshold
+    assert choose_threshold(thresholds, f1, np.array([70, 60, 58, 56, 54]), 50) == 0.4
+
+
 def test_a_step_budget_trains_that_many_steps(tmp_path):
     from sitewatch.plugin.core.equipment.learned.train import TrainingParameters, train_detector
 

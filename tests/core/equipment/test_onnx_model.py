@@ -203,6 +203,19 @@ def test_second_peaks_on_a_large_objects_body_are_dropped():
     assert kept == [transport, neighbour, truck_under_wing]
 
 
+def test_a_wider_box_on_the_same_object_and_its_shadow_is_dropped():
+    # a launcher seen twice (scores 0.37, 0.33): the weaker box is wider, taking in the shadow;
+    # its centre lies off the better box's body, the better box's centre on the wider one's
+    from sitewatch.plugin.core.equipment.onnx_model import ModelBox, nms_model_boxes
+
+    launcher = ModelBox(100.0, 100.0, 10.6, 5.0, 0.0, 0.37, 2)
+    with_shadow = ModelBox(99.3, 97.2, 12.2, 7.6, 0.0, 0.33, 2)
+    assert nms_model_boxes([with_shadow, launcher], 0.4) == [launcher]
+    # two launchers parked side by side, as wide as each other, are two objects
+    beside = ModelBox(100.0, 106.0, 12.2, 7.6, 0.0, 0.33, 2)
+    assert nms_model_boxes([beside, launcher], 0.4) == [launcher, beside]
+
+
 def test_flipped_views_are_mirrored_back_and_scores_averaged(tmp_path):
     # the stand-in model answers the same box whatever it sees: mirrored back, the box lands at
     # (32, 20) in the plain and left-right views, at (32, 44) in the up-down ones

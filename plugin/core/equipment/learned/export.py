@@ -12,6 +12,8 @@ from ... import scratch
 from ...deps import require
 from ...errors import ModelError
 
+NMS_IOU = 0.4  # written into the model as det_iou_thresh; training validates with it too
+
 
 def export_onnx(decoder, path: Path, class_names: Sequence[str], gsd_m: float, tile_size: int,
                 det_conf: float, max_object_px: float, training_info: dict, test_time_flips: bool = False) -> None:
@@ -29,7 +31,7 @@ def export_onnx(decoder, path: Path, class_names: Sequence[str], gsd_m: float, t
         "tiles_overlap": overlap_pct,
         "det_type": "YOLO_v5_or_v7_default",
         "det_conf": round(float(det_conf), 3),
-        "det_iou_thresh": 0.4,
+        "det_iou_thresh": NMS_IOU,
         "det_remove_overlap": True,
         "input_stretch": "auto",
         "box_type": "axis_aligned",

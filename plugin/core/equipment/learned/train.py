@@ -26,7 +26,8 @@ from ...output_checks import check_outputs
 from ...progress import Progress
 from ..datasets import AnnotatedImage, read_dataset
 from ..detection import Detection
-from ..onnx_model import FLIP_VIEWS, ModelBox, views_merged
+from ..onnx_model import DET_V5, FLIP_VIEWS, nms_model_boxes, parse_output, views_merged
+from .export import NMS_IOU
 from .data import MIN_HEAT_SIGMA, ScaledImage, augment_crop, build_targets, examples_to_images, load_scaled_images, photometric
 
 LOG = logging.getLogger(__name__)
@@ -247,20 +248,6 @@ def _losses(torch, heat_logits, box, heat_t, reg_t, mask_t, class_weights):
     return focal, reg
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU matrix of xyxy boxes (n, 4) x (m, 4)."""
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)))
-    x0 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y0 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x1 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y1 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
-
-
 def centre_match(pred: np.ndarray, scores: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """Boolean per prediction (xyxy): its centre lies on a truth box (xyxy) not taken by a better
     one (best score first; of several boxes under it, the one whose centre is nearest). A count
@@ -281,35 +268,6 @@ def centre_match(pred: np.ndarray, scores: np.ndarray, truth: np.ndarray) -> np.
     return hit
 
 
-def nms_xyxy(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
-    """Indices kept by greedy axis-aligned NMS, best score first."""
-    order = np.argsort(-scores)
-    keep = []
-    while len(order):
-        i = order[0]
-        keep.append(i)
-        if len(order) == 1:
-            break
-        iou = box_iou(boxes[i:i + 1], boxes[order[1:]])[0]
-        order = order[1:][iou <= iou_threshold]
-    return np.asarray(keep, dtype=np.int64)
-
-
-def decode_rows(rows: np.ndarray, min_score: float, iou_threshold: float = 0.5, max_candidates: int = 3000):
-    """YOLOv5-style rows (N, 5+nc) -> xyxy boxes, scores, class ids after threshold and NMS."""
-    cls = rows[:, 5:]
-    scores = rows[:, 4] * (cls.max(axis=1) if cls.shape[1] else 1.0)
-    sel = np.where(scores >= min_score)[0]
-    if len(sel) > max_candidates:
-        sel = sel[np.argsort(-scores[sel])[:max_candidates]]
-    rows, scores = rows[sel], scores[sel]
-    boxes = np.stack([rows[:, 0] - rows[:, 2] / 2, rows[:, 1] - rows[:, 3] / 2,
-                      rows[:, 0] + rows[:, 2] / 2, rows[:, 1] + rows[:, 3] / 2], axis=1)
-    labels = rows[:, 5:].argmax(axis=1) if rows.shape[1] > 5 else np.zeros(len(rows), np.int64)
-    keep = nms_xyxy(boxes, scores, iou_threshold)
-    return boxes[keep], scores[keep], labels[keep]
-
-
 def _predict_image(torch, decoder, pixels: np.ndarray) -> np.ndarray:
     h, w = pixels.shape[:2]
     ph, pw = -(-h // 32) * 32, -(-w // 32) * 32
@@ -321,17 +279,14 @@ def _predict_image(torch, decoder, pixels: np.ndarray) -> np.ndarray:
 
 
 def _predict_boxes(torch, decoder, pixels: np.ndarray, min_score: float, flips: bool):
-    """xyxy boxes, scores and class ids of an (H, W, 3) image, scored as detection scores them
-    (with `flips`, the mean over four mirrored views: onnx_model.views_merged)."""
-    if not flips:
-        return decode_rows(_predict_image(torch, decoder, pixels), min_score)
+    """xyxy boxes, scores and class ids of an (H, W, 3) image, decoded, merged and scored as
+    detection does it (OnnxDetector.predict: the model's NMS; with `flips`, the mean over four
+    mirrored views)."""
+    def detect_view(view: np.ndarray, floor: float):
+        rows = _predict_image(torch, decoder, view.transpose(1, 2, 0))
+        return nms_model_boxes(parse_output(rows[None], DET_V5, rows.shape[1] - 5, floor), NMS_IOU)
 
-    def detect_view(view: np.ndarray, floor: float) -> list[ModelBox]:
-        boxes, scores, labels = decode_rows(_predict_image(torch, decoder, view.transpose(1, 2, 0)), floor)
-        return [ModelBox((x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0, 0.0, float(sc), int(c))
-                for (x0, y0, x1, y1), sc, c in zip(boxes.tolist(), scores, labels)]
-
-    kept = views_merged(detect_view, pixels.transpose(2, 0, 1), min_score, True, 0.5)
+    kept = views_merged(detect_view, pixels.transpose(2, 0, 1), min_score, flips, NMS_IOU)
     boxes = np.array([[b.cx - b.w / 2, b.cy - b.h / 2, b.cx + b.w / 2, b.cy + b.h / 2] for b in kept]).reshape(-1, 4)
     return boxes, np.array([b.score for b in kept]), np.array([b.class_id for b in kept], np.int64)
 
@@ -340,9 +295,8 @@ def evaluate_f1(torch, decoder, images: list[ScaledImage],
                 thresholds: Sequence[float] = tuple(np.arange(0.1, 0.8, 0.025)),
                 tolerance: float = F1_TOLERANCE, flips: bool = False) -> tuple[float, float]:
     """(best F1, a detection found when it lies on a true object of its class (centre_match);
-    threshold): the lowest threshold whose F1 is within `tolerance` of the best, since unseen sites
-    tend to score lower than the validation images. `flips`: scored as detection with test-time
-    flips scores (the mean over four views)."""
+    threshold chosen by choose_threshold). `flips`: scored as detection with test-time flips
+    scores (the mean over four views)."""
     tp = np.zeros(len(thresholds))
     npred = np.zeros(len(thresholds))
     ntruth = 0
@@ -361,9 +315,18 @@ def evaluate_f1(torch, decoder, images: list[ScaledImage],
     prec = tp / np.maximum(npred, 1)
     rec = tp / max(ntruth, 1)
     f1 = 2 * prec * rec / np.maximum(prec + rec, 1e-9)
-    best = float(f1.max())
-    k = int(np.argmax(f1 >= best - tolerance))
-    return best, float(thresholds[k])
+    return float(f1.max()), choose_threshold(thresholds, f1, npred, ntruth, tolerance)
+
+
+def choose_threshold(thresholds: Sequence[float], f1: np.ndarray, found: np.ndarray, truth: int,
+                     tolerance: float = F1_TOLERANCE) -> float:
+    """Of the thresholds (ascending) whose F1 is within `tolerance` of the best, the lowest, since
+    unseen sites tend to score lower than the validation images; but where that one finds more
+    objects than there are (`found` per threshold against `truth`), the lowest that does not (a
+    count is what an analyst reads), or, when all of them do, the highest."""
+    near_best = np.where(f1 >= f1.max() - tolerance)[0]
+    not_over = near_best[found[near_best] <= truth]
+    return float(thresholds[not_over[0] if len(not_over) else near_best[-1]])
 
 
 def schedule_fraction(step: int, max_steps: Optional[int], time_fraction: float) -> float:
