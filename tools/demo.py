@@ -189,13 +189,14 @@ def main(argv: list[str] | None = None) -> int:
     # stand-in for the analyst's drawn examples: one box per equipment category on the first date
     exemplars = write_example_boxes(site, site_dir / "exemplars.geojson")
     if args.engine == "learned":
-        from sitewatch.plugin.samplesite.training import TRAINING_STEPS, site_model_min_score, train_site_model
+        from sitewatch.plugin.core.equipment.onnx_model import model_summary
+        from sitewatch.plugin.samplesite.training import TRAINING_STEPS, train_site_model
 
         print(f"The site's detector: the learned engine trained on the reviewed reference captures "
               f"({TRAINING_STEPS} steps, 20 to 40 min on a 2-core machine; kept for later runs) ...", flush=True)
         trained_at = time.perf_counter()
         model = train_site_model(site_dir, args.size, args.seed, progress=Progress(report), retrain=args.retrain)
-        min_score = site_model_min_score(model)
+        min_score = model_summary(model).det_conf  # chosen in training
         print(f"  model {model} ready in {time.perf_counter() - trained_at:.0f} s; score threshold {min_score:.3f} "
               f"(chosen on the reference capture kept out of training)", flush=True)
         last[0] = -1

@@ -40,10 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     covered = compared_categories({c for capture in series.captures for c in capture.counts}, args.engine)
     rasters = [str(c.raster) for c in series.captures]
     if args.engine == "learned":
-        from sitewatch.plugin.samplesite.training import site_model_min_score, train_site_model
+        from sitewatch.plugin.core.equipment.onnx_model import model_summary
+        from sitewatch.plugin.samplesite.training import train_site_model
 
         model = train_site_model(root, SIZE, SEED)
-        min_score = site_model_min_score(model)
+        min_score = model_summary(model).det_conf  # chosen in training
         how = (f"learned engine trained on the series' reference captures ({model.name}), score threshold "
                f"{min_score:.3f} chosen on the reference capture kept out of training")
         params = TimelineParameters("eval", rasters, engine="learned", model_path=str(model), min_score=min_score)

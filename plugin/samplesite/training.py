@@ -84,13 +84,6 @@ def train_site_model(site_dir: Union[str, Path], size_px: int, seed: int, minute
     return model
 
 
-def site_model_min_score(model: Union[str, Path]) -> float:
-    """The score threshold the site's model was given in training (chosen on the held-out capture)."""
-    from ..core.equipment.onnx_model import OnnxDetector
-
-    return OnnxDetector(str(model)).metadata.det_conf
-
-
 def _kept_model_fits(model: Path, learned_as: list[str]) -> bool:
     """Whether a kept model was trained as this version trains: on these classes (sorted), with
     SITE_MIN_HEAT_SIGMA and SITE_MIN_CLASS_WEIGHT, its threshold chosen on a held-out capture (an

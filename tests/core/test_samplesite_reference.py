@@ -166,4 +166,3 @@ def test_the_site_models_threshold_is_chosen_on_a_reviewed_capture_it_never_trai
     assert len(trained_on) == REFERENCE_CAPTURES and len(truth) > 10 and params.det_conf is None  # chosen, not given
     meta = OnnxDetector(str(model)).metadata
     assert meta.raw["training"]["validation_images"] == 1 and meta.raw["training"]["images"] == REFERENCE_CAPTURES
-    assert training.site_model_min_score(model) == meta.det_conf
