@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -26,7 +27,7 @@ def render_result_png(result, png_path: Path, width_px: int = 1600) -> Path:
     qgis_application()
     from qgis.core import QgsMapRendererParallelJob, QgsMapSettings, QgsProject, QgsRasterLayer, QgsRectangle
     from qgis.PyQt.QtCore import QRectF, QSize, Qt
-    from qgis.PyQt.QtGui import QColor, QFont, QImage, QPainter
+    from qgis.PyQt.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter
 
     from sitewatch.plugin.layers.analysis_layers import AnalysisOutputs, add_analysis_layers
 
@@ -48,7 +49,7 @@ def render_result_png(result, png_path: Path, width_px: int = 1600) -> Path:
     job.waitForFinished()
     map_image = job.renderedImage()
 
-    panel_w = 520
+    panel_w = 600
     image = QImage(width_px + panel_w, width_px, QImage.Format.Format_ARGB32)
     image.fill(QColor("#1e2a36"))
     painter = QPainter(image)
@@ -56,10 +57,22 @@ def render_result_png(result, png_path: Path, width_px: int = 1600) -> Path:
     painter.setPen(QColor("white"))
     font = QFont("DejaVu Sans Mono", 13)
     painter.setFont(font)
-    text = "\n".join(result.summary_lines)
+    columns = int((panel_w - 32) / QFontMetricsF(font).horizontalAdvance("M"))
+    text = "\n".join(panel_lines(result.summary_lines, columns))
     painter.drawText(QRectF(width_px + 16, 16, panel_w - 32, width_px - 32),
-                     int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop) | int(Qt.TextFlag.TextWordWrap), text)
+                     int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop), text)
     painter.end()
     png_path.parent.mkdir(parents=True, exist_ok=True)
     image.save(str(png_path))
     return png_path
+
+
+def panel_lines(lines: list[str], columns: int) -> list[str]:
+    """Summary lines wrapped to `columns` characters, a wrapped line's rest indented under its start
+    (a category's counts read as one entry)."""
+    wrapped = []
+    for line in lines:
+        indent = " " * (len(line) - len(line.lstrip()))
+        wrapped += textwrap.wrap(line.strip(), columns, initial_indent=indent, subsequent_indent=indent + "    ",
+                                 break_on_hyphens=False) or [""]
+    return wrapped

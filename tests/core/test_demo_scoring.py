@@ -46,3 +46,15 @@ def test_events_are_scored_on_the_objects_that_left():
     tp, reported, true, f1 = demo.event_score(match, boxes, ["vehicles", "fighters and bombers"])
     assert (tp, reported, true) == (1, 3, 2) and f1 == pytest.approx(2 * (1 / 3) * 0.5 / (1 / 3 + 0.5))
     assert demo.event_score(match, boxes, ["vehicles"])[:3] == (1, 3, 1)
+
+
+def test_the_result_maps_summary_wraps_an_entry_under_its_own_start():
+    from render_demo import panel_lines
+
+    lines = ["Equipment (before -> after):", "  vehicles: 87 -> 82, 27 arrived, 32 departed, 3 moved, 52 stayed", ""]
+    assert panel_lines(lines, 40) == [
+        "Equipment (before -> after):",
+        "  vehicles: 87 -> 82, 27 arrived, 32",
+        "      departed, 3 moved, 52 stayed",
+        "",
+    ]
