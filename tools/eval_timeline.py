@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"counts within {TOLERANCE:.0%} of the truth: {within} of {total} date-category pairs; median relative "
           f"error {errors[len(errors) // 2]:.0%} ({how}; {SIZE} px, seed {SEED})")
     if within < total:
-        print("target missed: every count within 10 % of the truth (issue 19)")
+        print("target missed: every count within 10 % of the truth")
         return 1
     return 0
 
