@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import textwrap
 from pathlib import Path
 
@@ -68,11 +69,23 @@ def render_result_png(result, png_path: Path, width_px: int = 1600) -> Path:
 
 
 def panel_lines(lines: list[str], columns: int) -> list[str]:
-    """Summary lines wrapped to `columns` characters, a wrapped line's rest indented under its start
-    (a category's counts read as one entry)."""
+    """Summary lines wrapped to `columns` characters after a comma ("10 arrived, 8 departed" keeps
+    "8 departed" whole; a phrase longer than the panel breaks between words), a wrapped line's rest
+    indented under its start (a category's counts read as one entry)."""
     wrapped = []
     for line in lines:
         indent = " " * (len(line) - len(line.lstrip()))
-        wrapped += textwrap.wrap(line.strip(), columns, initial_indent=indent, subsequent_indent=indent + "    ",
-                                 break_on_hyphens=False) or [""]
+        rest = indent + "    "
+        phrases = re.split(r", (?![-+])", line.strip())  # not inside a signed pair "-4.48, +3.53"
+        rows = [indent + phrases[0]]
+        for phrase in phrases[1:]:
+            if len(rows[-1]) + 2 + len(phrase) <= columns:
+                rows[-1] += ", " + phrase
+            else:
+                rows[-1] += ","
+                rows.append(rest + phrase)
+        for row in rows:
+            start = " " * (len(row) - len(row.lstrip()))
+            wrapped += textwrap.wrap(row.strip(), columns, initial_indent=start, subsequent_indent=rest,
+                                     break_on_hyphens=False) or [""]
     return wrapped

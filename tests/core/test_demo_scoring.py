@@ -48,13 +48,18 @@ def test_events_are_scored_on_the_objects_that_left():
     assert demo.event_score(match, boxes, ["vehicles"])[:3] == (1, 3, 1)
 
 
-def test_the_result_maps_summary_wraps_an_entry_under_its_own_start():
+def test_the_result_maps_summary_wraps_an_entry_after_a_comma_under_its_own_start():
     from render_demo import panel_lines
 
     lines = ["Equipment (before -> after):", "  vehicles: 87 -> 82, 27 arrived, 32 departed, 3 moved, 52 stayed", ""]
     assert panel_lines(lines, 40) == [
         "Equipment (before -> after):",
-        "  vehicles: 87 -> 82, 27 arrived, 32",
-        "      departed, 3 moved, 52 stayed",
+        "  vehicles: 87 -> 82, 27 arrived,",
+        "      32 departed, 3 moved, 52 stayed",
         "",
     ]
+    # a phrase longer than the panel breaks between words, under the entry's start
+    assert panel_lines(["  8 more regions left out: shadows moved by the sun"], 30) == [
+        "  8 more regions left out:", "      shadows moved by the sun"]
+    assert panel_lines(["Co-registration shift: -4.48, +3.53 px (confidence 0.88)"], 40) == [
+        "Co-registration shift: -4.48, +3.53 px", "    (confidence 0.88)"]
