@@ -86,8 +86,8 @@ def train_site_model(site_dir: Union[str, Path], size_px: int, seed: int, minute
 
 def _kept_model_fits(model: Path, learned_as: list[str]) -> bool:
     """Whether a kept model was trained as this version trains: on these classes (sorted), with
-    SITE_MIN_HEAT_SIGMA and SITE_MIN_CLASS_WEIGHT, its threshold chosen on a held-out capture (an
-    earlier version's model is trained again). True when it cannot be read here (no onnxruntime:
+    SITE_MIN_HEAT_SIGMA and SITE_MIN_CLASS_WEIGHT, its threshold chosen on a held-out capture by
+    this version's rule (THRESHOLD_RULE; an earlier version's model is trained again). True when it cannot be read here (no onnxruntime:
     the model is kept as it is)."""
     try:
         from ..core.equipment.onnx_model import OnnxDetector
@@ -96,10 +96,12 @@ def _kept_model_fits(model: Path, learned_as: list[str]) -> bool:
     except Exception:  # noqa: BLE001 (no onnxruntime, or an unreadable file: keep the model as it is)
         return True
     from ..core.equipment.learned.data import MIN_HEAT_SIGMA
+    from ..core.equipment.learned.train import THRESHOLD_RULE
 
     training = meta.raw.get("training")
     training = training if isinstance(training, dict) else {}
     return (sorted(meta.class_names) == learned_as
             and training.get("min_heat_sigma", MIN_HEAT_SIGMA) == SITE_MIN_HEAT_SIGMA
             and training.get("min_class_weight", 0.0) == SITE_MIN_CLASS_WEIGHT
-            and training.get("validation_images", 0) > 0)
+            and training.get("validation_images", 0) > 0
+            and training.get("threshold_rule") == THRESHOLD_RULE)

@@ -147,6 +147,26 @@ def test_a_kept_site_model_of_an_earlier_recipe_is_trained_again(site, monkeypat
     assert training.train_site_model(site.root, SIZE, 7, minutes=0.2, steps=3).stat().st_mtime_ns == stamp  # kept
 
 
+def test_a_kept_site_model_whose_threshold_an_earlier_rule_chose_is_trained_again(site, monkeypatch):
+    pytest.importorskip("torch")
+    pytest.importorskip("onnxruntime")
+    from sitewatch.plugin.core.equipment.learned import train
+    from sitewatch.plugin.core.equipment.onnx_model import OnnxDetector
+    from sitewatch.plugin.samplesite import training
+
+    def rule(model) -> str:
+        return OnnxDetector(str(model)).metadata.raw["training"]["threshold_rule"]
+
+    rule_now = train.THRESHOLD_RULE
+    monkeypatch.setattr(train, "THRESHOLD_RULE", "lowest near the best F1")  # as an earlier version chose it
+    assert rule(training.train_site_model(site.root, SIZE, 7, minutes=0.2, steps=3, retrain=True)) != rule_now
+    monkeypatch.setattr(train, "THRESHOLD_RULE", rule_now)
+    model = training.train_site_model(site.root, SIZE, 7, minutes=0.2, steps=3)
+    assert rule(model) == rule_now
+    stamp = model.stat().st_mtime_ns
+    assert training.train_site_model(site.root, SIZE, 7, minutes=0.2, steps=3).stat().st_mtime_ns == stamp  # kept
+
+
 def test_the_site_models_threshold_is_chosen_on_a_reviewed_capture_it_never_trained_on(site, monkeypatch):
     pytest.importorskip("torch")
     pytest.importorskip("onnxruntime")

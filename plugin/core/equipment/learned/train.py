@@ -35,6 +35,9 @@ LEARNING_RATE = 3e-3
 EDGE_OVERHANG = 4  # random crops reach up to 1/EDGE_OVERHANG of their side past the image
 EMA_DECAY = 0.998  # the exported weights: an exponential moving average of the trained ones
 F1_TOLERANCE = 0.02  # validation F1 given up for a lower (more robust) score threshold
+# how the threshold was chosen (choose_threshold), recorded in the model so that a kept model of
+# an earlier rule is known as such
+THRESHOLD_RULE = "lowest near the best F1, not over-counting, model NMS"
 
 
 @dataclass
@@ -489,7 +492,8 @@ def train_detector(params: TrainingParameters, progress: Optional[Progress] = No
                     training_info={"images": len(train_set), "validation_images": n_validation,
                                    "objects": int(n_obj), "steps": step, "threads": threads, "seconds": round(seconds, 1),
                                    "validation_f1": round(best_f1, 4), "min_heat_sigma": params.min_heat_sigma,
-                                   "min_class_weight": params.min_class_weight},
+                                   "min_class_weight": params.min_class_weight,
+                                   "threshold_rule": THRESHOLD_RULE},
                     test_time_flips=params.test_time_flips)
     finally:
         torch.set_num_threads(old_threads)
