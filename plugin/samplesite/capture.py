@@ -26,6 +26,11 @@ class CaptureInfo:
         return self.when.strftime("%Y:%m:%d %H:%M:%S")
 
     @property
+    def day(self) -> str:
+        """The capture's date as truth files and metadata write it."""
+        return self.when.strftime("%Y-%m-%d")
+
+    @property
     def iso(self) -> str:
         return self.when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 

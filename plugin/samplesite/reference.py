@@ -118,7 +118,7 @@ def generate_reference_capture(out_dir: Union[str, Path], size_px: int, seed: in
     gt, wkt, caps, sun_vec = site_frame(site, seed)
     cap = _reference_info(seed, k, caps["before"])
     existing = load_reference_capture(out, k)
-    if existing is not None and existing.date == cap.when.strftime("%Y-%m-%d"):
+    if existing is not None and existing.date == cap.day:
         return existing
     progress = progress or Progress()
     # the airfield as the series draws it (same builder stream up to the infrastructure) ...

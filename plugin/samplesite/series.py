@@ -166,7 +166,7 @@ def _truth_features(objects: list[SceneObject], states: dict, prev: dict, gt: tu
             "id": obj.oid, "class": obj.cls, "detector_class": cat.detector_class(obj.cls),
             "category": cat.category_label(obj.cls), "length_m": obj.length_m, "width_m": obj.width_m,
             "heading_deg": round(st.heading % 360.0, 3), "event": event, "cx": round(cx, 3), "cy": round(cy, 3),
-            "ground_cx": round(gx, 3), "ground_cy": round(gy, 3), "date": cap.when.strftime("%Y-%m-%d")}))
+            "ground_cx": round(gx, 3), "ground_cy": round(gy, 3), "date": cap.day}))
     return feats
 
 

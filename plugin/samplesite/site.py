@@ -111,7 +111,7 @@ def _create(path: Path, n: int, bands: int, dtype: int, gt: tuple, wkt: str) -> 
 
 def describe_capture(ds: gdal.Dataset, cap: CaptureInfo, label: str) -> None:
     """Acquisition metadata (date, satellite, sun) and band names of a capture raster."""
-    ds.SetMetadata({"TIFFTAG_DATETIME": cap.tiff_datetime, "ACQUISITION_DATE": cap.when.strftime("%Y-%m-%d"),
+    ds.SetMetadata({"TIFFTAG_DATETIME": cap.tiff_datetime, "ACQUISITION_DATE": cap.day,
                     "ACQUISITION_DATETIME": cap.iso, "SATELLITE": cap.sat_id, "CATALOG_ID": cap.cat_id,
                     "SUN_AZIMUTH": f"{cap.sun_azimuth:.2f}", "SUN_ELEVATION": f"{cap.sun_elevation:.2f}",
                     "CLOUD_COVER": f"{cap.cloud_cover:.4f}",
@@ -151,7 +151,7 @@ def _truth(layout: Layout, date: str, gt: tuple, capture: CaptureInfo, wkt: str)
                  "category": cat.category_label(obj.cls), "length_m": obj.length_m, "width_m": obj.width_m,
                  "heading_deg": round(st.heading % 360.0, 3), "event": obj.event(date),
                  "cx": round(cx, 3), "cy": round(cy, 3), "ground_cx": round(gx, 3), "ground_cy": round(gy, 3),
-                 "date": capture.when.strftime("%Y-%m-%d")}
+                 "date": capture.day}
         feats.append(_feature(det.polygon, props))
     return _collection(f"truth_{date}", feats)
 

@@ -87,8 +87,8 @@ def train_site_model(site_dir: Union[str, Path], size_px: int, seed: int, minute
 def _kept_model_fits(model: Path, learned_as: list[str]) -> bool:
     """Whether a kept model was trained as this version trains: on these classes (sorted), with
     SITE_MIN_HEAT_SIGMA and SITE_MIN_CLASS_WEIGHT, its threshold chosen on a held-out capture by
-    this version's rule (THRESHOLD_RULE; an earlier version's model is trained again). True when it cannot be read here (no onnxruntime:
-    the model is kept as it is)."""
+    this version's rule (THRESHOLD_RULE; an earlier version's model is trained again). True when
+    it cannot be read here (no onnxruntime: the model is kept as it is)."""
     try:
         from ..core.equipment.onnx_model import OnnxDetector
 
